@@ -1,0 +1,39 @@
+from django.db.models import QuerySet
+
+from accounts.models import Membership, Organization, Role, User
+
+MANAGER_ROLES = (Role.OWNER, Role.ADMIN)
+
+
+def membership_get(*, user: User, organization: Organization) -> Membership | None:
+    if not user.is_authenticated or not user.is_active:
+        return None
+    return Membership.objects.filter(user=user, organization=organization).first()
+
+
+def organization_list_for_user(*, user: User) -> QuerySet[Organization]:
+    return Organization.objects.filter(memberships__user=user).order_by("name", "id")
+
+
+def organization_get_for_user(*, user: User, organization_id: int) -> Organization | None:
+    """The organization if the user belongs to it; None otherwise (callers answer 404)."""
+    if not user.is_authenticated:
+        return None
+    return organization_list_for_user(user=user).filter(id=organization_id).first()
+
+
+def organization_owner_count(*, organization: Organization) -> int:
+    return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+
+
+def membership_list(*, organization: Organization) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("user__email")
+    )
+
+
+def can_manage_members(*, user: User, organization: Organization) -> bool:
+    membership = membership_get(user=user, organization=organization)
+    return membership is not None and membership.role in MANAGER_ROLES

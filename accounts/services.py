@@ -1,0 +1,196 @@
+"""Writes of accounts: users, organizations, memberships and GDPR tokens.
+
+Services that take an `actor` enforce its role; `actor=None` is the operator at the command line
+(createorg, addmember), who may do anything except leave an organization without an owner.
+"""
+
+from datetime import timedelta
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import GdprTokenExists, LastOwner, MembershipNotFound, NotAllowed
+from accounts.models import GdprToken, Membership, Organization, Role, User
+from accounts.selectors import MANAGER_ROLES, membership_get
+from accounts.tokens import token_generate, token_hash, token_matches
+
+GDPR_TOKEN_PREFIX = "gdpr_"  # noqa: S105 (a prefix, not a secret)
+# last_used_at is a hint for people, not an audit record: write it at most once a minute.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def user_get_or_create(*, email: str, password: str | None = None) -> tuple[User, bool]:
+    """The user with this email, created if new. A new account, or one whose password the
+    operator sets, gets a verified address: whoever added it vouches for it."""
+    email = User.objects.normalize_email(email).strip().lower()
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email).first()
+        created = user is None
+        if user is None:
+            user = User.objects.create_user(email=email, password=password)
+        elif password:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        if created or password:
+            EmailAddress.objects.update_or_create(
+                user=user, email__iexact=email,
+                defaults={"email": email, "verified": True, "primary": True},
+            )
+    return user, created
+
+
+def organization_create(*, name: str, owner: User) -> Organization:
+    with transaction.atomic():
+        organization = Organization.objects.create(name=name.strip())
+        Membership.objects.create(user=owner, organization=organization, role=Role.OWNER)
+    return organization
+
+
+def organization_create_for_signup(*, user: User) -> Organization:
+    local_part = user.email.split("@", 1)[0]
+    return organization_create(name=f"{local_part}'s organization", owner=user)
+
+
+def _require_manager(*, actor: User | None, organization: Organization) -> Role | None:
+    """The actor's role, if it may manage members; None for the command-line operator."""
+    if actor is None:
+        return None
+    membership = membership_get(user=actor, organization=organization)
+    if membership is None or membership.role not in MANAGER_ROLES:
+        raise NotAllowed("Only owners and admins can manage members.")
+    return Role(membership.role)
+
+
+def _lock_members(organization: Organization) -> None:
+    # Serializes membership changes of one organization, so two concurrent demotions
+    # cannot both see "another owner remains".
+    list(Membership.objects.select_for_update().filter(organization=organization).values("id"))
+
+
+def _other_owners_exist(*, membership: Membership) -> bool:
+    return (
+        Membership.objects.filter(organization_id=membership.organization_id, role=Role.OWNER)
+        .exclude(id=membership.id)
+        .exists()
+    )
+
+
+def membership_set(
+    *, actor: User | None, organization: Organization, user: User, role: Role | str
+) -> tuple[Membership, bool]:
+    """Adds the user to the organization with this role, or changes their role."""
+    role = Role(role)
+    with transaction.atomic():
+        actor_role = _require_manager(actor=actor, organization=organization)
+        _lock_members(organization)
+        membership = Membership.objects.filter(organization=organization, user=user).first()
+        touches_owner = role == Role.OWNER or (
+            membership is not None and membership.role == Role.OWNER
+        )
+        if touches_owner and actor_role not in (None, Role.OWNER):
+            raise NotAllowed("Only owners can grant or revoke the owner role.")
+        if membership is None:
+            membership = Membership.objects.create(
+                organization=organization, user=user, role=role
+            )
+            return membership, True
+        if membership.role == Role.OWNER and role != Role.OWNER:
+            if not _other_owners_exist(membership=membership):
+                raise LastOwner(
+                    "The last owner cannot be demoted: make someone else owner first."
+                )
+        if membership.role != role:
+            membership.role = role
+            membership.save(update_fields=["role"])
+    return membership, False
+
+
+def membership_add_by_email(
+    *, actor: User | None, organization: Organization, email: str, role: Role | str,
+    password: str | None = None,
+) -> tuple[Membership, bool]:
+    """Adds a person by email; a new address gets an account with no password until they set
+    one through "Forgot password"."""
+    with transaction.atomic():
+        _require_manager(actor=actor, organization=organization)
+        user, _ = user_get_or_create(email=email, password=password)
+        return membership_set(actor=actor, organization=organization, user=user, role=role)
+
+
+def membership_change_role(
+    *, actor: User | None, membership: Membership, role: Role | str
+) -> Membership:
+    membership, _ = membership_set(
+        actor=actor, organization=membership.organization, user=membership.user, role=role
+    )
+    return membership
+
+
+def membership_remove(*, actor: User | None, membership: Membership) -> None:
+    with transaction.atomic():
+        actor_role = _require_manager(actor=actor, organization=membership.organization)
+        _lock_members(membership.organization)
+        try:
+            membership = Membership.objects.get(id=membership.id)
+        except Membership.DoesNotExist as exc:
+            raise MembershipNotFound("This person is no longer a member.") from exc
+        if membership.role == Role.OWNER:
+            if actor_role not in (None, Role.OWNER):
+                raise NotAllowed("Only owners can remove an owner.")
+            if not _other_owners_exist(membership=membership):
+                raise LastOwner("The last owner cannot be removed: make someone else owner first.")
+        membership.delete()
+
+
+def _gdpr_token_lifetime() -> timedelta:
+    return timedelta(days=settings.PRIVACY_GDPR_TOKEN_LIFETIME_DAYS)
+
+
+def gdpr_token_issue(*, user: User) -> str:
+    """Issues the user's first GDPR token and returns it; it is never shown again."""
+    with transaction.atomic():
+        if GdprToken.objects.select_for_update().filter(user=user).exists():
+            raise GdprTokenExists("This user already has a GDPR token; reset it instead.")
+        raw = token_generate(prefix=GDPR_TOKEN_PREFIX)
+        now = timezone.now()
+        GdprToken.objects.create(
+            user=user, token_hash=token_hash(raw), created_at=now,
+            expires_at=now + _gdpr_token_lifetime(),
+        )
+    return raw
+
+
+def gdpr_token_reset(*, user: User) -> str:
+    """Replaces the user's GDPR token: the old one stops working at once."""
+    raw = token_generate(prefix=GDPR_TOKEN_PREFIX)
+    now = timezone.now()
+    with transaction.atomic():
+        GdprToken.objects.update_or_create(
+            user=user,
+            defaults={
+                "token_hash": token_hash(raw),
+                "created_at": now,
+                "expires_at": now + _gdpr_token_lifetime(),
+                "last_used_at": None,
+            },
+        )
+    return raw
+
+
+def gdpr_token_verify(*, raw_token: str) -> User | None:
+    """The active user this token belongs to, or None if it is unknown, expired or inactive."""
+    if not raw_token or not raw_token.startswith(GDPR_TOKEN_PREFIX) or len(raw_token) > 200:
+        return None
+    token = (
+        GdprToken.objects.select_related("user").filter(token_hash=token_hash(raw_token)).first()
+    )
+    if token is None or not token_matches(raw=raw_token, stored_hash=token.token_hash):
+        return None
+    now = timezone.now()
+    if token.expires_at <= now or not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        GdprToken.objects.filter(id=token.id).update(last_used_at=now)
+    return token.user

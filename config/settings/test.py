@@ -1,0 +1,19 @@
+"""The test suite: fast hashing, in-memory email, jobs run synchronously in the test process."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import REDIS_URL
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Unit tests run jobs in process; end-to-end tests start real workers against REDIS_URL.
+JOBS_SYNC = True
+TEST_REDIS_URL = REDIS_URL
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "private": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+STATIC_ROOT = None
+PRIVACY_ADMIN_REQUIRE_MFA = True

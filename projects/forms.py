@@ -1,0 +1,14 @@
+from django import forms
+
+from accounts.models import Organization
+
+
+class ProjectCreateForm(forms.Form):
+    organization = forms.ModelChoiceField(queryset=Organization.objects.none())
+    name = forms.CharField(max_length=200, strip=True)
+
+    def __init__(self, *args, organizations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = organizations
+        if organizations.count() == 1:
+            self.fields["organization"].initial = organizations.first()

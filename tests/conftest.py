@@ -1,0 +1,82 @@
+import os
+
+import pytest
+
+from accounts.models import Role
+from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory, UserFactory
+
+
+def e2e_unavailable_reason() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return "end-to-end tests need DATABASE_URL pointing at PostgreSQL"
+    if not os.environ.get("REDIS_URL"):
+        return "end-to-end tests need REDIS_URL"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = e2e_unavailable_reason()
+    if reason is None:
+        return
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(pytest.mark.e2e_unavailable(reason))
+
+
+def pytest_runtest_setup(item):
+    marker = item.get_closest_marker("e2e_unavailable")
+    if marker is None:
+        return
+    reason = marker.args[0]
+    if os.environ.get("REQUIRE_E2E") == "1":
+        pytest.fail(f"REQUIRE_E2E=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "e2e_unavailable(reason): set by conftest")
+
+
+@pytest.fixture
+def organization(db):
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def project(organization):
+    return ProjectFactory(organization=organization)
+
+
+@pytest.fixture
+def make_member(organization):
+    def make(role: Role | str = Role.MEMBER, org=None):
+        return MembershipFactory(organization=org or organization, role=role).user
+
+    return make
+
+
+@pytest.fixture
+def owner(make_member):
+    return make_member(Role.OWNER)
+
+
+@pytest.fixture
+def admin_user(make_member):
+    return make_member(Role.ADMIN)
+
+
+@pytest.fixture
+def member(make_member):
+    return make_member(Role.MEMBER)
+
+
+@pytest.fixture
+def outsider(db):
+    """A user who owns another organization."""
+    return MembershipFactory(role=Role.OWNER).user
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
