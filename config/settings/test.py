@@ -17,3 +17,6 @@ STORAGES = {
 }
 STATIC_ROOT = None
 PRIVACY_ADMIN_REQUIRE_MFA = True
+# Serve static files straight from static/ so tests can fetch them without collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

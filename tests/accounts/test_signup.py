@@ -90,3 +90,31 @@ def test_confirming_the_email_signs_the_user_in(client):
     assert response.status_code == HTTPStatus.FOUND
     assert EmailAddress.objects.get(email="bob@example.com").verified is True
     assert client.get(reverse("projects:list")).status_code == HTTPStatus.OK
+
+
+def test_password_reset_by_email_sets_a_new_password(client):
+    user = UserFactory(email="carol@example.com")
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+
+    client.post(reverse("account_reset_password"), {"email": "carol@example.com"})
+    body = mail.outbox[0].body
+    reset_url = next(word for word in body.split() if "/accounts/password/reset/key/" in word)
+    path = reset_url[reset_url.index("/accounts/"):]
+    form_page = client.get(path, follow=True)
+    set_password_path = form_page.redirect_chain[-1][0] if form_page.redirect_chain else path
+    response = client.post(
+        set_password_path,
+        {"password1": "a-brand-new-password-7", "password2": "a-brand-new-password-7"},
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    user.refresh_from_db()
+    assert user.check_password("a-brand-new-password-7")
+    assert not user.check_password(DEFAULT_PASSWORD)
+
+
+def test_password_reset_for_unknown_email_sends_no_reset_link(client):
+    response = client.post(reverse("account_reset_password"), {"email": "nobody@example.com"})
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert all("/accounts/password/reset/key/" not in m.body for m in mail.outbox)
