@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from accounts.models import Membership, Organization, Role, User
+from accounts.models import GdprToken, Membership, Organization, Role, User
 
 MANAGER_ROLES = (Role.OWNER, Role.ADMIN)
 
@@ -37,3 +37,26 @@ def membership_list(*, organization: Organization) -> QuerySet[Membership]:
 def can_manage_members(*, user: User, organization: Organization) -> bool:
     membership = membership_get(user=user, organization=organization)
     return membership is not None and membership.role in MANAGER_ROLES
+
+
+def membership_get_in_organization(
+    *, organization: Organization, membership_id: int
+) -> Membership | None:
+    """A membership of this organization; None if the id belongs to no row of it."""
+    return (
+        Membership.objects.filter(organization=organization, id=membership_id)
+        .select_related("user", "organization")
+        .first()
+    )
+
+
+def membership_get_by_email(*, organization: Organization, email: str) -> Membership | None:
+    return (
+        Membership.objects.filter(organization=organization, user__email__iexact=email.strip())
+        .select_related("user")
+        .first()
+    )
+
+
+def gdpr_token_get(*, user: User) -> GdprToken | None:
+    return GdprToken.objects.filter(user=user).first()

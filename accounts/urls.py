@@ -6,5 +6,16 @@ app_name = "accounts"
 
 urlpatterns = [
     path("settings/", views.personal_settings, name="personal_settings"),
+    path("settings/gdpr-token/", views.gdpr_token_reset, name="gdpr_token_reset"),
     path("orgs/<int:organization_id>/members/", views.members, name="members"),
+    path(
+        "orgs/<int:organization_id>/members/<int:membership_id>/role/",
+        views.member_role,
+        name="member_role",
+    ),
+    path(
+        "orgs/<int:organization_id>/members/<int:membership_id>/remove/",
+        views.member_remove,
+        name="member_remove",
+    ),
 ]

@@ -1,13 +1,284 @@
+import logging
+import smtplib
+from http import HTTPStatus
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.mail import send_mail
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from accounts.errors import AccountsError
+from accounts.forms import GdprTokenResetForm, MemberAddForm, MemberRoleForm, roles_assignable_by
+from accounts.models import Membership, Organization, Role
+from accounts.selectors import (
+    MANAGER_ROLES,
+    can_manage_members,
+    gdpr_token_get,
+    membership_get,
+    membership_get_by_email,
+    membership_get_in_organization,
+    membership_list,
+    organization_get_for_user,
+)
+from accounts.services import gdpr_token_reset as gdpr_token_reset_service
+from accounts.services import (
+    membership_add_by_email,
+    membership_change_role,
+    membership_remove,
+)
+
+logger = logging.getLogger(__name__)
+
+MEMBERSHIP_GONE = "This person is no longer a member of the organization."
 
 
 @login_required
 def personal_settings(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/personal_settings.html")
+    gdpr_token = gdpr_token_get(user=request.user)
+    form = GdprTokenResetForm(has_token=gdpr_token is not None)
+    return _render_personal_settings(request, form=form, gdpr_token=gdpr_token)
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def gdpr_token_reset(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return redirect(reverse("accounts:personal_settings") + "#data-privacy")
+    gdpr_token = gdpr_token_get(user=request.user)
+    # Built from the current state, so a token created in another tab still needs the
+    # confirmation before it is replaced.
+    form = GdprTokenResetForm(request.POST, has_token=gdpr_token is not None)
+    if not form.is_valid():
+        return _render_personal_settings(request, form=form, gdpr_token=gdpr_token)
+    raw_token = gdpr_token_reset_service(user=request.user)
+    # The token is rendered in this response only; it is never stored in clear.
+    response = render(
+        request,
+        "accounts/gdpr_token_created.html",
+        {
+            "raw_token": raw_token,
+            "gdpr_token": gdpr_token_get(user=request.user),
+            "replaced": gdpr_token is not None,
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _render_personal_settings(request, *, form, gdpr_token) -> HttpResponse:
+    return render(
+        request, "accounts/personal_settings.html", {"form": form, "gdpr_token": gdpr_token}
+    )
+
+
+def _organization_or_404(request: HttpRequest, organization_id: int) -> Organization:
+    organization = organization_get_for_user(user=request.user, organization_id=organization_id)
+    if organization is None:
+        raise Http404("No such organization.")
+    return organization
+
+
+def _manager_role(request: HttpRequest, organization: Organization) -> Role | None:
+    membership = membership_get(user=request.user, organization=organization)
+    if membership is None or membership.role not in MANAGER_ROLES:
+        return None
+    return Role(membership.role)
+
+
+def _forbidden(request: HttpRequest, organization: Organization) -> HttpResponse:
+    reason = (
+        f"Only owners and admins of {organization.name} can see and manage its members. "
+        "Ask one of them if you need to change who has access."
+    )
+    return render(request, "403.html", {"reason": reason}, status=HTTPStatus.FORBIDDEN)
+
+
+def _redirect_after_change(request: HttpRequest, organization: Organization) -> HttpResponse:
+    # Someone who just demoted or removed themselves can no longer see the members page.
+    if can_manage_members(user=request.user, organization=organization):
+        return redirect("accounts:members", organization_id=organization.id)
+    return redirect("home")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def members(request: HttpRequest, organization_id: int) -> HttpResponse:
-    raise NotImplementedError
+    organization = _organization_or_404(request, organization_id)
+    actor_role = _manager_role(request, organization)
+    if actor_role is None:
+        return _forbidden(request, organization)
+    form = MemberAddForm(
+        request.POST if request.method == "POST" else None,
+        roles=roles_assignable_by(actor_role),
+    )
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        existing = membership_get_by_email(organization=organization, email=email)
+        if existing is not None:
+            form.add_error(
+                "email",
+                f"{existing.user.email} is already a member ({existing.get_role_display()}). "
+                "Change their role in the list instead.",
+            )
+        else:
+            try:
+                membership, _ = membership_add_by_email(
+                    actor=request.user,
+                    organization=organization,
+                    email=email,
+                    role=form.cleaned_data["role"],
+                )
+            except AccountsError as exc:
+                form.add_error(None, str(exc))
+            else:
+                _announce_new_member(request, membership)
+                return redirect("accounts:members", organization_id=organization.id)
+    return render(
+        request,
+        "accounts/members.html",
+        {
+            "organization": organization,
+            "actor_role": actor_role,
+            "rows": _member_rows(request, organization, actor_role),
+            "form": form,
+        },
+    )
+
+
+def _member_rows(request: HttpRequest, organization: Organization, actor_role: Role) -> list:
+    memberships = list(membership_list(organization=organization))
+    owner_count = sum(1 for membership in memberships if membership.role == Role.OWNER)
+    roles = roles_assignable_by(actor_role)
+    rows = []
+    for membership in memberships:
+        note = ""
+        if membership.role == Role.OWNER and actor_role != Role.OWNER:
+            note = "Only owners can change or remove an owner."
+        elif membership.role == Role.OWNER and owner_count == 1:
+            note = "The only owner: make someone else owner before changing this role."
+        editable = not note
+        rows.append(
+            {
+                "membership": membership,
+                "is_self": membership.user_id == request.user.id,
+                "note": note,
+                "can_remove": editable,
+                "role_form": MemberRoleForm(
+                    initial={"role": membership.role},
+                    roles=roles,
+                    auto_id=f"id_member_{membership.id}_%s",
+                )
+                if editable
+                else None,
+            }
+        )
+    return rows
+
+
+def _announce_new_member(request: HttpRequest, membership: Membership) -> None:
+    user = membership.user
+    needs_password = not user.has_usable_password()
+    text = f"{user.email} was added as {membership.get_role_display()}."
+    if needs_password:
+        text += (
+            " They have no password yet: they can set one with “Forgot password?” on the "
+            "sign-in page."
+        )
+    sent = _send_member_added_email(request, membership, needs_password=needs_password)
+    if sent:
+        text += " We emailed them how to sign in."
+    messages.success(request, text)
+    if not sent:
+        messages.warning(
+            request,
+            f"We could not send the email to {user.email}. Tell them yourself to sign in at "
+            f"{request.build_absolute_uri(reverse('account_login'))}.",
+        )
+
+
+def _send_member_added_email(
+    request: HttpRequest, membership: Membership, *, needs_password: bool
+) -> bool:
+    context = {
+        "organization": membership.organization,
+        "role": membership.get_role_display(),
+        "email": membership.user.email,
+        "added_by": request.user.email,
+        "needs_password": needs_password,
+        "login_url": request.build_absolute_uri(reverse("account_login")),
+        "password_reset_url": request.build_absolute_uri(reverse("account_reset_password")),
+    }
+    subject = " ".join(render_to_string("accounts/email/member_added_subject.txt", context).split())
+    body = render_to_string("accounts/email/member_added_message.txt", context)
+    try:
+        send_mail(subject, body, None, [membership.user.email])
+    except (smtplib.SMTPException, OSError):
+        logger.exception("Could not send the member-added email for membership %s", membership.id)
+        return False
+    return True
+
+
+@login_required
+@require_http_methods(["POST"])
+def member_role(request: HttpRequest, organization_id: int, membership_id: int) -> HttpResponse:
+    organization = _organization_or_404(request, organization_id)
+    actor_role = _manager_role(request, organization)
+    if actor_role is None:
+        return _forbidden(request, organization)
+    membership = membership_get_in_organization(
+        organization=organization, membership_id=membership_id
+    )
+    if membership is None:
+        messages.error(request, MEMBERSHIP_GONE)
+        return redirect("accounts:members", organization_id=organization.id)
+    form = MemberRoleForm(request.POST, roles=roles_assignable_by(actor_role))
+    if not form.is_valid():
+        reason = " ".join(form.errors.get("role", ["Choose a role."]))
+        messages.error(request, f"The role of {membership.user.email} was not changed. {reason}")
+        return redirect("accounts:members", organization_id=organization.id)
+    try:
+        membership = membership_change_role(
+            actor=request.user, membership=membership, role=form.cleaned_data["role"]
+        )
+    except AccountsError as exc:
+        messages.error(request, f"The role of {membership.user.email} was not changed. {exc}")
+        return redirect("accounts:members", organization_id=organization.id)
+    messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
+    return _redirect_after_change(request, organization)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_remove(request: HttpRequest, organization_id: int, membership_id: int) -> HttpResponse:
+    organization = _organization_or_404(request, organization_id)
+    actor_role = _manager_role(request, organization)
+    if actor_role is None:
+        return _forbidden(request, organization)
+    membership = membership_get_in_organization(
+        organization=organization, membership_id=membership_id
+    )
+    if membership is None:
+        messages.error(request, MEMBERSHIP_GONE)
+        return redirect("accounts:members", organization_id=organization.id)
+    if request.method == "GET":
+        return render(
+            request,
+            "accounts/member_remove.html",
+            {
+                "organization": organization,
+                "membership": membership,
+                "is_self": membership.user_id == request.user.id,
+            },
+        )
+    email = membership.user.email
+    try:
+        membership_remove(actor=request.user, membership=membership)
+    except AccountsError as exc:
+        messages.error(request, f"{email} was not removed. {exc}")
+        return redirect("accounts:members", organization_id=organization.id)
+    messages.success(request, f"{email} was removed from {organization.name}.")
+    return _redirect_after_change(request, organization)
