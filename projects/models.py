@@ -31,3 +31,124 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Event(models.Model):
+    """One tracked event of an end user. Stored UTC; `time` is when it happened."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    distinct_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    time = models.DateTimeField()
+    insert_id = models.CharField(max_length=36)
+    properties = models.JSONField(default=dict)
+    source = models.CharField(max_length=100, blank=True)
+    ingested_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # One index does both jobs: Mixpanel's dedupe key, and, led by
+            # (project, distinct_id, time), the index scan behind "all events of these ids"
+            # and its CCPA time-bounded form. No second index to update on insert or delete.
+            models.UniqueConstraint(
+                fields=["project", "distinct_id", "time", "name", "insert_id"],
+                name="event_dedupe_and_subject_lookup",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} by {self.distinct_id} at {self.time:%Y-%m-%d %H:%M:%S}"
+
+
+class Profile(models.Model):
+    """An end user's profile (Mixpanel "People"), changed by /engage operations."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    distinct_id = models.CharField(max_length=255)
+    properties = models.JSONField(default=dict)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "distinct_id"],
+                                    name="profile_unique_distinct_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.distinct_id
+
+
+class IdentityKind(models.TextChoices):
+    ALIAS = "alias", "Alias ($create_alias)"
+    MERGE = "merge", "Merge ($merge)"
+    IDENTIFY = "identify", "Identify ($identify)"
+    DEVICE = "device", "Device ($device_id → $user_id)"
+
+
+class IdentityLink(models.Model):
+    """`distinct_id` belongs to the identity cluster whose root is `canonical_id`.
+
+    Clusters are kept flat: every member points at the root directly, so resolving the clusters
+    of any set of ids takes two indexed queries. The root itself has no row.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    distinct_id = models.CharField(max_length=255)
+    canonical_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16, choices=IdentityKind.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "distinct_id"],
+                                    name="identity_link_one_cluster_per_id"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "canonical_id"], name="identity_link_by_canonical"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.distinct_id} → {self.canonical_id} ({self.kind})"
+
+
+class GroupProfile(models.Model):
+    """A group's profile (/groups). Stored, but not end-user data."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    group_key = models.CharField(max_length=255)
+    group_id = models.CharField(max_length=255)
+    properties = models.JSONField(default=dict)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "group_key", "group_id"],
+                                    name="group_profile_unique_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_key}={self.group_id}"
+
+
+class SuppressedId(models.Model):
+    """A deleted distinct_id whose later records ingestion drops; only its HMAC is kept."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    id_hmac = models.CharField(max_length=64)
+    # The deletion request that suppressed it; a foreign key once privacy requests exist.
+    request_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "id_hmac"],
+                                    name="suppressed_id_unique_hmac"),
+        ]
+
+    def __str__(self) -> str:
+        return f"suppressed {self.id_hmac[:12]}…"
