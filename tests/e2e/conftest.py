@@ -1,0 +1,183 @@
+"""Real processes for end-to-end tests: start them, read their output, talk HTTP, stop them."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
+
+
+class Spawned:
+    """A child process in a session of its own, its output collected line by line."""
+
+    def __init__(self, command: list[str], *, env: dict[str, str]):
+        self.command = command
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=settings.BASE_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def _fail(self, message: str) -> None:
+        pytest.fail(f"{message}\n--- output of {' '.join(self.command)}:\n{self.output()}")
+
+    def wait_for_line(self, pattern: str, *, timeout: float) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while True:
+            exited = self.process.poll() is not None
+            if exited:
+                self._reader.join(timeout=5)  # the last lines
+            for line in list(self.lines):
+                match = re.search(pattern, line)
+                if match:
+                    return match
+            if exited:
+                self._fail(f"exited with code {self.process.returncode} before {pattern!r}")
+            if time.monotonic() > deadline:
+                self._fail(f"no line matching {pattern!r} within {timeout} s")
+            time.sleep(0.1)
+
+    def wait_for_http(self, url: str, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                self._reader.join(timeout=5)
+                self._fail(f"exited with code {self.process.returncode} before serving {url}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                self._fail(f"{url} did not answer 200 within {timeout} s")
+            time.sleep(0.2)
+
+    def wait(self, *, timeout: float) -> int:
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._fail(f"still running after {timeout} s")
+        self._reader.join(timeout=5)
+        return code
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal_group(signal.SIGKILL)  # anything left in its session
+        self.process.wait()
+        self._reader.join(timeout=5)
+        self.process.stdout.close()
+
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+@pytest.fixture
+def spawn():
+    """Starts `manage.py <args>` (or any command) and always stops it after the test."""
+    started: list[Spawned] = []
+
+    def start(*manage_args: str, env: dict[str, str], command: list[str] | None = None):
+        spawned = Spawned(command or [sys.executable, str(MANAGE_PY), *manage_args], env=env)
+        started.append(spawned)
+        return spawned
+
+    yield start
+    for spawned in reversed(started):
+        spawned.stop()
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    url: str
+    text: str
+
+
+class HttpClient:
+    """A cookie-keeping HTTP client that follows redirects, like a browser without scripts."""
+
+    def __init__(self) -> None:
+        self.cookies = CookieJar()
+        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def get(self, url: str) -> HttpResponse:
+        return self._open(urllib.request.Request(url))  # noqa: S310 (http:// URLs only)
+
+    def post(self, url: str, data: dict[str, str]) -> HttpResponse:
+        body = urllib.parse.urlencode(data).encode()
+        request = urllib.request.Request(url, data=body, headers={"Referer": url})  # noqa: S310
+        return self._open(request)
+
+    def sign_in(self, base_url: str, *, email: str, password: str) -> HttpResponse:
+        """Signs in through allauth's form, as a person would; returns the page it lands on."""
+        login_url = urllib.parse.urljoin(base_url, "/accounts/login/")
+        form = self.get(login_url)
+        assert form.status == HTTPStatus.OK, form
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        assert match, f"no CSRF token in the sign-in form:\n{form.text}"
+        return self.post(
+            login_url,
+            {"csrfmiddlewaretoken": match.group(1), "login": email, "password": password},
+        )
+
+    def _open(self, request: urllib.request.Request) -> HttpResponse:
+        try:
+            with self._opener.open(request, timeout=10) as response:
+                return HttpResponse(response.status, response.url, response.read().decode())
+        except urllib.error.HTTPError as error:
+            return HttpResponse(error.code, error.url, error.read().decode(errors="replace"))
+
+
+@pytest.fixture
+def http() -> HttpClient:
+    return HttpClient()
