@@ -6,6 +6,7 @@ from config import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("projects.ingestion.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("projects/", include("projects.urls")),

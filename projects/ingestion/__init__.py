@@ -1,0 +1,1 @@
+"""Mixpanel-compatible ingestion: /track, /engage, /groups and /import (DESIGN section 7)."""

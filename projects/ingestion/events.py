@@ -1,0 +1,332 @@
+"""Events from /track and /import: checked record by record, records of suppressed ids dropped,
+the rest stored set-based, and identity links handed to `projects.identity`.
+
+`$create_alias`, `$identify` and `$merge` are identity operations, not events: as in Mixpanel
+they are not stored as events. An ordinary event carrying both `$device_id` and `$user_id` is
+stored under the `$user_id` and also asks for the device link.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from projects.identity import LinkRequest, identity_links_apply
+from projects.ingestion import limits
+from projects.ingestion.authentication import projects_by_token
+from projects.ingestion.decoding import UnreadableLine
+from projects.ingestion.event_store import events_store
+from projects.ingestion.outcome import BatchOutcome, Endpoint, RecordFailure
+from projects.ingestion.suppression import suppressed_ids_find
+from projects.ingestion.validation import (
+    Problem,
+    distinct_id_normalize,
+    event_time_parse,
+    field_problem,
+    insert_id_problem,
+    project_by_token,
+    properties_problem,
+    record_encoding_problem,
+)
+from projects.models import IdentityKind, Project
+
+# Properties kept in columns of Event rather than in its `properties`.
+COLUMN_PROPERTIES = frozenset({"token", "distinct_id", "time", "$insert_id"})
+IDENTITY_EVENTS = frozenset({"$create_alias", "$identify", "$merge"})
+DEVICE_PREFIX = "$device:"
+_SOURCE_MAX_LENGTH = 100
+
+ProjectResolver = Callable[[Any], Project | Problem]
+
+
+@dataclass(slots=True)
+class _EventRow:
+    index: int
+    # Values in the order of event_store.EVENT_COLUMNS (project as its id).
+    values: tuple[Any, ...]
+    distinct_ids: tuple[str, ...]
+    device_link: LinkRequest | None
+
+
+@dataclass(slots=True)
+class _IdentityRow:
+    index: int
+    link: LinkRequest
+    field: str
+    insert_id: str | None
+
+    @property
+    def distinct_ids(self) -> tuple[str, ...]:
+        return (self.link.distinct_id, self.link.canonical_id)
+
+
+def events_ingest(
+    *, endpoint: Endpoint, records: Sequence[Any], project: Project | None = None
+) -> BatchOutcome:
+    """Ingests a batch. For /track each record names its project by `properties.token`; for
+    /import `project` is the one the API secret authenticated, and a record's token, if any,
+    must be that project's."""
+    now = timezone.now()
+    outcome = BatchOutcome(received=len(records))
+    resolve = _token_resolver(records) if project is None else _authenticated_resolver(project)
+    batches: dict[int, tuple[Project, list[_EventRow | _IdentityRow]]] = {}
+    for index, record in enumerate(records):
+        parsed = _event_record_parse(
+            record, index=index, endpoint=endpoint, now=now, resolve=resolve
+        )
+        if isinstance(parsed, RecordFailure):
+            outcome.fail(parsed)
+            continue
+        record_project, row = parsed
+        batches.setdefault(record_project.pk, (record_project, []))[1].append(row)
+    for record_project, rows in batches.values():
+        _project_rows_write(project=record_project, rows=rows, outcome=outcome)
+    return outcome
+
+
+def _token_resolver(records: Sequence[Any]) -> ProjectResolver:
+    projects = projects_by_token(event_record_token(record) for record in records)
+
+    def resolve(token: Any) -> Project | Problem:
+        return project_by_token(token, field="properties.token", projects=projects)
+
+    return resolve
+
+
+def _authenticated_resolver(project: Project) -> ProjectResolver:
+    def resolve(token: Any) -> Project | Problem:
+        if token is None or token == "" or token == project.token:
+            return project
+        return field_problem("properties.token", "does not match the project of the API secret")
+
+    return resolve
+
+
+def event_record_token(record: Any) -> Any:
+    if isinstance(record, dict) and isinstance(record.get("properties"), dict):
+        return record["properties"].get("token")
+    return None
+
+
+def _event_record_parse(
+    record: Any, *, index: int, endpoint: Endpoint, now: datetime, resolve: ProjectResolver
+) -> tuple[Project, _EventRow | _IdentityRow] | RecordFailure:
+    if isinstance(record, UnreadableLine):
+        return RecordFailure(
+            index=index, field="record", message=f"line {record.line} is not valid JSON"
+        )
+    if not isinstance(record, dict):
+        return RecordFailure(index=index, field="record", message="record must be a JSON object")
+    properties = record.get("properties")
+    if properties is None:
+        properties = {}
+    given_insert_id = properties.get("$insert_id") if isinstance(properties, dict) else None
+    shown_insert_id = given_insert_id if isinstance(given_insert_id, str) else None
+
+    def fail(problem: Problem) -> RecordFailure:
+        return RecordFailure(
+            index=index, field=problem.field, message=problem.message, insert_id=shown_insert_id
+        )
+
+    if not isinstance(properties, dict):
+        return fail(field_problem("properties", "must be a JSON object"))
+    project = resolve(properties.get("token"))
+    if isinstance(project, Problem):
+        return fail(project)
+    name = record.get("event")
+    if not isinstance(name, str) or not name.strip():
+        return fail(field_problem("event", "is required: the event name, a non-empty string"))
+    if len(name) > limits.MAX_EVENT_NAME_LENGTH:
+        return fail(
+            field_problem("event", f"is longer than {limits.MAX_EVENT_NAME_LENGTH} characters")
+        )
+    problem = properties_problem(properties, prefix="properties") or record_encoding_problem(record)
+    if problem is not None:
+        return fail(problem)
+
+    if name in IDENTITY_EVENTS:
+        link = _identity_link_parse(name, properties, endpoint=endpoint)
+        if isinstance(link, Problem):
+            return fail(link)
+        link_request, field = link
+        return project, _IdentityRow(
+            index=index, link=link_request, field=field, insert_id=shown_insert_id
+        )
+
+    if properties.get("time") is None and endpoint == Endpoint.TRACK:
+        time: datetime | Problem = now
+    else:
+        time = event_time_parse(properties.get("time"), field="properties.time", now=now)
+    if isinstance(time, Problem):
+        return fail(time)
+
+    identity = _event_identity(properties)
+    if isinstance(identity, Problem):
+        return fail(identity)
+    distinct_id, device_link = identity
+
+    stored = {key: value for key, value in properties.items() if key not in COLUMN_PROPERTIES}
+    if given_insert_id is None:
+        insert_id = _insert_id_derive(name=name, time=time, distinct_id=distinct_id, stored=stored)
+    else:
+        problem = insert_id_problem(given_insert_id, field="properties.$insert_id")
+        if problem is not None:
+            return fail(problem)
+        insert_id = given_insert_id
+    values = (
+        project.pk,
+        distinct_id,
+        name,
+        time,
+        insert_id,
+        stored,
+        _source(endpoint, properties),
+        now,
+    )
+    ids = (distinct_id,) if device_link is None else (distinct_id, device_link.distinct_id)
+    return project, _EventRow(index=index, values=values, distinct_ids=ids, device_link=device_link)
+
+
+def _event_identity(properties: dict) -> tuple[str, LinkRequest | None] | Problem:
+    """The event's distinct_id under the simplified ID merge, and the device link it asks for."""
+    user_id = properties.get("$user_id")
+    device_id = properties.get("$device_id")
+    device: str | None = None
+    if device_id is not None:
+        normalized = distinct_id_normalize(device_id, field="properties.$device_id")
+        if isinstance(normalized, Problem):
+            return normalized
+        device = DEVICE_PREFIX + normalized
+        if len(device) > limits.MAX_ID_LENGTH:
+            return field_problem(
+                "properties.$device_id",
+                f"is too long: '{DEVICE_PREFIX}' and the id exceed {limits.MAX_ID_LENGTH} "
+                "characters",
+            )
+    if user_id is not None:
+        distinct_id = distinct_id_normalize(user_id, field="properties.$user_id")
+        if isinstance(distinct_id, Problem):
+            return distinct_id
+        link = None if device is None else LinkRequest(device, distinct_id, IdentityKind.DEVICE)
+        return distinct_id, link
+    given = properties.get("distinct_id")
+    if given is None or given == "":
+        if device is not None:
+            return device, None
+        if given == "":
+            # Mixpanel accepts an empty distinct_id: an event tied to no user.
+            return "", None
+    distinct_id = distinct_id_normalize(given, field="properties.distinct_id")
+    if isinstance(distinct_id, Problem):
+        return distinct_id
+    return distinct_id, None
+
+
+def _identity_link_parse(
+    name: str, properties: dict, *, endpoint: Endpoint
+) -> tuple[LinkRequest, str] | Problem:
+    """The identity link of a `$create_alias`, `$identify` or `$merge`, and the field that
+    names it in a refusal."""
+    if name == "$create_alias":
+        fields = ("properties.distinct_id", "properties.alias")
+        original, alias = properties.get("distinct_id"), properties.get("alias")
+        kind = IdentityKind.ALIAS
+    elif name == "$identify":
+        fields = ("properties.$identified_id", "properties.$anon_id")
+        original, alias = properties.get("$identified_id"), properties.get("$anon_id")
+        kind = IdentityKind.IDENTIFY
+    else:
+        if endpoint != Endpoint.IMPORT:
+            return field_problem(
+                "event", "$merge is accepted only by /import, with the project's API secret"
+            )
+        ids = properties.get("$distinct_ids")
+        if not isinstance(ids, list) or len(ids) != 2:
+            return field_problem("properties.$distinct_ids", "must list exactly two distinct_ids")
+        fields = ("properties.$distinct_ids[0]", "properties.$distinct_ids[1]")
+        (original, alias), kind = ids, IdentityKind.MERGE
+    canonical_id = distinct_id_normalize(original, field=fields[0])
+    if isinstance(canonical_id, Problem):
+        return canonical_id
+    joining_id = distinct_id_normalize(alias, field=fields[1])
+    if isinstance(joining_id, Problem):
+        return joining_id
+    refusal_field = "properties.$distinct_ids" if kind == IdentityKind.MERGE else fields[1]
+    return LinkRequest(joining_id, canonical_id, kind), refusal_field
+
+
+def _insert_id_derive(*, name: str, time: datetime, distinct_id: str, stored: dict) -> str:
+    """A deterministic $insert_id, so that a retried batch without ids still dedupes."""
+    canonical = json.dumps(
+        [name, time.isoformat(), distinct_id, stored],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def _source(endpoint: Endpoint, properties: dict) -> str:
+    """The means of collection: endpoint and library, e.g. "track/python 5.4.1"."""
+    library = properties.get("mp_lib")
+    if not isinstance(library, str) or not library:
+        return str(endpoint)
+    version = properties.get("$lib_version")
+    source = f"{endpoint}/{library}"
+    if isinstance(version, str | int | float) and not isinstance(version, bool) and version != "":
+        source += f" {version}"
+    return source[:_SOURCE_MAX_LENGTH]
+
+
+def _project_rows_write(
+    *, project: Project, rows: list[_EventRow | _IdentityRow], outcome: BatchOutcome
+) -> None:
+    suppressed = suppressed_ids_find(
+        project=project,
+        distinct_ids=(distinct_id for row in rows for distinct_id in row.distinct_ids),
+    )
+    kept = []
+    for row in rows:
+        if suppressed and any(distinct_id in suppressed for distinct_id in row.distinct_ids):
+            outcome.suppressed += 1
+        else:
+            kept.append(row)
+
+    links: list[LinkRequest] = []
+    link_rows: list[_EventRow | _IdentityRow] = []
+    device_links_seen: set[LinkRequest] = set()
+    for row in kept:
+        if isinstance(row, _IdentityRow):
+            links.append(row.link)
+            link_rows.append(row)
+        elif row.device_link is not None and row.device_link not in device_links_seen:
+            device_links_seen.add(row.device_link)
+            links.append(row.device_link)
+            link_rows.append(row)
+
+    with transaction.atomic():
+        events_store(rows=[row.values for row in kept if isinstance(row, _EventRow)])
+        refused = identity_links_apply(project=project, links=links).refused if links else []
+
+    failed = 0
+    for position, reason in refused:
+        row = link_rows[position]
+        if isinstance(row, _IdentityRow):
+            failed += 1
+            outcome.fail(
+                RecordFailure(
+                    index=row.index,
+                    field=row.field,
+                    message=f"'{row.field}' link refused: {reason}",
+                    insert_id=row.insert_id,
+                )
+            )
+        else:
+            # The event is stored; only its device link is refused (counted, reported).
+            outcome.links_refused += 1
+    outcome.accepted += len(kept) - failed

@@ -1,0 +1,178 @@
+"""Per-record checks shared by the endpoints, with the messages the client sees.
+
+A check returns a `Problem` (the field and a message naming it) or None. Messages never need a
+property value: they name the field and the rule.
+"""
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from projects.ingestion import limits
+from projects.models import Project
+
+# Mixpanel refuses these placeholder ids (compared trimmed and case-insensitively).
+DISALLOWED_DISTINCT_IDS = frozenset(
+    {
+        "00000000-0000-0000-0000-000000000000",
+        "anon",
+        "anonymous",
+        "nil",
+        "none",
+        "null",
+        "n/a",
+        "na",
+        "undefined",
+        "unknown",
+        "<nil>",
+        "0",
+        "-1",
+        "true",
+        "false",
+        "[]",
+        "{}",
+    }
+)
+
+EARLIEST_EVENT_TIME = datetime(1971, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME_AHEAD = timedelta(hours=1)
+_EARLIEST_SECONDS = EARLIEST_EVENT_TIME.timestamp()
+# A time at or past this is in milliseconds: as seconds it would be past the year 2286, and
+# every millisecond time after 1971-01-01 (3.15e10) is above it, so no allowed time is ambiguous.
+_MILLISECONDS_FROM = 1e10
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_INSERT_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
+_NAME_SHOWN = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    field: str
+    message: str
+
+
+def field_problem(field: str, rule: str) -> Problem:
+    return Problem(field=field, message=f"'{field}' {rule}")
+
+
+def property_field(prefix: str, name: str) -> str:
+    shown = name if len(name) <= _NAME_SHOWN else name[:_NAME_SHOWN] + "…"
+    return f"{prefix}.{shown}"
+
+
+def distinct_id_normalize(value: Any, *, field: str) -> str | Problem:
+    """The id as stored (numbers become text), or why it is refused."""
+    if value is None:
+        return field_problem(field, "is required")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return field_problem(field, "must be a string")
+    text = str(value)
+    if len(text) > limits.MAX_ID_LENGTH:
+        return field_problem(field, f"is longer than {limits.MAX_ID_LENGTH} characters")
+    if text.strip().lower() in DISALLOWED_DISTINCT_IDS:
+        return field_problem(field, "is a placeholder value that Mixpanel does not accept as an id")
+    return text
+
+
+def insert_id_problem(value: Any, *, field: str) -> Problem | None:
+    if isinstance(value, str) and _INSERT_ID.fullmatch(value):
+        return None
+    return field_problem(field, "must be 1 to 36 characters of letters, digits and '-'")
+
+
+def event_time_parse(value: Any, *, field: str, now: datetime) -> datetime | Problem:
+    """Seconds or milliseconds since the epoch, from 1971-01-01 to one hour from now."""
+    if value is None:
+        return field_problem(field, "is required: seconds or milliseconds since epoch")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return field_problem(field, "must be a number of seconds or milliseconds since epoch")
+    seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
+    if seconds < _EARLIEST_SECONDS:
+        return field_problem(field, "is before 1971-01-01")
+    if seconds > now.timestamp() + LATEST_EVENT_TIME_AHEAD.total_seconds():
+        return field_problem(field, "is more than one hour in the future")
+    if isinstance(value, int):
+        # Integer arithmetic: the same integer always gives the same instant (dedupe key).
+        if value >= _MILLISECONDS_FROM:
+            return _EPOCH + timedelta(milliseconds=value)
+        return _EPOCH + timedelta(seconds=value)
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def properties_problem(properties: dict, *, prefix: str) -> Problem | None:
+    """Mixpanel's shape limits: property count, nesting depth, sizes of nested objects and lists."""
+    if len(properties) > limits.MAX_PROPERTIES:
+        return field_problem(
+            prefix,
+            f"has {len(properties)} properties; the limit is {limits.MAX_PROPERTIES}",
+        )
+    for name, value in properties.items():
+        if isinstance(value, dict | list):
+            rule = _nested_value_problem(value, level=1)
+            if rule is not None:
+                return field_problem(property_field(prefix, name), rule)
+    return None
+
+
+def _nested_value_problem(value: dict | list, *, level: int) -> str | None:
+    if level > limits.MAX_NESTING_DEPTH:
+        return f"is nested deeper than {limits.MAX_NESTING_DEPTH} levels"
+    if len(value) > limits.MAX_COLLECTION_ITEMS:
+        kind = "a list" if isinstance(value, list) else "an object"
+        return f"holds {kind} of {len(value)} items; the limit is {limits.MAX_COLLECTION_ITEMS}"
+    for child in value if isinstance(value, list) else value.values():
+        if isinstance(child, dict | list):
+            rule = _nested_value_problem(child, level=level + 1)
+            if rule is not None:
+                return rule
+    return None
+
+
+def record_encoding_problem(record: Any) -> Problem | None:
+    """Size, and text the databases cannot store (NUL, lone surrogates). Run after the shape
+    checks, which bound the nesting that serializing walks through."""
+    try:
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except RecursionError:
+        return Problem(field="record", message="record is nested too deeply")
+    except ValueError:
+        # A literal such as 1e400 parses as infinity, which JSON (and jsonb) cannot hold.
+        return Problem(field="record", message="record contains a number too large for JSON")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return Problem(field="record", message="record contains invalid Unicode (a lone surrogate)")
+    if size > limits.MAX_RECORD_BYTES:
+        return Problem(
+            field="record",
+            message=f"record is {size} bytes of JSON; the limit is {limits.MAX_RECORD_BYTES}",
+        )
+    if "\\u0000" in text and _holds_nul(record):
+        return Problem(
+            field="record", message="record contains a NUL character, which cannot be stored"
+        )
+    return None
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def project_by_token(token: Any, *, field: str, projects: dict[str, Project]) -> Project | Problem:
+    """The project a record's token names, from the batch's `projects_by_token`."""
+    if not isinstance(token, str) or not token:
+        return field_problem(field, "is missing: the project token is required")
+    project = projects.get(token)
+    if project is None:
+        return field_problem(field, "is not a known project token")
+    return project

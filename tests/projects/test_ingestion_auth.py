@@ -1,0 +1,186 @@
+"""Which project a record lands in: the token in each record for /track, /engage and /groups;
+the API secret in HTTP Basic for /import."""
+
+import base64
+from http import HTTPStatus
+
+import pytest
+
+from projects.models import Event, GroupProfile, Profile
+from projects.services import project_rotate_api_secret
+from tests.factories import ProjectFactory
+from tests.projects.ingestion_support import (
+    API_SECRET,
+    basic_auth,
+    event,
+    post_data,
+    post_import,
+    post_json,
+)
+
+pytestmark = pytest.mark.django_db
+
+UNAUTHORIZED = {"code": 401, "error": "Invalid credentials", "status": "Unauthorized"}
+UNKNOWN_TOKEN = "'properties.token' is not a known project token"
+
+
+def test_track_with_an_unknown_token_is_refused(client, project):
+    verbose = post_data(client, "/track", event("not-a-token"), verbose=1)
+    plain = post_data(client, "/track", event("not-a-token"))
+    missing = post_data(client, "/track", event(None), verbose=1)
+
+    assert (verbose.status_code, verbose.json()) == (
+        HTTPStatus.BAD_REQUEST,
+        {"status": 0, "error": f"1 of 1 records rejected, 0 accepted: record 0: {UNKNOWN_TOKEN}"},
+    )
+    assert (plain.status_code, plain.content) == (HTTPStatus.BAD_REQUEST, b"0")
+    assert missing.json() == {
+        "status": 0,
+        "error": "1 of 1 records rejected, 0 accepted: record 0: "
+        "'properties.token' is missing: the project token is required",
+    }
+    assert Event.objects.count() == 0
+
+
+def test_track_batch_lands_each_record_in_its_tokens_project(client, project):
+    other = ProjectFactory()
+    records = [
+        event(project.token, distinct_id="alice"),
+        event("not-a-token", distinct_id="mallory"),
+        event(other.token, distinct_id="bob"),
+    ]
+
+    response = post_data(client, "/track", records, verbose=1)
+
+    assert (response.status_code, response.json()) == (
+        HTTPStatus.BAD_REQUEST,
+        {"status": 0, "error": f"1 of 3 records rejected, 2 accepted: record 1: {UNKNOWN_TOKEN}"},
+    )
+    assert sorted(Event.objects.values_list("project_id", "distinct_id")) == sorted(
+        [(project.pk, "alice"), (other.pk, "bob")]
+    )
+
+
+def test_engage_and_groups_with_an_unknown_token_change_nothing(client, project):
+    engage = post_data(
+        client, "/engage", {"$token": "nope", "$distinct_id": "alice", "$set": {"a": 1}}
+    )
+    groups = post_data(
+        client,
+        "/groups",
+        {"$token": "nope", "$group_key": "company", "$group_id": "Acme", "$set": {"a": 1}},
+    )
+
+    assert (engage.status_code, engage.content) == (HTTPStatus.BAD_REQUEST, b"0")
+    assert (groups.status_code, groups.content) == (HTTPStatus.BAD_REQUEST, b"0")
+    assert Profile.objects.count() == 0
+    assert GroupProfile.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer " + API_SECRET,
+        "Basic not-base64!",
+        basic_auth("wrong-secret"),
+        basic_auth(""),
+        # Service-account credentials (user:secret) are not supported yet.
+        basic_auth(API_SECRET, "password"),
+    ],
+    ids=["missing", "bearer", "malformed", "wrong-secret", "empty", "service-account"],
+)
+def test_import_without_the_api_secret_is_401(client, project, authorization):
+    headers = {} if authorization is None else {"authorization": authorization}
+
+    response = post_json(client, "/import", [event(project.token)], query="?strict=1", **headers)
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json() == UNAUTHORIZED
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert Event.objects.count() == 0
+
+
+def test_import_with_another_projects_secret_is_401(client, project):
+    other = ProjectFactory()
+    secret = project_rotate_api_secret(actor=None, project=other)
+
+    response = post_import(client, [event(project.token)], secret=secret)
+
+    assert (response.status_code, response.json()) == (HTTPStatus.UNAUTHORIZED, UNAUTHORIZED)
+    assert Event.objects.count() == 0
+
+
+def test_import_with_a_rotated_secret_is_401(client, project):
+    new_secret = project_rotate_api_secret(actor=None, project=project)
+
+    old = post_import(client, [event(project.token)])
+    new = post_import(client, [event(project.token)], secret=new_secret)
+
+    assert (old.status_code, old.json()) == (HTTPStatus.UNAUTHORIZED, UNAUTHORIZED)
+    assert (new.status_code, new.json()) == (
+        HTTPStatus.OK,
+        {"code": 200, "num_records_imported": 1, "status": "OK"},
+    )
+
+
+def test_import_names_the_project_by_project_id_when_records_carry_no_token(client, project):
+    records = [event(None, distinct_id="alice")]
+
+    by_id = post_import(client, records, query=f"?strict=1&project_id={project.pk}")
+    no_project = post_import(client, records)
+    bad_id = post_import(client, records, query="?project_id=12abc")
+
+    assert (by_id.status_code, by_id.json()) == (
+        HTTPStatus.OK,
+        {"code": 200, "num_records_imported": 1, "status": "OK"},
+    )
+    assert (no_project.status_code, no_project.json()) == (HTTPStatus.UNAUTHORIZED, UNAUTHORIZED)
+    assert (bad_id.status_code, bad_id.json()) == (HTTPStatus.UNAUTHORIZED, UNAUTHORIZED)
+    assert list(Event.objects.values_list("project_id", "distinct_id")) == [(project.pk, "alice")]
+
+
+def test_import_with_project_id_of_another_project_is_401(client, project):
+    other = ProjectFactory()
+    project_rotate_api_secret(actor=None, project=other)
+
+    response = post_import(client, [event(None)], query=f"?project_id={other.pk}")
+
+    assert (response.status_code, response.json()) == (HTTPStatus.UNAUTHORIZED, UNAUTHORIZED)
+
+
+def test_import_refuses_records_of_another_projects_token(client, project):
+    other = ProjectFactory()
+    project_rotate_api_secret(actor=None, project=other)
+    records = [
+        event(project.token, distinct_id="alice"),
+        event(other.token, distinct_id="bob", **{"$insert_id": "bob-1"}),
+    ]
+
+    response = post_import(client, records)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {
+        "code": 400,
+        "error": "some data points in the request failed validation",
+        "failed_records": [
+            {
+                "index": 1,
+                "$insert_id": "bob-1",
+                "field": "properties.token",
+                "message": "'properties.token' does not match the project of the API secret",
+            }
+        ],
+        "num_records_imported": 1,
+        "status": "Bad Request",
+    }
+    assert list(Event.objects.values_list("project_id", "distinct_id")) == [(project.pk, "alice")]
+
+
+def test_import_accepts_the_secret_as_user_with_no_colon(client, project):
+    authorization = "Basic " + base64.b64encode(API_SECRET.encode()).decode()
+
+    response = post_json(client, "/import", [event(project.token)], authorization=authorization)
+
+    assert response.status_code == HTTPStatus.OK
+    assert Event.objects.count() == 1
