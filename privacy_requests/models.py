@@ -1,0 +1,159 @@
+import secrets
+
+from django.db import models
+
+
+def tracking_id_generate() -> str:
+    return secrets.token_hex(16)
+
+
+class RequestKind(models.TextChoices):
+    EXPORT = "export", "Export"
+    DELETION = "deletion", "Deletion"
+
+
+class Compliance(models.TextChoices):
+    GDPR = "GDPR", "GDPR"
+    CCPA = "CCPA", "CCPA"
+
+
+class Disclosure(models.TextChoices):
+    DATA = "Data", "Data"
+    CATEGORIES = "Categories", "Categories"
+    SOURCES = "Sources", "Sources"
+
+
+class Status(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    STAGING = "STAGING", "Staging"
+    STARTED = "STARTED", "Started"
+    SUCCESS = "SUCCESS", "Success"
+    FAILURE = "FAILURE", "Failure"
+    REVOKED = "REVOKED", "Revoked"
+
+
+# Statuses a request can still leave on its own or by cancel; FAILURE waits for a retry.
+UNFINISHED_STATUSES = (Status.PENDING, Status.STAGING, Status.STARTED)
+CANCELABLE_STATUSES = (Status.PENDING, Status.STAGING)
+FINAL_STATUSES = (Status.SUCCESS, Status.REVOKED)
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web"
+    API = "api", "API"
+
+
+class PrivacyRequest(models.Model):
+    """One export or deletion request; the row, not the queue, is the source of truth."""
+
+    tracking_id = models.CharField(max_length=64, unique=True, default=tracking_id_generate)
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="privacy_requests"
+    )
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.PROTECT, related_name="privacy_requests"
+    )
+    requested_by = models.CharField(max_length=255, help_text="The actor, as text.")
+    # Who to email when the request ends; the text actor above is what the record keeps.
+    requester = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=RequestKind.choices)
+    compliance = models.CharField(max_length=8, choices=Compliance.choices)
+    disclosure = models.CharField(max_length=16, choices=Disclosure.choices,
+                                  default=Disclosure.DATA)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    received_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    extended = models.BooleanField(default=False)
+    extension_reason = models.TextField(blank=True)
+    not_before = models.DateTimeField(
+        help_text="A deletion's grace period ends here; exports may start at once."
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=1, help_text="1, plus one per retry.")
+    runs = models.PositiveIntegerField(
+        default=0, help_text="How many times a worker took the request (crash recoveries add)."
+    )
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=32, blank=True)
+    snapshot_max_event_id = models.BigIntegerField(null=True, blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    not_found = models.JSONField(default=list, blank=True)
+    result_file = models.CharField(max_length=500, blank=True)
+    result_expires_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    canceled_by = models.CharField(max_length=255, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    subjects_pseudonymized_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-received_at"], name="request_by_organization"),
+            models.Index(fields=["status", "due_at"], name="request_by_status_due"),
+            models.Index(fields=["project", "kind", "status"], name="request_by_project_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.compliance} {self.kind} {self.tracking_id} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class RequestSubject(models.Model):
+    """A distinct_id the request acts on: given by the requester, or linked to one through its
+    identity cluster (recorded when processing starts). Becomes an HMAC 30 days after the
+    request is final."""
+
+    request = models.ForeignKey(PrivacyRequest, on_delete=models.CASCADE, related_name="subjects")
+    distinct_id = models.CharField(max_length=255)
+    position = models.PositiveIntegerField()
+    linked = models.BooleanField(
+        default=False, help_text="Found through the identity cluster of a given id."
+    )
+
+    class Meta:
+        ordering = ["request_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "distinct_id"],
+                                    name="request_subject_unique"),
+        ]
+        indexes = [models.Index(fields=["distinct_id"], name="request_subject_by_id")]
+
+    def __str__(self) -> str:
+        return self.distinct_id
+
+
+class AuditEntry(models.Model):
+    """Append-only, one HMAC chain per organization (see privacy_requests.audit)."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="+"
+    )
+    seq = models.PositiveBigIntegerField(help_text="Position in the organization's chain, from 1.")
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=255)
+    request = models.ForeignKey(
+        PrivacyRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit"
+    )
+    action = models.CharField(max_length=64)
+    detail = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["organization_id", "seq"]
+        verbose_name_plural = "audit entries"
+        constraints = [
+            # Even if a lock were bypassed, two entries can never claim the same place.
+            models.UniqueConstraint(fields=["organization", "seq"], name="audit_chain_no_fork"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} by {self.actor}"

@@ -215,3 +215,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Privacy request engine (DESIGN section 4).
+PRIVACY_DELETION_DELAY = env_int("PRIVACY_DELETION_DELAY", 0)  # seconds of grace before deleting
+PRIVACY_JOB_TIMEOUT = env_int("PRIVACY_JOB_TIMEOUT", 3600)  # seconds RQ lets one job run
+PRIVACY_LEASE_SECONDS = env_int("PRIVACY_LEASE_SECONDS", 60)
+PRIVACY_RETRY_BACKOFF = [2, 4, 8]  # seconds before each automatic retry of a transient error
+PRIVACY_SWEEP_INTERVAL = env_int("PRIVACY_SWEEP_INTERVAL", 30)
+PRIVACY_PSEUDONYMIZE_AFTER_DAYS = 30
+PRIVACY_SUBJECT_CHUNK = 500  # subjects per processing step: each step commits and renews the lease
+# Crash tests only: a pause after each processing step, so a test can kill a worker mid-request.
+PRIVACY_STEP_DELAY_SECONDS = float(os.environ.get("PRIVACY_STEP_DELAY_SECONDS", "0") or 0)
+RQ = {"WORKER_CLASS": "privacy_requests.worker.PrivacyWorker"}

@@ -1,0 +1,19 @@
+from django.db.models import QuerySet
+
+from accounts.models import User
+from privacy_requests.models import PrivacyRequest
+from privacy_requests.permissions import PRIVACY_ROLES
+
+
+def privacy_request_list_for_user(*, user: User) -> QuerySet[PrivacyRequest]:
+    """Requests of every organization where the user is an owner or admin."""
+    if not user.is_authenticated or not user.is_active:
+        return PrivacyRequest.objects.none()
+    return PrivacyRequest.objects.filter(
+        organization__memberships__user=user, organization__memberships__role__in=PRIVACY_ROLES
+    ).select_related("project", "organization")
+
+
+def privacy_request_get_for_user(*, user: User, tracking_id: str) -> PrivacyRequest | None:
+    """The request if the user may act on it; None (answer 404) otherwise."""
+    return privacy_request_list_for_user(user=user).filter(tracking_id=tracking_id).first()

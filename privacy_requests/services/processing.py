@@ -1,0 +1,226 @@
+"""Processing a request: the entry point the RQ job calls.
+
+PENDING → STAGING → STARTED → SUCCESS | FAILURE. A worker takes a request with a conditional
+UPDATE and holds it by a lease that each processing step renews; a worker that dies loses the
+lease, and the sweep hands the request to another worker, which resumes from the last saved step.
+"""
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import F, Max, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rq.timeouts import JobTimeoutException
+
+from privacy_requests.actors import SYSTEM
+from privacy_requests.audit import audit_append
+from privacy_requests.models import PrivacyRequest, RequestSubject, Status
+from privacy_requests.services.lifecycle import transition
+from projects.models import Event
+from projects.selectors import identity_clusters_resolve
+
+logger = logging.getLogger(__name__)
+
+# Errors worth trying again: the database, Redis or storage may be back in a moment.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DatabaseError, RedisError, OSError)
+try:  # S3 storage, when installed
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    TRANSIENT_ERRORS += (BotoCoreError, ClientError)
+except ImportError:  # pragma: no cover
+    pass
+
+
+class LeaseLost(Exception):
+    """Another worker took the request over; this one must stop without writing."""
+
+
+@dataclass
+class Run:
+    """One worker's hold on a STARTED request, handed to the kind's processor."""
+
+    request: PrivacyRequest
+    owner: str
+    given_ids: list[str]
+    subject_ids: list[str]
+    resumed: bool
+    progress: dict = field(default_factory=dict)
+
+    def checkpoint(self, progress: dict) -> None:
+        """Saves progress and renews the lease; raises LeaseLost if the request was taken."""
+        lease_until = timezone.now() + timedelta(seconds=settings.PRIVACY_LEASE_SECONDS)
+        if not transition(
+            self.request.id,
+            condition=Q(status=Status.STARTED, lease_owner=self.owner),
+            progress=progress, lease_until=lease_until,
+        ):
+            raise LeaseLost(self.request.tracking_id)
+        self.progress = progress
+        if settings.PRIVACY_STEP_DELAY_SECONDS:
+            time.sleep(settings.PRIVACY_STEP_DELAY_SECONDS)
+
+
+def privacy_request_process(*, tracking_id: str) -> str:
+    """Moves the request as far as it can go now; returns its status. Safe to call twice."""
+    request = PrivacyRequest.objects.filter(tracking_id=tracking_id).first()
+    if request is None:
+        logger.warning("No privacy request %s; dropping its job.", tracking_id)
+        return "NOT_FOUND"
+    if request.status == Status.PENDING:
+        _stage(request)
+        request.refresh_from_db()
+    if request.status == Status.STAGING and request.not_before > timezone.now():
+        return request.status  # in its grace period: the sweep comes back after not_before
+    run = _claim(request)
+    if run is None:
+        return PrivacyRequest.objects.values_list("status", flat=True).get(id=request.id)
+    return _execute(run)
+
+
+def _stage(request: PrivacyRequest) -> None:
+    with transaction.atomic():
+        if transition(request.id, condition=Q(status=Status.PENDING), status=Status.STAGING):
+            audit_append(organization_id=request.organization_id, actor=SYSTEM.text,
+                         action="staged", request=request,
+                         detail={"not_before": request.not_before.isoformat()})
+
+
+def _claim(request: PrivacyRequest) -> Run | None:
+    """Takes the request for this worker: a fresh start from STAGING, or a takeover of a
+    STARTED request whose lease ran out. Exactly one of several racing workers wins."""
+    now = timezone.now()
+    owner = secrets.token_hex(8)
+    lease = {
+        "status": Status.STARTED,
+        "lease_owner": owner,
+        "lease_until": now + timedelta(seconds=settings.PRIVACY_LEASE_SECONDS),
+        "runs": F("runs") + 1,
+        "started_at": Coalesce(F("started_at"), now),
+    }
+    with transaction.atomic():
+        if transition(request.id, condition=Q(status=Status.STAGING, not_before__lte=now),
+                      **lease):
+            resumed = False
+        elif transition(request.id, condition=Q(status=Status.STARTED, lease_until__lt=now),
+                        **lease):
+            resumed = True
+        else:
+            return None
+        request.refresh_from_db()
+        if request.snapshot_max_event_id is None:
+            _record_subject_set(request)
+        audit_append(
+            organization_id=request.organization_id, actor=SYSTEM.text,
+            action="resumed" if resumed else "started", request=request,
+            detail={"run": request.runs, "snapshot_max_event_id": request.snapshot_max_event_id,
+                    "subjects": request.subjects.count()},
+        )
+    subjects = list(request.subjects.order_by("position").values_list("distinct_id", "linked"))
+    return Run(
+        request=request,
+        owner=owner,
+        given_ids=[distinct_id for distinct_id, linked in subjects if not linked],
+        subject_ids=[distinct_id for distinct_id, _ in subjects],
+        resumed=resumed,
+        progress=request.progress or {},
+    )
+
+
+def _record_subject_set(request: PrivacyRequest) -> None:
+    """At the first start: the snapshot bound, the subject set through the identity clusters,
+    and the given ids that have no data at all (not_found)."""
+    from privacy_requests.processors import ids_with_rows
+
+    snapshot = Event.objects.aggregate(top=Max("id"))["top"] or 0
+    given = list(
+        request.subjects.filter(linked=False).order_by("position")
+        .values_list("distinct_id", flat=True)
+    )
+    clusters = identity_clusters_resolve(project_id=request.project_id, distinct_ids=given)
+    known = set(given)
+    linked = sorted({member for members in clusters.values() for member in members} - known)
+    RequestSubject.objects.bulk_create(
+        [
+            RequestSubject(request=request, distinct_id=distinct_id,
+                           position=len(given) + offset, linked=True)
+            for offset, distinct_id in enumerate(linked)
+        ],
+        batch_size=1000,
+    )
+    lonely = [distinct_id for distinct_id in given if len(clusters[distinct_id]) == 1]
+    with_rows = ids_with_rows(project_id=request.project_id, distinct_ids=lonely,
+                              snapshot_max_event_id=snapshot)
+    not_found = [distinct_id for distinct_id in lonely if distinct_id not in with_rows]
+    PrivacyRequest.objects.filter(id=request.id).update(
+        snapshot_max_event_id=snapshot, not_found=not_found
+    )
+    request.snapshot_max_event_id = snapshot
+    request.not_found = not_found
+
+
+def _execute(run: Run) -> str:
+    from privacy_requests.processors import processor_for
+
+    backoff = list(settings.PRIVACY_RETRY_BACKOFF)
+    for attempt in range(len(backoff) + 1):
+        try:
+            counts = processor_for(run.request)(run)
+            return _finish(run, status=Status.SUCCESS, counts=counts)
+        except LeaseLost:
+            logger.warning("Lost the lease of %s to another worker; stopping.",
+                           run.request.tracking_id)
+            return Status.STARTED
+        except JobTimeoutException:
+            return _finish(run, status=Status.FAILURE, error=(
+                f"Processing took longer than the {settings.PRIVACY_JOB_TIMEOUT} s job timeout."
+            ))
+        except TRANSIENT_ERRORS as exc:
+            if attempt == len(backoff):
+                return _finish(run, status=Status.FAILURE, error=(
+                    f"Gave up after {attempt + 1} tries: {error_text(exc)}"
+                ))
+            logger.warning("Transient error on %s (try %d), retrying in %ss: %s",
+                           run.request.tracking_id, attempt + 1, backoff[attempt], error_text(exc))
+            if not connection.in_atomic_block:  # a broken connection is replaced on next use
+                close_old_connections()
+            time.sleep(backoff[attempt])
+            run.request.refresh_from_db()
+            run.progress = run.request.progress or {}
+        except Exception as exc:  # noqa: BLE001 - recorded as FAILURE with its reason, and logged
+            logger.exception("Processing %s failed", run.request.tracking_id)
+            return _finish(run, status=Status.FAILURE, error=error_text(exc))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def error_text(exc: BaseException) -> str:
+    """A readable one-line reason; database messages stop at the first line, where drivers
+    put the reason (later lines may quote row values)."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}"[:500] if message else type(exc).__name__
+
+
+def _finish(run: Run, *, status: Status, counts: dict | None = None, error: str = "") -> str:
+    now = timezone.now()
+    changes = {"status": status, "finished_at": now, "lease_until": None, "error": error}
+    if counts is not None:
+        changes["counts"] = counts
+        changes["progress"] = {**run.progress, "done": run.progress.get("total", 0)}
+    with transaction.atomic():
+        if not transition(run.request.id,
+                          condition=Q(status=Status.STARTED, lease_owner=run.owner), **changes):
+            logger.warning("Lost the lease of %s before finishing.", run.request.tracking_id)
+            return Status.STARTED
+        detail = {"counts": counts} if counts is not None else {"error": error}
+        if status == Status.SUCCESS:
+            detail["not_found"] = len(run.request.not_found)
+        audit_append(organization_id=run.request.organization_id, actor=SYSTEM.text,
+                     action="succeeded" if status == Status.SUCCESS else "failed",
+                     request=run.request, detail=detail)
+    return status

@@ -1,0 +1,182 @@
+"""Submitting a request: validation, deadlines, the deletion conflict check, enqueue on commit."""
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import Enum
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from privacy_requests.actors import Actor, actor_require
+from privacy_requests.audit import audit_append, subject_hmac
+from privacy_requests.deadlines import due_at_for
+from privacy_requests.errors import Conflict, InvalidRequest
+from privacy_requests.models import (
+    UNFINISHED_STATUSES,
+    Channel,
+    Compliance,
+    Disclosure,
+    PrivacyRequest,
+    RequestKind,
+    RequestSubject,
+)
+from privacy_requests.services.queueing import privacy_request_enqueue
+from projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+MAX_DISTINCT_IDS = 2000
+MAX_DISTINCT_ID_LENGTH = 255
+
+
+def distinct_ids_normalize(distinct_ids: object) -> list[str]:
+    """Validates the ids and collapses duplicates, first seen first. Ids are verbatim and
+    case-sensitive; the limit counts unique ids."""
+    if not isinstance(distinct_ids, list | tuple):
+        raise InvalidRequest("distinct_ids must be a list of strings.", field="distinct_ids")
+    unique: dict[str, None] = {}
+    for index, distinct_id in enumerate(distinct_ids):
+        if not isinstance(distinct_id, str):
+            raise InvalidRequest(
+                f"distinct_ids[{index}] must be a string.", field="distinct_ids", index=index
+            )
+        if distinct_id == "":
+            raise InvalidRequest(
+                f"distinct_ids[{index}] is empty.", field="distinct_ids", index=index
+            )
+        if len(distinct_id) > MAX_DISTINCT_ID_LENGTH:
+            raise InvalidRequest(
+                f"distinct_ids[{index}] is longer than {MAX_DISTINCT_ID_LENGTH} characters.",
+                field="distinct_ids", index=index,
+            )
+        if "\x00" in distinct_id:
+            raise InvalidRequest(
+                f"distinct_ids[{index}] contains a NUL character.",
+                field="distinct_ids", index=index,
+            )
+        unique.setdefault(distinct_id)
+    if not unique:
+        raise InvalidRequest("distinct_ids must hold at least one id.", field="distinct_ids")
+    if len(unique) > MAX_DISTINCT_IDS:
+        raise InvalidRequest(
+            f"distinct_ids holds {len(unique)} unique ids; the limit is {MAX_DISTINCT_IDS}.",
+            field="distinct_ids",
+        )
+    return list(unique)
+
+
+def choice_parse(value: object, choices: type[Enum], *, field: str, default=None):
+    """An enumerated value, case-insensitive on input."""
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise InvalidRequest(f"{field} is required.", field=field)
+    if isinstance(value, str):
+        for choice in choices:
+            if choice.value.lower() == value.strip().lower():
+                return choice
+    allowed = ", ".join(choice.value for choice in choices)
+    raise InvalidRequest(f"{field} must be one of {allowed}.", field=field)
+
+
+def _conflicts_check(*, project: Project, distinct_ids: Sequence[str]) -> None:
+    """Refuses ids that already have an unfinished deletion in this project. The caller holds
+    the project's row lock, so two submissions cannot both pass this check."""
+    clashes: dict[str, set[str]] = {}
+    for start in range(0, len(distinct_ids), 1000):
+        rows = RequestSubject.objects.filter(
+            request__project=project,
+            request__kind=RequestKind.DELETION,
+            request__status__in=UNFINISHED_STATUSES,
+            distinct_id__in=distinct_ids[start:start + 1000],
+        ).values_list("distinct_id", "request__tracking_id")
+        for distinct_id, tracking_id in rows:
+            clashes.setdefault(distinct_id, set()).add(tracking_id)
+    if clashes:
+        ordered = [distinct_id for distinct_id in distinct_ids if distinct_id in clashes]
+        tracking_ids = sorted(set().union(*clashes.values()))
+        raise Conflict(
+            f"{len(ordered)} of these ids already have a deletion in progress "
+            f"({', '.join(tracking_ids)}); wait for it to finish or cancel it.",
+            distinct_ids=ordered, tracking_ids=tracking_ids,
+        )
+
+
+def privacy_request_submit(
+    *,
+    project: Project,
+    actor: Actor,
+    channel: Channel | str,
+    kind: RequestKind | str,
+    compliance: object,
+    distinct_ids: object,
+    disclosure: object = None,
+    received_at: datetime | None = None,
+) -> PrivacyRequest:
+    actor_require(actor=actor, project=project)
+    kind = choice_parse(kind, RequestKind, field="kind")
+    compliance = choice_parse(compliance, Compliance, field="compliance_type",
+                              default=Compliance.GDPR)
+    disclosure = choice_parse(disclosure, Disclosure, field="disclosure_type",
+                              default=Disclosure.DATA)
+    if kind == RequestKind.DELETION and disclosure != Disclosure.DATA:
+        raise InvalidRequest(
+            "A deletion always removes all data: disclosure_type must be absent or Data.",
+            field="disclosure_type",
+        )
+    if compliance == Compliance.GDPR and disclosure != Disclosure.DATA:
+        raise InvalidRequest(
+            "GDPR requests return all data: disclosure_type must be absent or Data.",
+            field="disclosure_type",
+        )
+    ids = distinct_ids_normalize(distinct_ids)
+    received_at = received_at or timezone.now()
+    not_before = received_at
+    if kind == RequestKind.DELETION:
+        not_before += timedelta(seconds=settings.PRIVACY_DELETION_DELAY)
+
+    with transaction.atomic():
+        if kind == RequestKind.DELETION:
+            # The per-project lock of DESIGN section 5.5.
+            list(Project.objects.select_for_update().filter(id=project.id).values("id"))
+            _conflicts_check(project=project, distinct_ids=ids)
+        request = PrivacyRequest.objects.create(
+            organization_id=project.organization_id,
+            project=project,
+            requested_by=actor.text,
+            requester=actor.user,
+            kind=kind,
+            compliance=compliance,
+            disclosure=disclosure,
+            channel=Channel(channel),
+            received_at=received_at,
+            due_at=due_at_for(compliance=compliance, received_at=received_at),
+            not_before=not_before,
+        )
+        RequestSubject.objects.bulk_create(
+            [
+                RequestSubject(request=request, distinct_id=distinct_id, position=position)
+                for position, distinct_id in enumerate(ids)
+            ],
+            batch_size=1000,
+        )
+        audit_append(
+            organization_id=request.organization_id,
+            actor=actor.text,
+            action="submitted",
+            request=request,
+            detail={
+                "kind": kind.value,
+                "compliance": compliance.value,
+                "disclosure": disclosure.value,
+                "channel": request.channel,
+                "project": project.id,
+                "due_at": request.due_at.isoformat(),
+                "subjects": [subject_hmac(project_id=project.id, distinct_id=i) for i in ids],
+            },
+        )
+        tracking_id = request.tracking_id
+        transaction.on_commit(lambda: privacy_request_enqueue(tracking_id=tracking_id))
+    return request

@@ -1,0 +1,91 @@
+"""The sweep (DESIGN section 4): whatever the queue lost, the database still knows.
+
+It enqueues PENDING requests that have no live job, STAGING requests past their grace period and
+STARTED requests whose lease ran out (their worker died), and pseudonymizes the subjects of
+requests final for 30 days. Losing Redis or a worker therefore loses no request.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from privacy_requests.actors import SYSTEM
+from privacy_requests.audit import audit_append
+from privacy_requests.models import FINAL_STATUSES, PrivacyRequest, RequestSubject, Status
+from privacy_requests.services.queueing import job_is_live, privacy_request_enqueue
+from projects.pii import distinct_id_hmac
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    enqueued: int = 0
+    enqueue_failed: int = 0
+    pseudonymized_requests: int = 0
+
+    def as_text(self) -> str:
+        return (f"enqueued {self.enqueued}, enqueue failed {self.enqueue_failed}, "
+                f"pseudonymized {self.pseudonymized_requests} requests")
+
+
+def privacy_sweep(*, now: datetime | None = None) -> SweepReport:
+    now = now or timezone.now()
+    report = SweepReport()
+    _requeue(report, now=now)
+    report.pseudonymized_requests = _pseudonymize(now=now)
+    return report
+
+
+def _requeue(report: SweepReport, *, now: datetime) -> None:
+    waiting = PrivacyRequest.objects.filter(status=Status.PENDING).values_list("tracking_id",
+                                                                                flat=True)
+    staged = PrivacyRequest.objects.filter(status=Status.STAGING, not_before__lte=now)
+    orphaned = PrivacyRequest.objects.filter(status=Status.STARTED, lease_until__lt=now)
+    for tracking_id in list(waiting) + list(staged.values_list("tracking_id", flat=True)):
+        try:
+            if job_is_live(tracking_id):
+                continue
+        except RedisError as exc:
+            logger.warning("Sweep cannot reach Redis: %s", exc)
+            report.enqueue_failed += 1
+            continue
+        _count(report, privacy_request_enqueue(tracking_id=tracking_id, replace=True))
+    for tracking_id in orphaned.values_list("tracking_id", flat=True):
+        # RQ may still list the dead worker's job as started: replace it.
+        _count(report, privacy_request_enqueue(tracking_id=tracking_id, replace=True))
+
+
+def _count(report: SweepReport, enqueued: bool) -> None:
+    if enqueued:
+        report.enqueued += 1
+    else:
+        report.enqueue_failed += 1
+
+
+def _pseudonymize(*, now: datetime) -> int:
+    """Raw distinct_ids are kept only while needed: 30 days after a request is final, its
+    subjects become HMAC(PRIVACY_PII_KEY, project ‖ id)."""
+    cutoff = now - timedelta(days=settings.PRIVACY_PSEUDONYMIZE_AFTER_DAYS)
+    due = PrivacyRequest.objects.filter(
+        status__in=FINAL_STATUSES, finished_at__lt=cutoff, subjects_pseudonymized_at__isnull=True
+    ).only("id", "project_id", "organization_id", "tracking_id")
+    done = 0
+    for request in due.iterator(chunk_size=100):
+        with transaction.atomic():
+            subjects = list(RequestSubject.objects.select_for_update().filter(request=request))
+            for subject in subjects:
+                subject.distinct_id = distinct_id_hmac(project_id=request.project_id,
+                                                       distinct_id=subject.distinct_id)
+            RequestSubject.objects.bulk_update(subjects, ["distinct_id"], batch_size=1000)
+            PrivacyRequest.objects.filter(id=request.id).update(subjects_pseudonymized_at=now)
+            audit_append(organization_id=request.organization_id, actor=SYSTEM.text,
+                         action="pseudonymized", request=request,
+                         detail={"subjects": len(subjects)})
+        done += 1
+    return done

@@ -1,0 +1,45 @@
+"""RQ jobs: thin entry points that reload by id and call a service; safe to run twice."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from config.jobs import get_queue
+
+logger = logging.getLogger(__name__)
+
+SWEEP_JOB = "privacy_requests.tasks.sweep"
+SWEEP_JOB_PREFIX = "privacy-sweep-"
+
+
+def process_privacy_request(tracking_id: str) -> str:
+    from privacy_requests.services import privacy_request_process
+
+    return privacy_request_process(tracking_id=tracking_id)
+
+
+def sweep() -> str:
+    """The self-scheduling sweep: runs once, then books the next run."""
+    from privacy_requests.services import privacy_sweep
+
+    try:
+        return privacy_sweep().as_text()
+    finally:
+        sweep_schedule_next()
+
+
+def sweep_schedule_next() -> None:
+    """Books the next sweep in one interval. The job id names the time slot, so workers that
+    book the same slot book it once."""
+    import time
+
+    interval = settings.PRIVACY_SWEEP_INTERVAL
+    slot = int(time.time() // interval) + 1
+    try:
+        get_queue().enqueue_in(timedelta(seconds=interval), SWEEP_JOB,
+                               job_id=f"{SWEEP_JOB_PREFIX}{slot}",
+                               result_ttl=interval * 4, failure_ttl=settings.RQ_FAILED_JOB_TTL)
+    except RedisError as exc:
+        logger.warning("Could not book the next sweep: %s", exc)
