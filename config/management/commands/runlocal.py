@@ -111,6 +111,10 @@ class Command(BaseCommand):
             env = self._child_environment(no_redis=no_redis, var_dir=var_dir)
             if env.get("REDIS_URL") and self.stop_signal is None:
                 self._start("worker", ["rqworker", "default"], env, stop_grace=10)
+            elif self.stop_signal is None:
+                # No worker to book sweeps: a plain loop moves grace periods and lost requests.
+                every = str(settings.PRIVACY_SWEEP_INTERVAL)
+                self._start("sweep", ["privacy_sweep", "--every", every], env, stop_grace=5)
             if self.stop_signal is None:
                 self._start("web server", ["runserver", "--noreload", address], env, stop_grace=5)
             if self._wait_until_ready(url):
