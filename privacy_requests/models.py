@@ -83,8 +83,15 @@ class PrivacyRequest(models.Model):
     progress = models.JSONField(default=dict, blank=True)
     counts = models.JSONField(default=dict, blank=True)
     not_found = models.JSONField(default=list, blank=True)
+    # The export ZIP or the deletion receipt, by its name in private storage.
     result_file = models.CharField(max_length=500, blank=True)
+    result_size = models.PositiveBigIntegerField(null=True, blank=True)
+    result_sha256 = models.CharField(max_length=64, blank=True)
     result_expires_at = models.DateTimeField(null=True, blank=True)
+    result_purged_at = models.DateTimeField(null=True, blank=True)
+    result_purge_reason = models.CharField(max_length=255, blank=True)
+    # Salt of the subject hashes in a deletion receipt.
+    receipt_salt = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     canceled_by = models.CharField(max_length=255, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)

@@ -223,7 +223,9 @@ PRIVACY_LEASE_SECONDS = env_int("PRIVACY_LEASE_SECONDS", 60)
 PRIVACY_RETRY_BACKOFF = [2, 4, 8]  # seconds before each automatic retry of a transient error
 PRIVACY_SWEEP_INTERVAL = env_int("PRIVACY_SWEEP_INTERVAL", 30)
 PRIVACY_PSEUDONYMIZE_AFTER_DAYS = 30
-PRIVACY_SUBJECT_CHUNK = 500  # subjects per processing step: each step commits and renews the lease
+# Subjects per processing step: each step commits and renews the lease.
+PRIVACY_SUBJECT_CHUNK = env_int("PRIVACY_SUBJECT_CHUNK", 500)
 # Crash tests only: a pause after each processing step, so a test can kill a worker mid-request.
 PRIVACY_STEP_DELAY_SECONDS = float(os.environ.get("PRIVACY_STEP_DELAY_SECONDS", "0") or 0)
 RQ = {"WORKER_CLASS": "privacy_requests.worker.PrivacyWorker"}
+PRIVACY_EXPORT_TTL = env_int("PRIVACY_EXPORT_TTL", 7 * 24 * 3600)  # seconds a download link lives
