@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from accounts.models import Membership, Organization, Role, User
-from projects.models import Project
+from projects.models import Event, IdentityLink, Profile, Project
 from tests.factories import MembershipFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -81,8 +81,30 @@ def test_seed_demo_json_prints_the_login_with_the_chosen_password(client):
         "owner_email": DEMO_EMAIL,
         "password": "demo-password",
         "site_url": "http://localhost:9000/",
+        "example_distinct_id": login["example_distinct_id"],
     }
+    cluster = IdentityLink.objects.filter(
+        project=project, canonical_id=login["example_distinct_id"]
+    )
+    assert cluster.exists()
     assert_signs_in(client, DEMO_EMAIL, "demo-password")
+
+
+def test_seed_demo_fills_the_demo_store_once():
+    seed_demo_json()
+    project = Project.objects.get()
+    counts = (
+        Event.objects.filter(project=project).count(),
+        Profile.objects.filter(project=project).count(),
+    )
+
+    seed_demo_json()
+
+    assert counts == (3000, 60)
+    assert (
+        Event.objects.filter(project=project).count(),
+        Profile.objects.filter(project=project).count(),
+    ) == counts
 
 
 def test_seed_demo_restores_a_demoted_demo_owner():

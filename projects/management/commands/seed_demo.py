@@ -14,7 +14,8 @@ from django.db import transaction
 from accounts.models import Organization, Role, User
 from accounts.selectors import organization_list_for_user
 from accounts.services import membership_set, organization_create, user_get_or_create
-from projects.models import Project
+from projects.generation import synthetic_data_generate
+from projects.models import Event, IdentityLink, Project
 from projects.selectors import project_list_for_user
 from projects.services import project_create
 
@@ -22,6 +23,8 @@ DEMO_OWNER_EMAIL = "demo@example.com"
 DEMO_ORGANIZATION_NAME = "Demo Organization"
 DEMO_PROJECT_NAME = "Demo Project"
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
+DEMO_USERS = 60
+DEMO_EVENTS = 3000
 
 
 def demo_password_generate() -> str:
@@ -63,8 +66,18 @@ def demo_seed(*, password: str) -> tuple[User, Organization, Project]:
             project, _ = project_create(
                 actor=None, organization=organization, name=DEMO_PROJECT_NAME
             )
-        # Demo events, profiles and identity links for `project` are generated here (later issue).
+    if not Event.objects.filter(project=project).exists():
+        # A small, realistic store, so requests have something to export and delete.
+        synthetic_data_generate(project=project, users=DEMO_USERS, events=DEMO_EVENTS, seed=1)
     return owner, organization, project
+
+
+def demo_example_distinct_id(project: Project) -> str | None:
+    """An end user of the demo store with aliases or devices, to try a request on."""
+    link = IdentityLink.objects.filter(project=project).order_by("canonical_id").first()
+    if link is not None:
+        return link.canonical_id
+    return Event.objects.filter(project=project).values_list("distinct_id", flat=True).first()
 
 
 class Command(BaseCommand):
@@ -103,6 +116,7 @@ class Command(BaseCommand):
             "owner_email": owner.email,
             "password": password,
             "site_url": site_url,
+            "example_distinct_id": demo_example_distinct_id(project),
         }
         if as_json:
             self.stdout.write(json.dumps(login))
@@ -112,5 +126,6 @@ class Command(BaseCommand):
             f"  Site:          {site_url}\n"
             f"  Email:         {owner.email}\n"
             f"  Password:      {password}\n"
-            f"  Project token: {project.token}"
+            f"  Project token: {project.token}\n"
+            f"  An end user:   {login['example_distinct_id']} (with linked ids; try a request)"
         )
