@@ -280,17 +280,20 @@ class Command(BaseCommand):
         process = child.process
         for signum, timeout in ((signal.SIGTERM, child.stop_grace), (signal.SIGTERM, 3)):
             if process.poll() is not None:
-                return
+                break
             process.send_signal(signum)
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 continue
-            return
-        self._say(f"The {child.name} did not stop in time; killing it.")
+            break
+        else:
+            self._say(f"The {child.name} did not stop in time; killing it.")
+        # Whatever the child left in its group goes too: a worker killed from outside leaves
+        # its scheduler process behind.
         try:
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             pass
         process.wait()
 
