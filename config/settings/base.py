@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_rq",
     "allauth",
     "allauth.account",
@@ -71,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "privacy_requests.api.errors.ApiErrorShapeMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -200,6 +203,28 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "privacy_requests.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Privacy requests API",
+    "DESCRIPTION": (
+        "GDPR API v3, wire-compatible with Mixpanel's: create, check and cancel data retrievals "
+        "and deletions. Authenticate with 'Authorization: Bearer <GDPR token>' (reset it in "
+        "Personal settings) and name the project with '?token=<project token>'. Every error is "
+        '{"status": "error", "error": "..."}.'
+    ),
+    "VERSION": "3.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Per GDPR token, as Mixpanel limits its GDPR API; counted in the shared cache.
+PRIVACY_API_RATES = {
+    "create": os.environ.get("PRIVACY_API_RATE_CREATE", "1/s"),
+    "read": os.environ.get("PRIVACY_API_RATE_READ", "10/s"),
 }
 
 # Keys of the audit chain and of the HMACs that replace raw distinct_ids.

@@ -1,0 +1,31 @@
+"""The check order of DESIGN section 6: 401, then 404 (project token or task), then 403; the
+rate limit (429) and the body (400, 409) come after."""
+
+from rest_framework.exceptions import NotAuthenticated, NotFound
+from rest_framework.permissions import BasePermission
+
+from privacy_requests.models import PrivacyRequest
+from privacy_requests.permissions import can_act_on_privacy_requests
+from projects.selectors import project_get_by_token
+
+
+class ProjectPrivacyPermission(BasePermission):
+    message = "Only owners and admins of the project's organization can make privacy requests."
+
+    def has_permission(self, request, view) -> bool:
+        if request.user is None or not request.user.is_authenticated:
+            raise NotAuthenticated("Missing GDPR token: send 'Authorization: Bearer <token>'.")
+        project = project_get_by_token(token=request.query_params.get("token", ""))
+        if project is None:
+            raise NotFound("NOT_FOUND")
+        view.project = project
+        task_id = view.kwargs.get("task_id")
+        if task_id is not None:
+            view.privacy_request = (
+                PrivacyRequest.objects.filter(project=project, kind=view.kind,
+                                              tracking_id=task_id)
+                .select_related("project", "organization").first()
+            )
+            if view.privacy_request is None:
+                raise NotFound("NOT_FOUND")
+        return can_act_on_privacy_requests(user=request.user, project=project)

@@ -1,0 +1,89 @@
+"""Shapes of the GDPR API for the OpenAPI schema. Validation itself lives in the submit
+service, so the API, the web forms and the admin refuse exactly the same inputs."""
+
+from rest_framework import serializers
+
+from privacy_requests.models import Compliance, Disclosure, Status
+
+
+class RetrievalCreateSerializer(serializers.Serializer):
+    distinct_ids = serializers.ListField(child=serializers.CharField(max_length=255),
+                                         min_length=1, max_length=2000)
+    compliance_type = serializers.ChoiceField(choices=Compliance.choices, required=False,
+                                              help_text="GDPR (default) or CCPA; any case.")
+    disclosure_type = serializers.ChoiceField(
+        choices=Disclosure.choices, required=False,
+        help_text="Data (default), Categories or Sources (CCPA only); any case.")
+
+
+class DeletionCreateSerializer(serializers.Serializer):
+    distinct_ids = serializers.ListField(child=serializers.CharField(max_length=255),
+                                         min_length=1, max_length=2000)
+    compliance_type = serializers.ChoiceField(choices=Compliance.choices, required=False)
+
+
+class TaskIdSerializer(serializers.Serializer):
+    task_id = serializers.CharField()
+
+
+class CreatedSerializer(serializers.Serializer):
+    status = serializers.CharField(default="ok")
+    results = TaskIdSerializer()
+
+
+class RetrievalStatusResultsSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices)
+    result = serializers.CharField(help_text="Signed download URL once SUCCESS, else empty.")
+    distinct_ids = serializers.ListField(child=serializers.CharField())
+
+
+class DeletionStatusResultsSerializer(RetrievalStatusResultsSerializer):
+    result = serializers.CharField(help_text="Signed receipt URL once SUCCESS, else empty.")
+    tracking_id = serializers.CharField()
+    requesting_user = serializers.CharField()
+    compliance_type = serializers.ChoiceField(choices=Compliance.choices)
+    project_id = serializers.IntegerField()
+    date_requested = serializers.DateTimeField()
+
+
+class RetrievalStatusSerializer(serializers.Serializer):
+    status = serializers.CharField(default="ok")
+    results = RetrievalStatusResultsSerializer()
+
+
+class DeletionStatusSerializer(serializers.Serializer):
+    status = serializers.CharField(default="ok")
+    results = DeletionStatusResultsSerializer()
+
+
+class ErrorSerializer(serializers.Serializer):
+    status = serializers.CharField(default="error")
+    error = serializers.CharField()
+
+
+class ConflictDetailSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    conflicting_distinct_ids = serializers.ListField(child=serializers.CharField())
+    conflicting_task_ids = serializers.ListField(child=serializers.CharField())
+
+
+class ConflictSerializer(serializers.Serializer):
+    status = serializers.CharField(default="error")
+    error = ConflictDetailSerializer()
+
+
+class PrivacyRequestListItemSerializer(serializers.Serializer):
+    task_id = serializers.CharField(source="tracking_id")
+    kind = serializers.CharField()
+    compliance_type = serializers.CharField(source="compliance")
+    disclosure_type = serializers.CharField(source="disclosure")
+    status = serializers.CharField()
+    project_id = serializers.IntegerField()
+    organization_id = serializers.IntegerField()
+    requesting_user = serializers.CharField(source="requested_by")
+    channel = serializers.CharField()
+    date_requested = serializers.DateTimeField(source="received_at")
+    due_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+    progress = serializers.JSONField()
+    counts = serializers.JSONField()
