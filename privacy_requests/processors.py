@@ -12,6 +12,8 @@ from datetime import datetime
 from django.conf import settings
 
 from privacy_requests.deadlines import ccpa_window_start
+from privacy_requests.deletions.processor import deletion_process
+from privacy_requests.exports.processor import export_process
 from privacy_requests.models import Compliance, PrivacyRequest, RequestKind
 from projects.models import Event, IdentityLink, Profile
 
@@ -84,8 +86,8 @@ def count_subject_rows(run) -> dict:
 
 # The export and deletion issues replace these with their own processors.
 PROCESSORS: dict[str, Processor] = {
-    RequestKind.EXPORT: count_subject_rows,
-    RequestKind.DELETION: count_subject_rows,
+    RequestKind.EXPORT: export_process,
+    RequestKind.DELETION: deletion_process,
 }
 
 

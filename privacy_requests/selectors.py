@@ -21,4 +21,6 @@ def privacy_request_get_for_user(*, user: User, tracking_id: str) -> PrivacyRequ
 
 def privacy_request_result_url(*, request: PrivacyRequest, absolute_base: str) -> str:
     """The signed link to the export or the deletion receipt, or "" while there is none."""
-    return ""
+    from privacy_requests.exports.downloads import export_download_url
+
+    return export_download_url(request, absolute_base=absolute_base)

@@ -23,7 +23,7 @@ def project_get_for_user(*, user: User, project_id: int) -> Project | None:
 
 
 def project_get_by_token(*, token: str) -> Project | None:
-    if not token or len(token) > 64:
+    if not token or len(token) > 64 or "\x00" in token:  # PostgreSQL refuses NUL even to compare
         return None
     return Project.objects.select_related("organization").filter(token=token).first()
 

@@ -160,6 +160,8 @@ elif PRIVACY_STORAGE == "s3":
             "default_acl": "private",
             "querystring_auth": True,
             "querystring_expire": 60,
+            # Presigned download URLs: SigV4 works in every region (SigV2 does not).
+            "signature_version": os.environ.get("AWS_S3_SIGNATURE_VERSION") or "s3v4",
             "file_overwrite": False,
         },
     }
@@ -249,8 +251,11 @@ PRIVACY_RETRY_BACKOFF = [2, 4, 8]  # seconds before each automatic retry of a tr
 PRIVACY_SWEEP_INTERVAL = env_int("PRIVACY_SWEEP_INTERVAL", 30)
 PRIVACY_PSEUDONYMIZE_AFTER_DAYS = 30
 # Subjects per processing step: each step commits and renews the lease.
+PRIVACY_DELETION_BATCH = env_int("PRIVACY_DELETION_BATCH", 5000)  # events per delete transaction
 PRIVACY_SUBJECT_CHUNK = env_int("PRIVACY_SUBJECT_CHUNK", 500)
 # Crash tests only: a pause after each processing step, so a test can kill a worker mid-request.
 PRIVACY_STEP_DELAY_SECONDS = float(os.environ.get("PRIVACY_STEP_DELAY_SECONDS", "0") or 0)
-RQ = {"WORKER_CLASS": "privacy_requests.worker.PrivacyWorker"}
+# COMMIT_MODE auto: we choose when to enqueue (transaction.on_commit); a deferred enqueue
+# would raise Redis errors at commit time, outside our handling.
+RQ = {"WORKER_CLASS": "privacy_requests.worker.PrivacyWorker", "COMMIT_MODE": "auto"}
 PRIVACY_EXPORT_TTL = env_int("PRIVACY_EXPORT_TTL", 7 * 24 * 3600)  # seconds a download link lives

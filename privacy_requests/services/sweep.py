@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from privacy_requests.actors import SYSTEM
 from privacy_requests.audit import audit_append
+from privacy_requests.exports.files import export_files_purge_expired
 from privacy_requests.models import FINAL_STATUSES, PrivacyRequest, RequestSubject, Status
 from privacy_requests.services.queueing import job_is_live, privacy_request_enqueue
 from projects.pii import distinct_id_hmac
@@ -28,10 +29,14 @@ class SweepReport:
     enqueued: int = 0
     enqueue_failed: int = 0
     pseudonymized_requests: int = 0
+    purged_exports: int = 0
 
     def as_text(self) -> str:
-        return (f"enqueued {self.enqueued}, enqueue failed {self.enqueue_failed}, "
+        text = (f"enqueued {self.enqueued}, enqueue failed {self.enqueue_failed}, "
                 f"pseudonymized {self.pseudonymized_requests} requests")
+        if self.purged_exports:
+            text += f", purged {self.purged_exports} expired export files"
+        return text
 
 
 def privacy_sweep(*, now: datetime | None = None) -> SweepReport:
@@ -39,6 +44,7 @@ def privacy_sweep(*, now: datetime | None = None) -> SweepReport:
     report = SweepReport()
     _requeue(report, now=now)
     report.pseudonymized_requests = _pseudonymize(now=now)
+    report.purged_exports = export_files_purge_expired(now=now)
     return report
 
 
@@ -83,7 +89,14 @@ def _pseudonymize(*, now: datetime) -> int:
                 subject.distinct_id = distinct_id_hmac(project_id=request.project_id,
                                                        distinct_id=subject.distinct_id)
             RequestSubject.objects.bulk_update(subjects, ["distinct_id"], batch_size=1000)
-            PrivacyRequest.objects.filter(id=request.id).update(subjects_pseudonymized_at=now)
+            not_found = [
+                distinct_id_hmac(project_id=request.project_id, distinct_id=distinct_id)
+                for distinct_id in PrivacyRequest.objects.values_list("not_found", flat=True)
+                .get(id=request.id)
+            ]
+            PrivacyRequest.objects.filter(id=request.id).update(
+                subjects_pseudonymized_at=now, not_found=not_found
+            )
             audit_append(organization_id=request.organization_id, actor=SYSTEM.text,
                          action="pseudonymized", request=request,
                          detail={"subjects": len(subjects)})

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,10 +12,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.cookiejar import CookieJar
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -102,16 +105,56 @@ class Spawned:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 pass
-        self._signal_group(signal.SIGKILL)  # anything left in its session
+        self._signal_group(signal.SIGKILL)
+        # rq's work-horse leaves the worker's process group (os.setpgrp): kill by session.
+        self._signal_session(signal.SIGKILL)
         self.process.wait()
         self._reader.join(timeout=5)
         self.process.stdout.close()
+
+    def kill(self, *, timeout: float = 10) -> None:
+        """SIGKILL, as a crash or the OOM killer would: every process of the child's session,
+        including those in process groups of their own (rq's work-horse). Returns once they are
+        all gone."""
+        self._signal_group(signal.SIGKILL)
+        self._signal_session(signal.SIGKILL)
+        self.process.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while session_members(self.process.pid):
+            if time.monotonic() > deadline:
+                self._fail(f"processes of session {self.process.pid} outlived SIGKILL")
+            time.sleep(0.05)
+
+    def session_members(self) -> list[int]:
+        return session_members(self.process.pid)
 
     def _signal_group(self, signum: int) -> None:
         try:
             os.killpg(self.process.pid, signum)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def _signal_session(self, signum: int) -> None:
+        for pid in session_members(self.process.pid):
+            try:
+                os.killpg(os.getpgid(pid), signum)
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def session_members(session_id: int) -> list[int]:
+    """Live (non-zombie) processes of a session, found through /proc (Linux)."""
+    members = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            # Fields after the command name: state ppid pgrp session ...
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[0] not in ("Z", "X") and int(fields[3]) == session_id:
+            members.append(int(entry.name))
+    return members
 
 
 @pytest.fixture
@@ -181,3 +224,120 @@ class HttpClient:
 @pytest.fixture
 def http() -> HttpClient:
     return HttpClient()
+
+
+def poll_until(
+    condition: Callable[[], Any],
+    *,
+    timeout: float,
+    message: str | Callable[[], str],
+    interval: float = 0.1,
+) -> Any:
+    """Calls condition() until it returns something truthy, which it returns; fails after
+    timeout seconds with message (a string, or a callable that builds one late)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {timeout} s: {message() if callable(message) else message}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def database_url(transactional_db) -> str:
+    """The test database as a URL for child processes; data committed by a transactional
+    test reaches them."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    return f"postgres://{credentials}@{host}/{quote(db['NAME'], safe='')}"
+
+
+class RedisServer:
+    """A redis-server of the test's own (DESIGN section 10), which the test may stop and start
+    again on the same port. Nothing persists across a restart, as on a server that lost its
+    data."""
+
+    def __init__(self, *, spawn, port: int, directory: Path) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._spawn = spawn
+        self._directory = directory
+        self.process: Spawned | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self._directory.mkdir(parents=True, exist_ok=True)
+        command = [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            str(self._directory),
+        ]
+        self.process = self._spawn(command=command, env=dict(os.environ))
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+
+        def answers() -> bool:
+            if self.process.process.poll() is not None:
+                self.process.wait(timeout=1)
+                self.process._fail(f"exited with code {self.process.process.returncode}")
+            try:
+                return client.ping()
+            except redis.RedisError:
+                return False
+
+        poll_until(
+            answers,
+            timeout=10,
+            message=lambda: (
+                f"redis-server did not answer on port {self.port}:\n{self.process.output()}"
+            ),
+        )
+        client.close()
+
+    def stop(self) -> None:
+        self.process.stop()
+        self.process = None
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+
+@pytest.fixture
+def redis_server(spawn, free_port, tmp_path) -> RedisServer:
+    """A running redis-server on a free port, for this test alone."""
+    if shutil.which("redis-server") is None:
+        reason = "redis-server is not installed"
+        if os.environ.get("REQUIRE_E2E") == "1":
+            pytest.fail(f"REQUIRE_E2E=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    server = RedisServer(spawn=spawn, port=free_port, directory=tmp_path / "redis")
+    server.start()
+    return server
+
+
+def unused_port() -> int:
+    """A port free right now, for a server the test starts (free_port is the redis-server's)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

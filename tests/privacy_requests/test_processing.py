@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from privacy_requests import processors
 from privacy_requests.models import PrivacyRequest, RequestSubject, Status
 from privacy_requests.processors import count_subject_rows
 from privacy_requests.services import privacy_sweep
@@ -74,7 +75,8 @@ def test_events_after_the_snapshot_are_never_read(submit, add_event):
     assert reload(request).snapshot_max_event_id == run.request.snapshot_max_event_id
 
 
-def test_progress_is_saved_after_each_step(submit, add_event, settings):
+def test_progress_is_saved_after_each_step(submit, add_event, settings, monkeypatch):
+    monkeypatch.setitem(processors.PROCESSORS, "export", count_subject_rows)
     settings.PRIVACY_SUBJECT_CHUNK = 2
     ids = [f"user{n}" for n in range(5)]
     for distinct_id in ids:
@@ -87,9 +89,11 @@ def test_progress_is_saved_after_each_step(submit, add_event, settings):
 
 
 def test_the_sweep_pseudonymizes_subjects_thirty_days_after_the_request_is_final(
-    submit, project
+    submit, project, add_event
 ):
+    add_event("alice")
     old = reload(submit(distinct_ids=["alice", "bob"], run=True))
+    assert old.not_found == ["bob"]
     recent = reload(submit(distinct_ids=["carol"], run=True))
     failed = submit(distinct_ids=["dave"])
     long_ago = timezone.now() - timedelta(days=31)
@@ -107,5 +111,6 @@ def test_the_sweep_pseudonymizes_subjects_thirty_days_after_the_request_is_final
     assert list(recent.subjects.values_list("distinct_id", flat=True)) == ["carol"]
     assert list(failed.subjects.values_list("distinct_id", flat=True)) == ["dave"]
     assert reload(old).subjects_pseudonymized_at is not None
+    assert reload(old).not_found == [distinct_id_hmac(project_id=project.id, distinct_id="bob")]
     assert old.audit.filter(action="pseudonymized").count() == 1
     assert privacy_sweep().pseudonymized_requests == 0

@@ -1,0 +1,133 @@
+"""The deletion receipt (DESIGN section 5.4): what was deleted, when, on which legal basis, and
+a pointer into the audit chain; the subjects only as salted hashes, no property values.
+
+A receipt is JSON in private storage at `<org_id>/<tracking_id>/receipt-<random>.json`, named by
+the request's `result_file` and served through the same signed download as exports. Receipts are
+kept: no `result_expires_at`.
+
+How to check one: `sha256(receipt_salt ‖ distinct_id)` (UTF-8, hex) of an id is in `subjects`
+when the request covered it. `audit.hash` is the hash of the audit entry "deleted" appended in
+the same transaction that recorded this receipt: it records the rows removed per table. The
+chain is HMAC-linked (each entry's hash covers the previous one), so the entry "succeeded"
+that follows, and every later entry of the organization, commit to it; `audit_verify` proves
+the chain from its start through that entry.
+"""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+
+from privacy_requests.models import AuditEntry, Compliance, PrivacyRequest
+
+RECEIPT_VERSION = 1
+SUBJECT_HASH = "sha256(receipt_salt || distinct_id), both UTF-8, hex digest"
+AUDIT_HASH = "HMAC-SHA256(PRIVACY_AUDIT_KEY, prev_hash || canonical JSON of the entry)"
+LEGAL_BASIS = {
+    Compliance.GDPR: "GDPR Art. 17 (right to erasure)",
+    Compliance.CCPA: "CCPA §1798.105 (right to delete)",
+}
+
+
+def subject_hash(*, salt: str, distinct_id: str) -> str:
+    return hashlib.sha256((salt + distinct_id).encode()).hexdigest()
+
+
+def _utc(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def receipt_build(
+    *,
+    request: PrivacyRequest,
+    given_ids: list[str],
+    linked_ids: list[str],
+    counts: dict,
+    suppressed: bool,
+    entry: AuditEntry,
+    salt: str,
+) -> dict:
+    """The receipt's content. `request` must have its organization and project loaded."""
+
+    def hashed(ids) -> list[str]:
+        return [subject_hash(salt=salt, distinct_id=distinct_id) for distinct_id in ids]
+
+    return {
+        "receipt": "deletion",
+        "version": RECEIPT_VERSION,
+        "request": {
+            "tracking_id": request.tracking_id,
+            "kind": request.kind,
+            "compliance": request.compliance,
+            "channel": request.channel,
+            "requested_by": request.requested_by,
+            "project": {"id": request.project_id, "name": request.project.name},
+            "organization": {"id": request.organization_id, "name": request.organization.name},
+        },
+        "legal_basis": LEGAL_BASIS[Compliance(request.compliance)],
+        "times": {
+            "received_at": _utc(request.received_at),
+            "started_at": _utc(request.started_at),
+            # When the last row was removed: the time of the audit entry below.
+            "finished_at": _utc(entry.at),
+            "due_at": _utc(request.due_at),
+        },
+        "rows_removed": {
+            table: counts[table] for table in ("events", "profiles", "identities", "export_files")
+        },
+        "subjects": {
+            "hash": SUBJECT_HASH,
+            "receipt_salt": salt,
+            # The ids the requester gave, in their order; then those found through identity
+            # clusters, and the given ids that had no data (in sorted hash order, which says
+            # nothing of the ids).
+            "given": hashed(given_ids),
+            "linked": sorted(hashed(linked_ids)),
+            "not_found": sorted(hashed(request.not_found)),
+        },
+        "suppression": {"enabled": suppressed},
+        "audit": {
+            "organization": request.organization_id,
+            "seq": entry.seq,
+            "action": entry.action,
+            "at": _utc(entry.at),
+            "hash": entry.hash,
+            "algorithm": AUDIT_HASH,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class StoredReceipt:
+    name: str
+    size: int
+    sha256: str
+    salt: str
+
+
+def receipt_salt_generate() -> str:
+    return secrets.token_hex(32)
+
+
+def receipt_store(*, request: PrivacyRequest, receipt: dict) -> StoredReceipt:
+    """Writes the receipt to private storage under a random name; returns what the request
+    records of it. The caller deletes the file if its transaction does not commit."""
+    content = json.dumps(receipt, indent=2, ensure_ascii=False).encode() + b"\n"
+    name = f"{request.organization_id}/{request.tracking_id}/receipt-{secrets.token_hex(16)}.json"
+    stored_name = storages["private"].save(name, ContentFile(content))
+    return StoredReceipt(
+        name=stored_name,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        salt=receipt["subjects"]["receipt_salt"],
+    )
+
+
+def receipt_read(*, request: PrivacyRequest) -> dict:
+    """The stored receipt of a finished deletion, parsed."""
+    with storages["private"].open(request.result_file, "rb") as receipt_file:
+        return json.loads(receipt_file.read())

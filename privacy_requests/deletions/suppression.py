@@ -1,0 +1,67 @@
+"""Suppression of deleted ids (DESIGN section 5.3): per project, off by default, as in Mixpanel.
+
+When a project suppresses deleted ids, a deletion stores every id of its subject set as
+HMAC(PRIVACY_PII_KEY, project ‖ id) in `SuppressedId`, and ingestion
+(projects.ingestion.suppression) drops and counts any later record of them. Turning the switch
+off keeps the stored HMACs but ingestion stops consulting them; turning it on again suppresses
+the same ids again. Lifting the suppression of one id removes its HMAC, audited.
+"""
+
+from collections.abc import Sequence
+
+from django.db import transaction
+
+from privacy_requests.actors import Actor, actor_require
+from privacy_requests.audit import audit_append
+from projects.models import Project, SuppressedId
+from projects.pii import distinct_id_hmac
+
+INSERT_CHUNK = 1000
+
+
+def suppressed_ids_store(*, project_id: int, request_id: int, distinct_ids: Sequence[str]) -> None:
+    """Stores the HMACs of these ids; ids already suppressed keep their first request."""
+    rows = [
+        SuppressedId(
+            project_id=project_id,
+            id_hmac=distinct_id_hmac(project_id=project_id, distinct_id=distinct_id),
+            request_id=request_id,
+        )
+        for distinct_id in distinct_ids
+    ]
+    SuppressedId.objects.bulk_create(rows, batch_size=INSERT_CHUNK, ignore_conflicts=True)
+
+
+def suppression_lift(*, project: Project, distinct_id: str, actor: Actor) -> bool:
+    """Lets ingestion accept this id again; False when it was not suppressed (nothing audited)."""
+    actor_require(actor=actor, project=project)
+    id_hmac = distinct_id_hmac(project_id=project.pk, distinct_id=distinct_id)
+    with transaction.atomic():
+        removed, _ = SuppressedId.objects.filter(project=project, id_hmac=id_hmac).delete()
+        if not removed:
+            return False
+        audit_append(
+            organization_id=project.organization_id,
+            actor=actor.text,
+            action="suppression_lifted",
+            detail={"project": project.pk, "id_hmac": id_hmac},
+        )
+    return True
+
+
+def suppression_set(*, project: Project, actor: Actor, enabled: bool) -> bool:
+    """Turns the project's suppression of deleted ids on or off; True when it changed."""
+    actor_require(actor=actor, project=project)
+    with transaction.atomic():
+        changed = Project.objects.filter(id=project.pk, suppress_deleted_ids=not enabled).update(
+            suppress_deleted_ids=enabled
+        )
+        if changed:
+            audit_append(
+                organization_id=project.organization_id,
+                actor=actor.text,
+                action="suppression_enabled" if enabled else "suppression_disabled",
+                detail={"project": project.pk},
+            )
+    project.suppress_deleted_ids = enabled
+    return bool(changed)

@@ -1,0 +1,191 @@
+"""Signed download links for result files: export packages and deletion receipts.
+
+The link is our own URL, `/downloads/<tracking_id>/<signature>/`, signed with Django's
+TimestampSigner over the tracking_id and the file's version (a hash of its storage name), the
+signature in the path. It is a bearer link: whoever holds it may GET it, with no other
+credential, until it expires (PRIVACY_EXPORT_TTL), which is what API clients need. Every
+download re-checks the request and its file and is audited.
+
+An export's link is signed as of the moment its file was made, so it is the same link each time
+it is shown and expires with the file. A receipt is kept, so its link is signed when shown.
+"""
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+from http import HTTPStatus
+
+from django.conf import settings
+from django.core import signing
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from privacy_requests.audit import audit_append
+from privacy_requests.exports.files import EXPIRED, STORAGE_ERRORS, private_storage
+from privacy_requests.models import PrivacyRequest, RequestKind, Status
+
+logger = logging.getLogger(__name__)
+
+SIGNING_SALT = "privacy_requests.download"
+# "." is outside the signature's alphabet, and reads better in a path than ":".
+SIGNING_SEPARATOR = "."
+LINK_ACTOR = "link"
+# How long a presigned S3 URL we redirect to stays valid.
+PRESIGNED_SECONDS = 60
+CONTENT_TYPES = {RequestKind.EXPORT: "application/zip", RequestKind.DELETION: "application/json"}
+EXTENSIONS = {RequestKind.EXPORT: "zip", RequestKind.DELETION: "json"}
+
+
+class _Signer(signing.TimestampSigner):
+    """A TimestampSigner whose timestamp can be a given moment rather than now."""
+
+    def __init__(self, *, issued_at: datetime | None = None):
+        super().__init__(salt=SIGNING_SALT, sep=SIGNING_SEPARATOR)
+        self._issued_at = issued_at
+
+    def timestamp(self) -> str:
+        if self._issued_at is None:
+            return super().timestamp()
+        return signing.b62_encode(int(self._issued_at.timestamp()))
+
+
+def file_version(result_file: str) -> str:
+    return hashlib.sha256(result_file.encode()).hexdigest()[:16]
+
+
+def _signed_value(request: PrivacyRequest) -> str:
+    return f"{request.tracking_id}{SIGNING_SEPARATOR}{file_version(request.result_file)}"
+
+
+def _ttl() -> timedelta:
+    return timedelta(seconds=settings.PRIVACY_EXPORT_TTL)
+
+
+def result_unavailable_reason(request: PrivacyRequest, *, now: datetime | None = None) -> str:
+    """Why the request's file cannot be downloaded now; "" when it can."""
+    now = now or timezone.now()
+    if request.status != Status.SUCCESS or not request.result_file:
+        return "There is no file for this request."
+    if request.result_purged_at is not None:
+        when = request.result_purged_at.strftime("%Y-%m-%d %H:%M UTC")
+        if request.result_purge_reason == EXPIRED:
+            return f"This file expired and was deleted on {when}."
+        return f"This file was deleted on {when}: {request.result_purge_reason}."
+    if (
+        request.kind == RequestKind.EXPORT
+        and request.result_expires_at is not None
+        and request.result_expires_at <= now
+    ):
+        return "This file has expired."
+    return ""
+
+
+def export_download_url(request: PrivacyRequest, *, absolute_base: str | None = None) -> str:
+    """The signed link to the request's file, absolute when `absolute_base` (scheme and host,
+    e.g. "https://privacy.example.com") is given; "" when there is nothing to download."""
+    if result_unavailable_reason(request):
+        return ""
+    issued_at = None
+    if request.kind == RequestKind.EXPORT and request.result_expires_at is not None:
+        issued_at = request.result_expires_at - _ttl()
+    signed = _Signer(issued_at=issued_at).sign(_signed_value(request))
+    signature = signed[len(_signed_value(request)) + len(SIGNING_SEPARATOR) :]
+    path = reverse(
+        "privacy_download", kwargs={"tracking_id": request.tracking_id, "signature": signature}
+    )
+    return f"{absolute_base.rstrip('/')}{path}" if absolute_base else path
+
+
+def _gone(reason: str) -> HttpResponse:
+    response = HttpResponse(
+        reason + "\n", status=HTTPStatus.GONE, content_type="text/plain; charset=utf-8"
+    )
+    return _private(response)
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_GET
+def result_download(http_request: HttpRequest, tracking_id: str, signature: str):
+    """GET of a signed link: no session or token needed. Expired or tampered links are 404;
+    a file purged or expired since is 410 Gone."""
+    request = PrivacyRequest.objects.filter(tracking_id=tracking_id).first()
+    if request is None:
+        raise Http404
+    try:
+        _Signer().unsign(f"{_signed_value(request)}{SIGNING_SEPARATOR}{signature}", max_age=_ttl())
+    except signing.BadSignature as exc:  # SignatureExpired included
+        raise Http404 from exc
+    reason = result_unavailable_reason(request)
+    if reason:
+        return _gone(reason)
+
+    kind = RequestKind(request.kind)
+    filename = f"{request.tracking_id}.{EXTENSIONS[kind]}"
+    try:
+        response = _file_response(request, filename=filename, content_type=CONTENT_TYPES[kind])
+    except FileNotFoundError:
+        logger.error("The file of %s is missing from private storage.", tracking_id)
+        return _gone("This file is no longer available.")
+    except STORAGE_ERRORS:
+        logger.exception("Private storage failed to serve the file of %s.", tracking_id)
+        response = HttpResponse(
+            "The file cannot be read right now; try again in a moment.\n",
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Retry-After"] = "30"
+        return _private(response)
+    try:
+        audit_append(
+            organization_id=request.organization_id,
+            actor=LINK_ACTOR,
+            action="downloaded",
+            request=request,
+            detail={
+                "file_version": file_version(request.result_file),
+                "redirected": isinstance(response, HttpResponseRedirect),
+            },
+        )
+    except BaseException:
+        response.close()  # an unaudited download is not served
+        raise
+    return _private(response)
+
+
+def _file_response(request: PrivacyRequest, *, filename: str, content_type: str):
+    """A redirect to a short-lived presigned URL when the storage is S3; else the file itself,
+    streamed."""
+    storage = private_storage()
+    if _is_s3(storage):
+        return HttpResponseRedirect(
+            storage.url(
+                request.result_file,
+                expire=PRESIGNED_SECONDS,
+                parameters={
+                    "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                    "ResponseContentType": content_type,
+                    "ResponseCacheControl": "no-store",
+                },
+            )
+        )
+    return FileResponse(
+        storage.open(request.result_file, "rb"),
+        as_attachment=True,
+        filename=filename,
+        content_type=content_type,
+    )
+
+
+def _is_s3(storage) -> bool:
+    try:
+        from storages.backends.s3 import S3Storage
+    except ImportError:  # pragma: no cover - without the S3 extra
+        return False
+    return isinstance(storage, S3Storage)

@@ -1,0 +1,123 @@
+"""The export package: one unencrypted ZIP, written entry by entry into a local file.
+
+Entries are deflated as they are written, so memory holds one buffer of text, never an entry;
+the sha256 and size of each entry are computed on the way, for the manifest.
+"""
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import IO
+
+# zlib's default level: the usual trade between size and time. The benchmark compresses its raw
+# COPY at the same level.
+DEFLATE_LEVEL = 6
+# Text is handed to the compressor in blocks of about this many bytes.
+WRITE_BLOCK = 256 * 1024
+
+
+def json_text(value: object) -> str:
+    """Compact JSON, UTF-8 as is (no \\u escapes), for the package's files."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as the package writes every moment."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class EntryWriter:
+    """An open entry of the package: takes text, keeps its sha256 and size."""
+
+    def __init__(self, stream: IO[bytes]):
+        self._stream = stream
+        self._pending: list[str] = []
+        self._pending_chars = 0
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, text: str) -> None:
+        self._pending.append(text)
+        self._pending_chars += len(text)
+        if self._pending_chars >= WRITE_BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        block = "".join(self._pending).encode()
+        self._pending.clear()
+        self._pending_chars = 0
+        self._sha256.update(block)
+        self.size += len(block)
+        self._stream.write(block)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+
+class PackageWriter:
+    """Writes the ZIP to `target` (a seekable binary file) and remembers each entry's checksum.
+
+    Use as a context manager; open one entry at a time with `entry(name)`.
+    """
+
+    def __init__(self, target: IO[bytes], *, generated_at: datetime):
+        self._zip = zipfile.ZipFile(
+            target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=DEFLATE_LEVEL
+        )
+        self._date_time = generated_at.timetuple()[:6]
+        self.files: dict[str, dict[str, object]] = {}
+
+    def __enter__(self) -> "PackageWriter":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._zip.close()
+
+    def entry(self, name: str, *, large: bool = False) -> "_Entry":
+        info = zipfile.ZipInfo(name, date_time=self._date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16  # a plain readable file when unzipped
+        return _Entry(self, info, large=large)
+
+    def write_text(self, name: str, text: str) -> None:
+        with self.entry(name) as writer:
+            writer.write(text)
+
+    def write_json_list(self, name: str, records: Iterable[object]) -> int:
+        """A JSON array with one record a line, streamed; returns how many records."""
+        count = 0
+        with self.entry(name) as writer:
+            writer.write("[")
+            for record in records:
+                writer.write(("\n" if count == 0 else ",\n") + json_text(record))
+                count += 1
+            writer.write("\n]\n" if count else "]\n")
+        return count
+
+    def _recorded(self, name: str, writer: EntryWriter) -> None:
+        self.files[name] = {"sha256": writer.sha256, "bytes": writer.size}
+
+
+class _Entry:
+    def __init__(self, package: PackageWriter, info: zipfile.ZipInfo, *, large: bool):
+        self._package = package
+        self._info = info
+        self._large = large
+
+    def __enter__(self) -> EntryWriter:
+        # force_zip64: an entry may pass 2 GiB, which zipfile must know before writing it.
+        self._stream = self._package._zip.open(self._info, "w", force_zip64=self._large)
+        self._writer = EntryWriter(self._stream)
+        return self._writer
+
+    def __exit__(self, exc_type, *exc_info) -> None:
+        if exc_type is None:
+            self._writer.flush()
+        self._stream.close()
+        if exc_type is None:
+            self._package._recorded(self._info.filename, self._writer)

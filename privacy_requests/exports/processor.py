@@ -1,0 +1,340 @@
+"""The export processor (DESIGN section 5.2): `export_process(run) -> counts`.
+
+It writes the whole package into a local temporary file, checkpointing as it goes (which renews
+the lease and shows progress), then streams that file to private storage under a name it
+recorded in `progress` beforehand. An interrupted export starts over: the next run deletes
+whatever the dead one may have saved under that name, so no partial file stays in storage.
+"""
+
+import hashlib
+import json
+import tempfile
+from datetime import timedelta
+from typing import IO
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from privacy_requests.exports.files import (
+    export_purge_if_deleted,
+    result_file_delete,
+    result_file_name,
+    result_file_save,
+)
+from privacy_requests.exports.package import PackageWriter, iso_utc
+from privacy_requests.models import Disclosure, PrivacyRequest, Status
+from privacy_requests.services.lifecycle import transition
+from privacy_requests.services.processing import LeaseLost, Run
+
+PHASE = "export"
+# Events written between two checkpoints within one chunk of subjects.
+CHECKPOINT_ROWS = 20_000
+RESULT_CLEARED = {
+    "result_file": "",
+    "result_size": None,
+    "result_sha256": "",
+    "result_expires_at": None,
+    "result_purged_at": None,
+    "result_purge_reason": "",
+}
+
+
+def export_process(run: Run) -> dict:
+    request = run.request
+    if run.progress.get("phase") == PHASE:
+        # A run died (or failed) after naming its file: whatever it saved goes first.
+        result_file_delete(run.progress.get("file", ""))
+        result_file_delete(request.result_file)
+    name = result_file_name(request, extension="zip")
+    progress = _Progress(run, file=name)
+    progress.save(step="events", done=0)
+    _result_record(run, **RESULT_CLEARED)
+
+    with tempfile.TemporaryFile(prefix="privacy-export-") as spool:
+        counts = _package_write(run, spool, progress)
+        size = spool.seek(0, 2)
+        sha256 = _file_sha256(spool)
+        progress.save(step="saving", done=progress.total)
+        spool.seek(0)
+        result_file_save(name, spool)
+    expires_at = timezone.now() + timedelta(seconds=settings.PRIVACY_EXPORT_TTL)
+    try:
+        _result_record(
+            run,
+            result_file=name,
+            result_size=size,
+            result_sha256=sha256,
+            result_expires_at=expires_at,
+        )
+    except LeaseLost:
+        result_file_delete(name, quiet=True)  # the run that took over writes its own
+        raise
+    request.result_file = name
+    export_purge_if_deleted(request)
+    return counts
+
+
+class _Progress:
+    def __init__(self, run: Run, *, file: str):
+        self.run = run
+        self.file = file
+        self.total = len(run.subject_ids)
+        self.rows = 0
+
+    def save(self, *, step: str, done: int) -> None:
+        self.run.checkpoint(
+            {
+                "phase": PHASE,
+                "step": step,
+                "done": done,
+                "total": self.total,
+                "rows": self.rows,
+                "file": self.file,
+            }
+        )
+
+
+def _result_record(run: Run, **changes) -> None:
+    """Result fields change only while this run holds the lease."""
+    if not transition(
+        run.request.id, condition=Q(status=Status.STARTED, lease_owner=run.owner), **changes
+    ):
+        raise LeaseLost(run.request.tracking_id)
+
+
+def _file_sha256(spool: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    spool.seek(0)
+    while block := spool.read(1024 * 1024):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+# privacy_requests.processors imports this module to name the processor, and the readers of
+# privacy_requests.exports.records use the queries it shares: they are imported where used.
+
+
+def _package_write(run: Run, spool: IO[bytes], progress: _Progress) -> dict:
+    from privacy_requests.exports.records import subject_chunks
+
+    request = run.request
+    chunks = subject_chunks(run.subject_ids, settings.PRIVACY_SUBJECT_CHUNK)
+    generated_at = timezone.now()
+    with PackageWriter(spool, generated_at=generated_at) as package:
+        if request.disclosure == Disclosure.CATEGORIES:
+            counts = _categories_write(request, package, chunks, progress)
+        elif request.disclosure == Disclosure.SOURCES:
+            counts = _sources_write(request, package, chunks, progress)
+        else:
+            counts = _data_write(request, package, chunks, progress)
+        package.write_text("README.txt", readme_text(request))
+        package.write_text(
+            "manifest.json",
+            json.dumps(
+                _manifest(run, counts=counts, files=package.files, generated_at=generated_at),
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n",
+        )
+    return counts
+
+
+def _data_write(
+    request: PrivacyRequest, package: PackageWriter, chunks: list[list[str]], progress: _Progress
+) -> dict:
+    from privacy_requests.exports import records
+
+    done = 0
+    with package.entry("events.jsonl", large=True) as out:
+        for chunk in chunks:
+            for line in records.event_lines(request, chunk):
+                out.write(line)
+                progress.rows += 1
+                if progress.rows % CHECKPOINT_ROWS == 0:
+                    progress.save(step="events", done=done)
+            done += len(chunk)
+            progress.save(step="events", done=done)
+    events = progress.rows
+    profiles = package.write_json_list(
+        "profiles.json",
+        _each(chunks, lambda chunk: records.profile_records(request, chunk), progress, "profiles"),
+    )
+    identities = package.write_json_list(
+        "identities.json",
+        _each(
+            chunks, lambda chunk: records.identity_records(request, chunk), progress, "identities"
+        ),
+    )
+    return {"events": events, "profiles": profiles, "identities": identities}
+
+
+def _each(chunks, read, progress: _Progress, step: str):
+    """The records of every chunk in turn, with a checkpoint after each chunk."""
+    done = 0
+    for chunk in chunks:
+        yield from read(chunk)
+        done += len(chunk)
+        progress.save(step=step, done=done)
+
+
+def _categories_write(
+    request: PrivacyRequest, package: PackageWriter, chunks: list[list[str]], progress: _Progress
+) -> dict:
+    from privacy_requests.exports import records
+
+    categories = records.Categories()
+    done = 0
+    for chunk in chunks:
+        progress.rows += categories.add_events(request, chunk)
+        categories.add_profiles(request, chunk)
+        categories.add_identities(request, chunk)
+        done += len(chunk)
+        progress.save(step="categories", done=done)
+    package.write_text(
+        "categories.json", json.dumps(categories.as_json(), ensure_ascii=False, indent=2) + "\n"
+    )
+    return {
+        "events": categories.events,
+        "profiles": categories.profiles,
+        "identities": categories.identities,
+        "event_names": len(categories.event_names),
+        "event_properties": len(categories.event_properties),
+        "profile_properties": len(categories.profile_properties),
+    }
+
+
+def _sources_write(
+    request: PrivacyRequest, package: PackageWriter, chunks: list[list[str]], progress: _Progress
+) -> dict:
+    from privacy_requests.exports import records
+
+    sources = records.Sources()
+    done = 0
+    profiles = identities = 0
+    for chunk in chunks:
+        sources.add_events(request, chunk)
+        profiles += records.profile_count(request, chunk)
+        identities += records.identity_count(request, chunk)
+        done += len(chunk)
+        progress.rows = sources.events
+        progress.save(step="sources", done=done)
+    package.write_text(
+        "sources.json", json.dumps(sources.as_json(), ensure_ascii=False, indent=2) + "\n"
+    )
+    return {
+        "events": sources.events,
+        "profiles": profiles,
+        "identities": identities,
+        "sources": len(sources.seen),
+    }
+
+
+def _manifest(run: Run, *, counts: dict, files: dict, generated_at) -> dict:
+    from privacy_requests.processors import event_window
+
+    request = run.request
+    window = event_window(request)
+    given = set(run.given_ids)
+    return {
+        "request": {
+            "tracking_id": request.tracking_id,
+            "kind": request.kind,
+            "compliance": request.compliance,
+            "disclosure": request.disclosure,
+            "received_at": iso_utc(request.received_at),
+        },
+        "events_time_window": (
+            {"from": iso_utc(window[0]), "to": iso_utc(window[1])} if window else None
+        ),
+        "subjects": {
+            "given": run.given_ids,
+            "linked": [distinct_id for distinct_id in run.subject_ids if distinct_id not in given],
+        },
+        "not_found": list(request.not_found),
+        "counts": counts,
+        "files": files,
+        "generated_at": iso_utc(generated_at),
+    }
+
+
+README_DATA = """\
+Your data
+=========
+
+This package holds the data that {what} for the user ids listed in manifest.json, as a
+copy for you. It was made at your request (reference {tracking_id}).
+
+{coverage}
+
+Files
+-----
+events.jsonl     Every event recorded about you, one per line, oldest first for each id.
+                 "time" is in seconds since 1 January 1970, UTC.
+profiles.json    Your user profile(s): the properties stored about you.
+identities.json  Ids we know to be you, and how they were linked (for example an alias,
+                 or a device you used before signing in).
+manifest.json    What this package covers: the request, the ids, how many records each
+                 file holds, and a SHA-256 checksum of each file.
+
+The files are JSON (https://www.json.org), readable by any text editor and by most tools
+that read data. Nothing in this package is encrypted.
+"""
+
+README_CATEGORIES = """\
+Categories of your data
+=======================
+
+You asked which categories of personal information {what} about you, without the data
+itself (reference {tracking_id}).
+
+{coverage}
+
+Files
+-----
+categories.json  The kinds of events recorded about you and the names of the properties
+                 stored with them and in your profile, each with how many records have it.
+                 It holds names only, never the values.
+manifest.json    What this package covers: the request, the ids, the counts, and a
+                 SHA-256 checksum of each file.
+"""
+
+README_SOURCES = """\
+Sources of your data
+====================
+
+You asked where the personal information {what} about you came from (reference
+{tracking_id}).
+
+{coverage}
+
+Files
+-----
+sources.json     Each means by which data about you was collected (for example a website,
+                 a mobile app or a server import, with its software library), with the times
+                 of the first and last event it sent (UTC) and how many events it sent.
+manifest.json    What this package covers: the request, the ids, the counts, and a
+                 SHA-256 checksum of each file.
+"""
+
+
+def readme_text(request: PrivacyRequest) -> str:
+    from privacy_requests.processors import event_window
+
+    window = event_window(request)
+    if window:
+        coverage = (
+            f"It covers events from {iso_utc(window[0])} to {iso_utc(window[1])} (the "
+            "12 months before your request, as the CCPA provides), and your profile and "
+            "linked ids as they are now."
+        )
+    else:
+        coverage = "It covers all the data held, whatever its age."
+    template = {
+        Disclosure.CATEGORIES: README_CATEGORIES,
+        Disclosure.SOURCES: README_SOURCES,
+    }.get(request.disclosure, README_DATA)
+    return template.format(
+        what="this product's analytics hold", tracking_id=request.tracking_id, coverage=coverage
+    )

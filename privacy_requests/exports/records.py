@@ -1,0 +1,280 @@
+"""What an export package holds, read from the end-user data store in Mixpanel's export shapes.
+
+Every reader takes one chunk of the subject set and streams its rows from the database
+(`.iterator()`: a server-side cursor on PostgreSQL), so memory does not grow with the export.
+Chunks are contiguous in code-point order of distinct_id and the database orders by the same
+(the "C" collation on PostgreSQL, SQLite's default), so a whole file is sorted by distinct_id.
+"""
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import NotSupportedError, connection
+from django.db.models import Count, F, Func, Max, Min, TextField
+from django.db.models.functions import Collate
+
+from privacy_requests.exports.package import iso_utc, json_text
+from privacy_requests.models import PrivacyRequest
+from privacy_requests.processors import subject_events
+from projects.models import IdentityLink, Profile
+
+# Rows fetched from the cursor at a time.
+FETCH_ROWS = 2000
+# The properties an event keeps in columns; its export record takes them from there.
+COLUMN_PROPERTIES = ("time", "distinct_id", "$insert_id")
+
+
+def subject_chunks(subject_ids: Sequence[str], size: int) -> list[list[str]]:
+    ordered = sorted(set(subject_ids))
+    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
+
+
+def _by_distinct_id():
+    if connection.vendor == "postgresql":
+        return Collate(F("distinct_id"), "C")
+    return F("distinct_id")  # SQLite's default collation is BINARY: code-point order
+
+
+class StoredPropertiesText(Func):
+    """An event's stored properties as JSON text, without the keys its columns hold: the rest of
+    its export record, which needs no decoding and encoding in Python."""
+
+    output_field = TextField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        raise NotSupportedError("Exports support PostgreSQL and SQLite.")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        removed = "".join(f" - '{key}'" for key in COLUMN_PROPERTIES)
+        return f"(({sql}){removed})::text", params
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        paths = ", ".join(f"'$.\"{key}\"'" for key in COLUMN_PROPERTIES)
+        return f"json_remove({sql}, {paths})", params
+
+
+def unix_seconds(moment: datetime) -> int:
+    return math.floor(moment.timestamp())
+
+
+def event_line(
+    *, distinct_id: str, name: str, time: datetime, insert_id: str, rest: str | None
+) -> str:
+    """One line of events.jsonl: `{"event", "properties": {"time", "distinct_id", "$insert_id",
+    …stored properties}}`, as Mixpanel's raw export writes it."""
+    head = (
+        f'{{"event":{json_text(name)},"properties":{{"time":{unix_seconds(time)},'
+        f'"distinct_id":{json_text(distinct_id)},"$insert_id":{json_text(insert_id)}'
+    )
+    if not rest or rest == "{}":
+        return head + "}}\n"
+    if rest[0] == "{":
+        return head + "," + rest[1:] + "}\n"
+    # Not an object (ingestion never stores one): kept whole rather than dropped.
+    return head + ',"$stored_properties":' + rest + "}}\n"
+
+
+# The line `event_line` makes, made by PostgreSQL; the capitalized names stand for columns.
+_EVENT_LINE_SQL = """(
+    '{"event":' || to_json(NAME)::text
+    || ',"properties":{"time":' || floor(extract(epoch FROM TIME))::bigint
+    || ',"distinct_id":' || to_json(DISTINCT_ID)::text
+    || ',"$insert_id":' || to_json(INSERT_ID)::text
+    || CASE WHEN REST = '{}' THEN '}}'
+            WHEN left(REST, 1) = '{' THEN ',' || substr(REST, 2) || '}'
+            ELSE ',"$stored_properties":' || REST || '}}' END
+)"""
+_EVENT_LINE_COLUMNS = re.compile(r"\b(NAME|TIME|DISTINCT_ID|INSERT_ID|REST)\b")
+
+
+class EventLineText(Func):
+    """PostgreSQL: the whole events.jsonl line of an event, made by the server (the same text
+    `event_line` makes, to the JSON escaping of control characters)."""
+
+    output_field = TextField()
+
+    def __init__(self):
+        super().__init__(
+            F("name"),
+            F("time"),
+            F("distinct_id"),
+            F("insert_id"),
+            StoredPropertiesText("properties"),
+        )
+
+    def as_sql(self, compiler, connection, **extra_context):
+        raise NotSupportedError("EventLineText is PostgreSQL only.")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        compiled = dict(
+            zip(
+                ("NAME", "TIME", "DISTINCT_ID", "INSERT_ID", "REST"),
+                (compiler.compile(expression) for expression in self.source_expressions),
+                strict=True,
+            )
+        )
+        params: list = []
+
+        def column(match: re.Match) -> str:
+            sql, sql_params = compiled[match.group(1)]
+            params.extend(sql_params)  # in the order the SQL uses them
+            return sql
+
+        return _EVENT_LINE_COLUMNS.sub(column, _EVENT_LINE_SQL), params
+
+
+def event_lines(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[str]:
+    events = subject_events(request, chunk).order_by(_by_distinct_id(), "time", "id")
+    if connection.vendor == "postgresql":
+        # The server formats each line: no decoding and encoding of rows in Python.
+        for (line,) in events.values_list(EventLineText()).iterator(chunk_size=FETCH_ROWS):
+            yield line + "\n"
+        return
+    rows = events.values_list(
+        "distinct_id", "name", "time", "insert_id", StoredPropertiesText("properties")
+    )
+    for distinct_id, name, time, insert_id, rest in rows.iterator(chunk_size=FETCH_ROWS):
+        yield event_line(
+            distinct_id=distinct_id, name=name, time=time, insert_id=insert_id, rest=rest
+        )
+
+
+def profile_records(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[dict]:
+    """Mixpanel's profile (engage) export shape."""
+    rows = (
+        Profile.objects.filter(project_id=request.project_id, distinct_id__in=chunk)
+        .order_by(_by_distinct_id())
+        .values_list("distinct_id", "properties")
+    )
+    for distinct_id, properties in rows.iterator(chunk_size=FETCH_ROWS):
+        yield {"$distinct_id": distinct_id, "$properties": properties}
+
+
+def identity_records(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[dict]:
+    """The subject set's identity links. The set holds whole clusters, so the links of its
+    members are exactly the rows of its ids (a cluster's root has no row)."""
+    rows = (
+        IdentityLink.objects.filter(project_id=request.project_id, distinct_id__in=chunk)
+        .order_by(_by_distinct_id())
+        .values_list("distinct_id", "canonical_id", "kind")
+    )
+    for distinct_id, canonical_id, kind in rows.iterator(chunk_size=FETCH_ROWS):
+        yield {"distinct_id": distinct_id, "canonical_id": canonical_id, "kind": kind}
+
+
+def profile_count(request: PrivacyRequest, chunk: Sequence[str]) -> int:
+    return Profile.objects.filter(project_id=request.project_id, distinct_id__in=chunk).count()
+
+
+def identity_count(request: PrivacyRequest, chunk: Sequence[str]) -> int:
+    return IdentityLink.objects.filter(project_id=request.project_id, distinct_id__in=chunk).count()
+
+
+@dataclass
+class Categories:
+    """The data table headers of the subject's records: names and counts, never values."""
+
+    events: int = 0
+    event_names: Counter = field(default_factory=Counter)
+    event_properties: Counter = field(default_factory=Counter)
+    profiles: int = 0
+    profile_properties: Counter = field(default_factory=Counter)
+    identities: int = 0
+    identity_kinds: Counter = field(default_factory=Counter)
+
+    def add_events(self, request: PrivacyRequest, chunk: Sequence[str]) -> int:
+        rows = subject_events(request, chunk).values_list(
+            "name", StoredPropertiesText("properties")
+        )
+        added = 0
+        for name, rest in rows.iterator(chunk_size=FETCH_ROWS):
+            self.event_names[name] += 1
+            # Every exported event record carries these, taken from columns.
+            self.event_properties.update(COLUMN_PROPERTIES)
+            stored = json.loads(rest) if rest else {}
+            if isinstance(stored, dict):
+                self.event_properties.update(stored.keys())
+            added += 1
+        self.events += added
+        return added
+
+    def add_profiles(self, request: PrivacyRequest, chunk: Sequence[str]) -> None:
+        for record in profile_records(request, chunk):
+            self.profiles += 1
+            properties = record["$properties"]
+            if isinstance(properties, dict):
+                self.profile_properties.update(properties.keys())
+
+    def add_identities(self, request: PrivacyRequest, chunk: Sequence[str]) -> None:
+        for record in identity_records(request, chunk):
+            self.identities += 1
+            self.identity_kinds[record["kind"]] += 1
+
+    def as_json(self) -> dict:
+        def listed(counter: Counter, key: str = "name") -> list[dict]:
+            return [{key: name, "count": counter[name]} for name in sorted(counter)]
+
+        return {
+            "events": {
+                "count": self.events,
+                "names": listed(self.event_names),
+                "properties": listed(self.event_properties),
+            },
+            "profiles": {"count": self.profiles, "properties": listed(self.profile_properties)},
+            "identities": {
+                "count": self.identities,
+                "kinds": listed(self.identity_kinds, key="kind"),
+            },
+        }
+
+
+@dataclass
+class SourceSeen:
+    first: datetime
+    last: datetime
+    count: int
+
+
+@dataclass
+class Sources:
+    """The means of collection: each `source` of the subject's events, with the time of the
+    first and last event it brought and how many."""
+
+    seen: dict[str, SourceSeen] = field(default_factory=dict)
+    events: int = 0
+
+    def add_events(self, request: PrivacyRequest, chunk: Sequence[str]) -> None:
+        rows = (
+            subject_events(request, chunk)
+            .order_by()
+            .values("source")
+            .annotate(first=Min("time"), last=Max("time"), count=Count("id"))
+            .values_list("source", "first", "last", "count")
+        )
+        for source, first, last, count in rows:
+            self.events += count
+            known = self.seen.get(source)
+            if known is None:
+                self.seen[source] = SourceSeen(first, last, count)
+            else:
+                known.first = min(known.first, first)
+                known.last = max(known.last, last)
+                known.count += count
+
+    def as_json(self) -> list[dict]:
+        return [
+            {
+                "source": source,
+                "first_seen": iso_utc(seen.first),
+                "last_seen": iso_utc(seen.last),
+                "count": seen.count,
+            }
+            for source, seen in sorted(self.seen.items())
+        ]
