@@ -23,6 +23,16 @@ class AnyContentTypeJSONParser(BaseParser):
         if not body.strip():
             return {}
         try:
-            return json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+            data = json.loads(body.decode("utf-8"))
+            # JSON's \ud800-style escapes can spell lone surrogates, which are not text: no
+            # database (nor UTF-8) stores them. Refuse them here, not at the first write.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ParseError(
+                "The request body must be text: it holds an unpaired surrogate escape "
+                "(\\ud800 to \\udfff)."
+            ) from exc
+        except (ValueError, RecursionError) as exc:
+            # RecursionError: thousands of nested brackets, which no valid body has.
             raise ParseError("The request body must be a JSON object.") from exc
+        return data

@@ -15,13 +15,15 @@ class ProjectPrivacyPermission(BasePermission):
     def has_permission(self, request, view) -> bool:
         if request.user is None or not request.user.is_authenticated:
             raise NotAuthenticated("Missing GDPR token: send 'Authorization: Bearer <token>'.")
-        project = project_get_by_token(token=request.query_params.get("token", ""))
+        token = request.query_params.get("token", "")
+        # A NUL is in no token or task id, and PostgreSQL refuses it even in a lookup.
+        project = None if "\x00" in token else project_get_by_token(token=token)
         if project is None:
             raise NotFound("NOT_FOUND")
         view.project = project
         task_id = view.kwargs.get("task_id")
         if task_id is not None:
-            view.privacy_request = (
+            view.privacy_request = None if "\x00" in task_id else (
                 PrivacyRequest.objects.filter(project=project, kind=view.kind,
                                               tracking_id=task_id)
                 .select_related("project", "organization").first()

@@ -84,6 +84,6 @@ class PrivacyRequestListItemSerializer(serializers.Serializer):
     channel = serializers.CharField()
     date_requested = serializers.DateTimeField(source="received_at")
     due_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
     progress = serializers.JSONField()
     counts = serializers.JSONField()

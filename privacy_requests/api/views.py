@@ -4,8 +4,10 @@ the rest, and api_exception_handler shapes every error."""
 
 from http import HTTPStatus
 
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
@@ -19,7 +21,7 @@ from privacy_requests.api.parsers import AnyContentTypeJSONParser
 from privacy_requests.api.permissions import ProjectPrivacyPermission
 from privacy_requests.api.throttling import CreateRateThrottle, ReadRateThrottle
 from privacy_requests.errors import InvalidRequest
-from privacy_requests.models import Channel, PrivacyRequest, RequestKind
+from privacy_requests.models import Channel, PrivacyRequest, RequestKind, Status
 from privacy_requests.selectors import privacy_request_list_for_user, privacy_request_result_url
 from privacy_requests.services import privacy_request_cancel, privacy_request_submit
 from privacy_requests.services.idempotency import privacy_request_submit_once
@@ -40,6 +42,7 @@ ERRORS = {
     HTTPStatus.TOO_MANY_REQUESTS: OpenApiResponse(
         serializers.ErrorSerializer, description="Rate limited; see Retry-After."),
 }
+MAX_ID = 2**63 - 1  # the largest id a database integer holds
 BODY_ERRORS = {
     HTTPStatus.BAD_REQUEST: OpenApiResponse(serializers.ErrorSerializer,
                                             description="Invalid body; the message says why."),
@@ -187,6 +190,19 @@ class RequestCursorPagination(CursorPagination):
     page_size = 100
     ordering = ("-received_at", "-id")
 
+    def decode_cursor(self, request):
+        # DRF checks a cursor's encoding, not its position: a hand-made one would reach the
+        # database as a date that is none, a 500. Answer it as DRF answers a broken cursor.
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                position = parse_datetime(cursor.position)
+            except ValueError:
+                position = None
+            if position is None:
+                raise NotFound(self.invalid_cursor_message)
+        return cursor
+
 
 class PrivacyRequestListView(ListAPIView):
     """Native endpoint (not Mixpanel's): every request of the organizations where you are an
@@ -201,7 +217,18 @@ class PrivacyRequestListView(ListAPIView):
     @extend_schema(operation_id="list_requests",
                    summary="The privacy requests of your organizations",
                    parameters=[OpenApiParameter("project_id", int, required=False),
-                               OpenApiParameter("status", str, required=False)])
+                               OpenApiParameter("status", str, required=False,
+                                                enum=Status.values)],
+                   responses={
+                       HTTPStatus.OK: serializers.PrivacyRequestListItemSerializer(many=True),
+                       HTTPStatus.BAD_REQUEST: OpenApiResponse(
+                           serializers.ErrorSerializer,
+                           description="A bad project_id or status; the message says why."),
+                       HTTPStatus.UNAUTHORIZED: ERRORS[HTTPStatus.UNAUTHORIZED],
+                       HTTPStatus.NOT_FOUND: OpenApiResponse(serializers.ErrorSerializer,
+                                                             description="Invalid cursor."),
+                       HTTPStatus.TOO_MANY_REQUESTS: ERRORS[HTTPStatus.TOO_MANY_REQUESTS],
+                   })
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -209,10 +236,16 @@ class PrivacyRequestListView(ListAPIView):
         requests = privacy_request_list_for_user(user=self.request.user)
         project_id = self.request.query_params.get("project_id")
         if project_id:
-            if not project_id.isdigit():
+            # isdigit() alone admits "²", which int() refuses.
+            if not (project_id.isascii() and project_id.isdigit()):
                 raise InvalidRequest("project_id must be a number.", field="project_id")
+            if len(project_id) > len(str(MAX_ID)) or int(project_id) > MAX_ID:
+                return requests.none()  # no such project, and past the database's integers
             requests = requests.filter(project_id=int(project_id))
         status = self.request.query_params.get("status")
         if status:
+            if status.upper() not in Status.values:
+                raise InvalidRequest(f"status must be one of {', '.join(Status.values)}.",
+                                     field="status")
             requests = requests.filter(status=status.upper())
         return requests

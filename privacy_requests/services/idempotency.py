@@ -18,9 +18,11 @@ def privacy_request_submit_once(
     if key is None:
         return submit(), True
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
-                             field="Idempotency-Key")
+    # Control characters (NUL above all, which PostgreSQL refuses) belong in no key.
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidRequest(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            field="Idempotency-Key")
     existing = _existing(user=user, key=key)
     if existing is not None:
         return _same_kind(existing, kind=kind), False
