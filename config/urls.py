@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("projects/", include("projects.urls")),
     path("", include("privacy_requests.urls")),
+    path("", include("privacy_requests.web.urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,4 +1,5 @@
 import secrets
+import uuid
 
 from django.db import models
 
@@ -96,6 +97,8 @@ class PrivacyRequest(models.Model):
     canceled_by = models.CharField(max_length=255, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
     subjects_pseudonymized_at = models.DateTimeField(null=True, blank=True)
+    # Owners and admins are reminded once, 7 days before the due date (the sweep sends it).
+    due_reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -181,3 +184,23 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.request_id}"
+
+
+class DeletionDraft(models.Model):
+    """A deletion being previewed (DESIGN section 9): the parsed ids wait here, owned by the user
+    who uploaded them, until confirmed or 15 minutes have passed. Confirming posts only this
+    row's id, which is random and checked against its owner."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    compliance = models.CharField(max_length=8, choices=Compliance.choices)
+    distinct_ids = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Deletion draft {self.id} ({len(self.distinct_ids)} ids)"

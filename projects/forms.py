@@ -12,3 +12,26 @@ class ProjectCreateForm(forms.Form):
         self.fields["organization"].queryset = organizations
         if organizations.count() == 1:
             self.fields["organization"].initial = organizations.first()
+
+
+class ApiSecretRotateForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I understand the current API secret stops working at once: every /import "
+        "client using it fails until it gets the new one",
+        error_messages={
+            "required": "Tick the box to confirm: the current secret stops working at once."
+        },
+    )
+
+
+class SuppressionForm(forms.Form):
+    enabled = forms.ChoiceField(choices=[("on", "On"), ("off", "Off")], widget=forms.HiddenInput)
+
+
+class SuppressionLiftForm(forms.Form):
+    distinct_id = forms.CharField(
+        label="distinct_id to accept again",
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="Exactly as your product sends it: ids are case-sensitive.",
+    )

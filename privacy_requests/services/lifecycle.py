@@ -19,6 +19,7 @@ from privacy_requests.models import (
     RequestKind,
     Status,
 )
+from privacy_requests.notifications import privacy_request_notify_finished
 from privacy_requests.services.queueing import privacy_request_enqueue
 
 
@@ -48,6 +49,9 @@ def privacy_request_cancel(*, request: PrivacyRequest, actor: Actor) -> PrivacyR
             )
         audit_append(organization_id=request.organization_id, actor=actor.text,
                      action="canceled", request=request, detail={})
+        tracking_id = request.tracking_id
+        transaction.on_commit(lambda: privacy_request_notify_finished(tracking_id=tracking_id),
+                              robust=True)
     request.refresh_from_db()
     return request
 

@@ -22,6 +22,7 @@ from rq.timeouts import JobTimeoutException
 from privacy_requests.actors import SYSTEM
 from privacy_requests.audit import audit_append
 from privacy_requests.models import PrivacyRequest, RequestSubject, Status
+from privacy_requests.notifications import privacy_request_notify_finished
 from privacy_requests.services.lifecycle import transition
 from projects.models import Event
 from projects.selectors import identity_clusters_resolve
@@ -223,4 +224,8 @@ def _finish(run: Run, *, status: Status, counts: dict | None = None, error: str 
         audit_append(organization_id=run.request.organization_id, actor=SYSTEM.text,
                      action="succeeded" if status == Status.SUCCESS else "failed",
                      request=run.request, detail=detail)
+        tracking_id = run.request.tracking_id
+        # robust: an email that cannot be sent never changes how the request ended.
+        transaction.on_commit(lambda: privacy_request_notify_finished(tracking_id=tracking_id),
+                              robust=True)
     return status

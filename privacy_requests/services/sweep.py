@@ -14,11 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from privacy_requests.actors import SYSTEM
+from privacy_requests.actors import SYSTEM, Actor
 from privacy_requests.audit import audit_append
 from privacy_requests.exports.files import export_files_purge_expired
 from privacy_requests.models import FINAL_STATUSES, PrivacyRequest, RequestSubject, Status
+from privacy_requests.notifications import privacy_due_reminders_send
 from privacy_requests.services.queueing import job_is_live, privacy_request_enqueue
+from privacy_requests.web.drafts import deletion_drafts_purge_expired
 from projects.pii import distinct_id_hmac
 
 logger = logging.getLogger(__name__)
@@ -30,21 +32,31 @@ class SweepReport:
     enqueue_failed: int = 0
     pseudonymized_requests: int = 0
     purged_exports: int = 0
+    due_reminders: int = 0
+    purged_drafts: int = 0
 
     def as_text(self) -> str:
         text = (f"enqueued {self.enqueued}, enqueue failed {self.enqueue_failed}, "
                 f"pseudonymized {self.pseudonymized_requests} requests")
         if self.purged_exports:
             text += f", purged {self.purged_exports} expired export files"
+        if self.due_reminders:
+            text += f", sent {self.due_reminders} due date reminders"
+        if self.purged_drafts:
+            text += f", purged {self.purged_drafts} expired deletion previews"
         return text
 
 
-def privacy_sweep(*, now: datetime | None = None) -> SweepReport:
+def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> SweepReport:
+    """`actor` is who ran it (the system, or staff from the back office); the audit entries
+    the sweep writes name them."""
     now = now or timezone.now()
     report = SweepReport()
     _requeue(report, now=now)
-    report.pseudonymized_requests = _pseudonymize(now=now)
+    report.pseudonymized_requests = _pseudonymize(now=now, actor=actor)
     report.purged_exports = export_files_purge_expired(now=now)
+    report.due_reminders = privacy_due_reminders_send(now=now)
+    report.purged_drafts = deletion_drafts_purge_expired(now=now)
     return report
 
 
@@ -74,7 +86,7 @@ def _count(report: SweepReport, enqueued: bool) -> None:
         report.enqueue_failed += 1
 
 
-def _pseudonymize(*, now: datetime) -> int:
+def _pseudonymize(*, now: datetime, actor: Actor = SYSTEM) -> int:
     """Raw distinct_ids are kept only while needed: 30 days after a request is final, its
     subjects become HMAC(PRIVACY_PII_KEY, project ‖ id)."""
     cutoff = now - timedelta(days=settings.PRIVACY_PSEUDONYMIZE_AFTER_DAYS)
@@ -97,7 +109,7 @@ def _pseudonymize(*, now: datetime) -> int:
             PrivacyRequest.objects.filter(id=request.id).update(
                 subjects_pseudonymized_at=now, not_found=not_found
             )
-            audit_append(organization_id=request.organization_id, actor=SYSTEM.text,
+            audit_append(organization_id=request.organization_id, actor=actor.text,
                          action="pseudonymized", request=request,
                          detail={"subjects": len(subjects)})
         done += 1

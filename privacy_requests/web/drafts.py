@@ -1,0 +1,118 @@
+"""Deletion drafts (DESIGN section 9): a deletion is previewed before it is submitted.
+
+The parsed ids wait in a `DeletionDraft` owned by the user who uploaded them, for 15 minutes at
+most. The preview page shows what they resolve to; confirming posts only the draft's id, and the
+draft is consumed in the transaction that submits the request, so a double click submits once.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organization, User
+from privacy_requests.actors import Actor, actor_require
+from privacy_requests.models import Channel, DeletionDraft, PrivacyRequest, RequestKind
+from privacy_requests.services.submission import distinct_ids_normalize, privacy_request_submit
+from projects.models import Event, IdentityLink, Profile, Project
+from projects.selectors import identity_subject_set
+
+DRAFT_LIFETIME = timedelta(minutes=15)
+IN_LIST_CHUNK = 1000
+
+
+class DraftGone(Exception):
+    """The draft expired, was used already, or is not this user's."""
+
+
+def deletion_drafts_purge_expired(*, now: datetime | None = None) -> int:
+    """Drops expired drafts and the raw ids they hold; returns how many."""
+    deleted, _ = DeletionDraft.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted
+
+
+def deletion_draft_create(
+    *, actor: Actor, project: Project, compliance: str, distinct_ids: Sequence[str]
+) -> DeletionDraft:
+    actor_require(actor=actor, project=project)
+    ids = distinct_ids_normalize(list(distinct_ids))
+    now = timezone.now()
+    deletion_drafts_purge_expired(now=now)
+    return DeletionDraft.objects.create(
+        user=actor.user,
+        organization_id=project.organization_id,
+        project=project,
+        compliance=compliance,
+        distinct_ids=ids,
+        created_at=now,
+        expires_at=now + DRAFT_LIFETIME,
+    )
+
+
+def deletion_draft_get_for_user(
+    *, user: User, organization: Organization, draft_id: UUID
+) -> DeletionDraft | None:
+    """The user's own unexpired draft in this organization; None otherwise."""
+    return (
+        DeletionDraft.objects.select_related("project", "organization")
+        .filter(id=draft_id, user=user, organization=organization, expires_at__gt=timezone.now())
+        .first()
+    )
+
+
+def deletion_draft_confirm(*, draft: DeletionDraft, actor: Actor) -> PrivacyRequest:
+    """Submits the draft's deletion and consumes the draft; raises DraftGone when another
+    request (a second click) consumed it first, or it expired meanwhile."""
+    with transaction.atomic():
+        locked = (
+            DeletionDraft.objects.select_for_update()
+            .filter(id=draft.id, user=actor.user, expires_at__gt=timezone.now())
+            .first()
+        )
+        if locked is None:
+            raise DraftGone
+        request = privacy_request_submit(
+            project=draft.project,
+            actor=actor,
+            channel=Channel.WEB,
+            kind=RequestKind.DELETION,
+            compliance=locked.compliance,
+            distinct_ids=locked.distinct_ids,
+        )
+        locked.delete()
+    return request
+
+
+@dataclass(frozen=True)
+class DeletionPreview:
+    given: int
+    subjects: int
+    events: int
+    profiles: int
+    identity_links: int
+
+    @property
+    def linked(self) -> int:
+        return self.subjects - self.given
+
+
+def deletion_preview(*, project: Project, distinct_ids: Sequence[str]) -> DeletionPreview:
+    """What a deletion of these ids would remove now: their identity clusters' events, profiles
+    and links. The worker records the subject set again when it starts."""
+    subjects = identity_subject_set(project_id=project.id, distinct_ids=distinct_ids)
+    events = profiles = links = 0
+    for start in range(0, len(subjects), IN_LIST_CHUNK):
+        chunk = subjects[start : start + IN_LIST_CHUNK]
+        events += Event.objects.filter(project=project, distinct_id__in=chunk).count()
+        profiles += Profile.objects.filter(project=project, distinct_id__in=chunk).count()
+        links += IdentityLink.objects.filter(project=project, distinct_id__in=chunk).count()
+    return DeletionPreview(
+        given=len(distinct_ids),
+        subjects=len(subjects),
+        events=events,
+        profiles=profiles,
+        identity_links=links,
+    )

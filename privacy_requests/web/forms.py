@@ -1,0 +1,144 @@
+from django import forms
+
+from privacy_requests.models import Compliance, Disclosure, RequestKind, Status
+from privacy_requests.services.submission import MAX_DISTINCT_ID_LENGTH, MAX_DISTINCT_IDS
+from privacy_requests.web.csv_upload import CsvError, TooLargeUpload, distinct_ids_parse_csv
+
+ONE_USER = "one"
+CSV_FILE = "csv"
+
+
+class _RequestForm(forms.Form):
+    """Shared fields of the Request Export and Request Deletion forms. `cleaned_data` ends with
+    `distinct_ids` (unique, first seen first) and `parsed` (the CSV's statistics or None)."""
+
+    compliance = forms.ChoiceField(
+        label="Compliance",
+        choices=Compliance.choices,
+        initial=Compliance.GDPR,
+        widget=forms.RadioSelect,
+    )
+    project = forms.ModelChoiceField(
+        label="Project",
+        queryset=None,
+        empty_label=None,
+        error_messages={"invalid_choice": "Choose one of this organization's projects."},
+    )
+    ids_from = forms.ChoiceField(
+        label="End users",
+        choices=[
+            (ONE_USER, "One user: enter a distinct_id"),
+            (CSV_FILE, f"Several users: upload a CSV of up to {MAX_DISTINCT_IDS:,} ids"),
+        ],
+        initial=ONE_USER,
+        widget=forms.RadioSelect,
+    )
+    distinct_id = forms.CharField(
+        label="distinct_id",
+        required=False,
+        max_length=MAX_DISTINCT_ID_LENGTH,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="Exactly as your product sends it: ids are case-sensitive.",
+    )
+    csv_file = forms.FileField(
+        label="CSV file",
+        required=False,
+        allow_empty_file=True,  # the CSV rules name the line of an empty file
+        widget=forms.FileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
+        help_text=(
+            f"UTF-8, at most 5 MiB and {MAX_DISTINCT_IDS:,} unique ids: one column of ids, or a "
+            "header row with a distinct_id column; separated by commas, semicolons or tabs. "
+            "The file is read once and never stored."
+        ),
+    )
+
+    def __init__(self, *args, projects, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = projects
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["distinct_ids"] = []
+        cleaned["parsed"] = None
+        if cleaned.get("ids_from") == CSV_FILE:
+            upload = cleaned.get("csv_file")
+            if not upload:
+                self.add_error("csv_file", "Choose a CSV file of distinct_ids to upload.")
+            elif isinstance(upload, TooLargeUpload):
+                self.add_error(
+                    "csv_file",
+                    f"The file is {upload.size / 1048576:.1f} MiB; the "
+                    "limit is 5 MiB. Split it into smaller files.",
+                )
+            else:
+                try:
+                    parsed = distinct_ids_parse_csv(upload.read())
+                except CsvError as exc:
+                    self.add_error("csv_file", str(exc))
+                else:
+                    cleaned["distinct_ids"] = parsed.distinct_ids
+                    cleaned["parsed"] = parsed
+        elif cleaned.get("ids_from") == ONE_USER and "distinct_id" not in self.errors:
+            distinct_id = cleaned.get("distinct_id", "")
+            if not distinct_id:
+                self.add_error("distinct_id", "Enter the end user's distinct_id.")
+            else:
+                cleaned["distinct_ids"] = [distinct_id]
+        return cleaned
+
+
+class ExportRequestForm(_RequestForm):
+    disclosure = forms.ChoiceField(
+        label="CCPA disclosure",
+        choices=[
+            (Disclosure.DATA, "Data: the records themselves"),
+            (Disclosure.CATEGORIES, "Categories: the kinds of data held, without values"),
+            (Disclosure.SOURCES, "Sources: how the data was collected"),
+        ],
+        initial=Disclosure.DATA,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="CCPA only: a GDPR export always holds the data itself.",
+    )
+
+    field_order = ["compliance", "disclosure", "project", "ids_from", "distinct_id", "csv_file"]
+
+    def clean(self):
+        cleaned = super().clean()
+        disclosure = cleaned.get("disclosure") or Disclosure.DATA
+        cleaned["disclosure"] = disclosure
+        if cleaned.get("compliance") == Compliance.GDPR and disclosure != Disclosure.DATA:
+            self.add_error(
+                "disclosure",
+                "A GDPR export always holds the data itself: choose "
+                "Data, or choose CCPA for categories or sources.",
+            )
+        return cleaned
+
+
+class DeletionRequestForm(_RequestForm):
+    pass
+
+
+class DeletionConfirmForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I understand that this permanently deletes these end users' data and cannot be "
+        "undone",
+        error_messages={"required": "Tick the box to confirm the deletion."},
+    )
+
+
+class RequestFilterForm(forms.Form):
+    project = forms.ModelChoiceField(
+        label="Project", queryset=None, required=False, empty_label="All projects"
+    )
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "All statuses"), *Status.choices]
+    )
+    kind = forms.ChoiceField(
+        label="Type", required=False, choices=[("", "All types"), *RequestKind.choices]
+    )
+
+    def __init__(self, *args, projects, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = projects

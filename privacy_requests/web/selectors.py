@@ -1,0 +1,267 @@
+"""Reads behind the Data & Privacy pages. Access goes through the shared selectors
+(privacy_request_list_for_user), so these pages see exactly what the API and the permission
+function allow."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from accounts.models import Membership, Organization, User
+from privacy_requests.models import (
+    FINAL_STATUSES,
+    UNFINISHED_STATUSES,
+    AuditEntry,
+    PrivacyRequest,
+    RequestKind,
+    RequestSubject,
+    Status,
+)
+from privacy_requests.permissions import PRIVACY_ROLES
+from privacy_requests.selectors import privacy_request_list_for_user
+from projects.models import Project
+
+IN_LIST_CHUNK = 1000
+
+# What a worker is doing, in the words of the page; keys are the processors' progress steps.
+STEP_LABELS = {
+    "count": "counting rows",
+    "suppress": "suppressing ids",
+    "exports": "removing earlier exports",
+    "events": "events",
+    "profiles": "profiles",
+    "identities": "identity links",
+    "late_exports": "removing later exports",
+    "receipt": "writing the receipt",
+    "categories": "categories",
+    "sources": "sources",
+    "saving": "saving the file",
+    "finished": "finishing",
+}
+
+
+def privacy_organizations_for_user(*, user: User) -> QuerySet[Organization]:
+    """Organizations whose privacy requests this user may see (owner or admin)."""
+    if not user.is_authenticated or not user.is_active:
+        return Organization.objects.none()
+    return Organization.objects.filter(
+        memberships__user=user, memberships__role__in=PRIVACY_ROLES
+    ).order_by("name", "id")
+
+
+def organization_role(*, user: User, organization: Organization) -> str | None:
+    if not user.is_authenticated or not user.is_active:
+        return None
+    return (
+        Membership.objects.filter(user=user, organization=organization)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def privacy_request_list_for_organization(
+    *,
+    user: User,
+    organization: Organization,
+    project: Project | None = None,
+    status: str = "",
+    kind: str = "",
+) -> QuerySet[PrivacyRequest]:
+    requests = privacy_request_list_for_user(user=user).filter(organization=organization)
+    if project is not None:
+        requests = requests.filter(project=project)
+    if status:
+        requests = requests.filter(status=status)
+    if kind:
+        requests = requests.filter(kind=kind)
+    return requests.order_by("-received_at", "-id")
+
+
+def given_id_counts(request_ids: Sequence[int]) -> dict[int, int]:
+    """How many distinct_ids each request was given (linked ids found later not counted)."""
+    rows = (
+        RequestSubject.objects.filter(request_id__in=list(request_ids), linked=False)
+        .values("request_id")
+        .annotate(ids=Count("id"))
+        .values_list("request_id", "ids")
+    )
+    return dict(rows)
+
+
+def is_overdue(request: PrivacyRequest, *, now: datetime | None = None) -> bool:
+    return request.status not in FINAL_STATUSES and request.due_at < (now or timezone.now())
+
+
+def is_live(request: PrivacyRequest) -> bool:
+    """Still moving on its own: worth watching."""
+    return request.status in UNFINISHED_STATUSES
+
+
+def progress_percent(request: PrivacyRequest) -> int | None:
+    if request.status == Status.SUCCESS:
+        return 100
+    if request.status in (Status.PENDING, Status.STAGING):
+        return 0
+    if request.status != Status.STARTED:
+        return None
+    progress = request.progress or {}
+    done, total = progress.get("done"), progress.get("total")
+    if not isinstance(done, int) or not isinstance(total, int) or total <= 0:
+        return 0
+    return max(0, min(99, done * 100 // total))
+
+
+def progress_text(request: PrivacyRequest) -> str:
+    percent = progress_percent(request)
+    if request.status == Status.PENDING:
+        return "Waiting for a worker"
+    if request.status == Status.STAGING:
+        if request.not_before > timezone.now():
+            return f"Grace period until {request.not_before:%Y-%m-%d %H:%M} UTC"
+        return "About to start"
+    if request.status == Status.STARTED:
+        step = (request.progress or {}).get("step") or (request.progress or {}).get("phase")
+        label = STEP_LABELS.get(step, "")
+        return f"{percent}% done" + (f" ({label})" if label else "")
+    if request.status == Status.SUCCESS:
+        return "Done"
+    if request.status == Status.FAILURE:
+        return "Stopped: see the reason"
+    return "Canceled"
+
+
+def request_status_payload(request: PrivacyRequest) -> dict:
+    """What the pages' script polls: enough to update the status and progress in place."""
+    return {
+        "tracking_id": request.tracking_id,
+        "status": request.status,
+        "status_label": request.get_status_display(),
+        "progress": progress_percent(request),
+        "progress_text": progress_text(request),
+        "live": is_live(request),
+        "overdue": is_overdue(request),
+    }
+
+
+ACTION_LABELS = {
+    "submitted": "Submitted",
+    "staged": "Picked up",
+    "started": "Started",
+    "resumed": "Resumed after a worker stopped",
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+    "canceled": "Canceled",
+    "retried": "Retried",
+    "extended": "Deadline extended",
+    "expedited": "Grace period ended early",
+    "downloaded": "Downloaded",
+    "deleted": "Data deleted",
+    "ids_suppressed": "Ids suppressed",
+    "export_purged": "Export file deleted",
+    "pseudonymized": "Ids pseudonymized",
+    "due_reminder_sent": "Due date reminder sent",
+}
+
+
+def audit_action_label(action: str) -> str:
+    return ACTION_LABELS.get(action) or action.replace("_", " ").capitalize()
+
+
+def audit_trail(*, request: PrivacyRequest) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(request=request).order_by("seq")
+
+
+def _counts_text(counts: dict) -> str:
+    parts = [
+        f"{name.replace('_', ' ')} {value:,}"
+        for name, value in counts.items()
+        if isinstance(value, int)
+    ]
+    return ", ".join(parts)
+
+
+def audit_detail_summary(entry: AuditEntry) -> str:
+    """A readable line for an audit entry's detail. Raw distinct_ids never reach the audit
+    chain; the HMACs that stand for them are summarized as counts, never shown."""
+    detail = entry.detail or {}
+    action = entry.action
+    if action == "submitted":
+        subjects = detail.get("subjects") or []
+        text = (
+            f"{detail.get('compliance', '')} {detail.get('kind', '')} of {len(subjects):,} "
+            f"id{'s' if len(subjects) != 1 else ''} via {detail.get('channel', '')}"
+        )
+        if detail.get("kind") == RequestKind.EXPORT and detail.get("compliance") == "CCPA":
+            text += f", disclosure {detail['disclosure']}"
+        return text
+    if action in ("started", "resumed"):
+        return f"run {detail.get('run', '?')}, {detail.get('subjects', 0):,} subject ids"
+    if action == "staged":
+        return "picked up by a worker"
+    if action == "succeeded":
+        text = _counts_text(detail.get("counts") or {})
+        not_found = detail.get("not_found")
+        if not_found:
+            text += f"; {not_found:,} id{'s' if not_found != 1 else ''} had no data"
+        return text
+    if action == "deleted":
+        return _counts_text(detail.get("counts") or detail.get("rows_removed") or {})
+    if action in ("failed", "retried"):
+        error = detail.get("error") or detail.get("previous_error") or ""
+        return f"reason: {error}" if error else ""
+    if action == "extended":
+        return f"new due date {str(detail.get('due_at', ''))[:10]}: {detail.get('reason', '')}"
+    if action == "downloaded":
+        where = "a short-lived storage link" if detail.get("redirected") else "this site"
+        return f"the file, through its signed link, served by {where}"
+    if action == "pseudonymized":
+        return f"{detail.get('subjects', 0):,} subject ids replaced by HMACs"
+    if action == "due_reminder_sent":
+        return f"{detail.get('recipients', 0):,} owners and admins emailed"
+    return _generic_summary(detail)
+
+
+def _generic_summary(detail: dict) -> str:
+    parts = []
+    for key, value in sorted(detail.items()):
+        if "hmac" in key or key in ("subjects", "file_version"):
+            continue
+        label = key.replace("_", " ")
+        if isinstance(value, list):
+            parts.append(f"{label}: {len(value):,}")
+        elif isinstance(value, dict):
+            inner = _counts_text(value)
+            if inner:
+                parts.append(f"{label}: {inner}")
+        elif isinstance(value, bool):
+            parts.append(f"{label}: {'yes' if value else 'no'}")
+        elif value not in (None, ""):
+            parts.append(f"{label}: {value}")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class DeletionConflict:
+    distinct_ids: list[str]
+    tracking_ids: list[str]
+
+
+def deletion_conflicts_find(*, project: Project, distinct_ids: Sequence[str]) -> DeletionConflict:
+    """Which of these ids already have an unfinished deletion in the project: shown before the
+    preview. The submission service checks again, under the project's lock, when it counts."""
+    clashes: dict[str, set[str]] = {}
+    for start in range(0, len(distinct_ids), IN_LIST_CHUNK):
+        rows = RequestSubject.objects.filter(
+            request__project=project,
+            request__kind=RequestKind.DELETION,
+            request__status__in=UNFINISHED_STATUSES,
+            distinct_id__in=list(distinct_ids[start : start + IN_LIST_CHUNK]),
+        ).values_list("distinct_id", "request__tracking_id")
+        for distinct_id, tracking_id in rows:
+            clashes.setdefault(distinct_id, set()).add(tracking_id)
+    return DeletionConflict(
+        distinct_ids=[distinct_id for distinct_id in distinct_ids if distinct_id in clashes],
+        tracking_ids=sorted(set().union(*clashes.values())) if clashes else [],
+    )

@@ -1,0 +1,244 @@
+"""Project settings: rotate the API secret, suppression on and off, lift a suppression."""
+
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Role
+from accounts.tokens import token_hash
+from privacy_requests.models import AuditEntry
+from projects.models import Project, SuppressedId
+from projects.pii import distinct_id_hmac
+from projects.services import project_verify_api_secret
+from tests.factories import ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def settings_url(project) -> str:
+    return reverse("projects:settings", args=[project.id])
+
+
+def rotate_url(project) -> str:
+    return reverse("projects:api_secret_rotate", args=[project.id])
+
+
+def suppression_url(project) -> str:
+    return reverse("projects:suppression", args=[project.id])
+
+
+def lift_url(project) -> str:
+    return reverse("projects:suppression_lift", args=[project.id])
+
+
+def shown_messages(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def state(project) -> dict:
+    project.refresh_from_db()
+    return {
+        "secret": project.api_secret_hash,
+        "suppress": project.suppress_deleted_ids,
+        "suppressed": sorted(SuppressedId.objects.values_list("id_hmac", flat=True)),
+        "audit": AuditEntry.objects.count(),
+    }
+
+
+def suppress(project, *distinct_ids) -> None:
+    SuppressedId.objects.bulk_create(
+        [
+            SuppressedId(
+                project=project,
+                id_hmac=distinct_id_hmac(project_id=project.id, distinct_id=distinct_id),
+            )
+            for distinct_id in distinct_ids
+        ]
+    )
+
+
+@pytest.fixture
+def signed_in(client):
+    def sign_in(user):
+        client.force_login(user)
+        return client
+
+    return sign_in
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN])
+def test_owners_and_admins_see_the_settings(signed_in, make_member, project, role):
+    suppress(project, "alice", "bob")
+
+    response = signed_in(make_member(role)).get(settings_url(project))
+
+    assert response.status_code == HTTPStatus.OK
+    page = response.content.decode()
+    assert f"<h1>Settings of {project.name}</h1>" in page
+    assert project.token in page
+    assert 'Suppression is <strong id="suppression-state">off</strong>.' in page
+    assert (
+        "2 ids are suppressed in this project (kept, but not applied while suppression is "
+        "off)." in page
+    )
+    assert "Turn suppression on" in page
+    assert 'for="id_distinct_id"' in page and 'for="id_confirm"' in page
+
+
+def test_members_get_403_and_others_404_and_change_nothing(
+    client, signed_in, member, outsider, project
+):
+    suppress(project, "alice")
+    before = state(project)
+    requests = [
+        ("get", settings_url(project), {}),
+        ("post", rotate_url(project), {"confirm": "on"}),
+        ("post", suppression_url(project), {"enabled": "on"}),
+        ("post", lift_url(project), {"distinct_id": "alice"}),
+    ]
+
+    for user, expected in ((member, HTTPStatus.FORBIDDEN), (outsider, HTTPStatus.NOT_FOUND)):
+        client = signed_in(user)
+        for method, url, data in requests:
+            response = getattr(client, method)(url, data)
+            assert response.status_code == expected, (user, url)
+            if expected == HTTPStatus.FORBIDDEN:
+                assert (
+                    f"Only owners and admins of {project.organization.name} can change the "
+                    "settings of its projects."
+                ) in response.content.decode()
+        client.logout()
+
+    for method, url, data in requests:
+        response = getattr(client, method)(url, data)
+        assert response.status_code == HTTPStatus.FOUND
+        assert response["Location"].startswith(reverse("account_login"))
+    assert state(project) == before
+
+
+def test_rotating_the_secret_shows_the_new_one_once(signed_in, owner, project):
+    client = signed_in(owner)
+
+    response = client.post(rotate_url(project), {"confirm": "on"})
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Cache-Control"] == "no-store"
+    secret = response.context["api_secret"]
+    project.refresh_from_db()
+    assert project.api_secret_hash == token_hash(secret)
+    assert project.api_secret_rotated_at is not None
+    assert project_verify_api_secret(project=project, secret=secret)
+    assert not project_verify_api_secret(project=project, secret="factory-secret")
+    page = response.content.decode()
+    assert f'<code class="secret" id="api-secret">{secret}</code>' in page
+    assert 'data-copy-target="api-secret"' in page
+    assert secret not in client.get(settings_url(project)).content.decode()
+
+
+def test_rotating_without_confirmation_changes_nothing(signed_in, owner, project):
+    before = state(project)
+    client = signed_in(owner)
+
+    response = client.post(rotate_url(project), {})
+    get = client.get(rotate_url(project))
+
+    assert response.status_code == HTTPStatus.OK
+    assert "Tick the box to confirm: the current secret stops working at once." in (
+        response.content.decode()
+    )
+    assert get.status_code == HTTPStatus.FOUND and get["Location"] == settings_url(project)
+    assert state(project) == before
+
+
+def test_suppression_is_turned_on_and_off_audited(signed_in, owner, project):
+    client = signed_in(owner)
+
+    on = client.post(suppression_url(project), {"enabled": "on"}, follow=True)
+    assert Project.objects.get(id=project.id).suppress_deleted_ids is True
+    assert shown_messages(on) == [
+        "Suppression is on: ids removed by later deletions are dropped from ingestion, and so "
+        "are ids suppressed before."
+    ]
+    assert "Turn suppression off" in on.content.decode()
+
+    again = client.post(suppression_url(project), {"enabled": "on"}, follow=True)
+    assert shown_messages(again) == ["Suppression was already on."]
+
+    client.post(suppression_url(project), {"enabled": "off"})
+    assert Project.objects.get(id=project.id).suppress_deleted_ids is False
+    entries = AuditEntry.objects.filter(organization=project.organization).order_by("seq")
+    assert [(entry.actor, entry.action, entry.detail) for entry in entries] == [
+        (f"web:{owner.email}", "suppression_enabled", {"project": project.id}),
+        (f"web:{owner.email}", "suppression_disabled", {"project": project.id}),
+    ]
+
+
+def test_a_bad_suppression_choice_changes_nothing(signed_in, owner, project):
+    before = state(project)
+
+    response = signed_in(owner).post(suppression_url(project), {"enabled": "maybe"}, follow=True)
+
+    assert shown_messages(response) == ["Nothing changed: choose to turn suppression on or off."]
+    assert state(project) == before
+
+
+def test_lifting_a_suppressed_id_is_audited_without_the_id(signed_in, admin_user, project):
+    suppress(project, "alice", "Alice")
+
+    response = signed_in(admin_user).post(lift_url(project), {"distinct_id": "alice"}, follow=True)
+
+    assert response.redirect_chain == [(settings_url(project), HTTPStatus.FOUND)]
+    assert list(SuppressedId.objects.values_list("id_hmac", flat=True)) == [
+        distinct_id_hmac(project_id=project.id, distinct_id="Alice")
+    ]
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action) == (f"web:{admin_user.email}", "suppression_lifted")
+    assert "alice" not in str(entry.detail)
+    assert shown_messages(response) == [
+        "The suppression of that id was lifted: ingestion accepts its events and profile "
+        "updates again."
+    ]
+    assert "1 id is suppressed in this project" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("distinct_id", "error"),
+    [
+        (
+            "carol",
+            "This id is not suppressed in this project; nothing changed. Ids are case-sensitive.",
+        ),
+        ("", "This field is required."),
+        ("x" * 256, "Ensure this value has at most 255 characters (it has 256)."),
+    ],
+)
+def test_lifting_an_id_that_is_not_suppressed_changes_nothing(
+    signed_in, owner, project, distinct_id, error
+):
+    suppress(project, "alice")
+    before = state(project)
+
+    response = signed_in(owner).post(lift_url(project), {"distinct_id": distinct_id})
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["lift_form"].errors == {"distinct_id": [error]}
+    assert state(project) == before
+
+
+def test_another_organizations_project_is_404_even_for_an_owner(signed_in, owner):
+    theirs = ProjectFactory()
+    before = state(theirs)
+
+    client = signed_in(owner)
+
+    assert client.get(settings_url(theirs)).status_code == HTTPStatus.NOT_FOUND
+    assert client.post(rotate_url(theirs), {"confirm": "on"}).status_code == (HTTPStatus.NOT_FOUND)
+    assert state(theirs) == before
+
+
+def test_project_list_links_to_settings_only_for_managers(signed_in, owner, member, project):
+    link = f'href="{settings_url(project)}"'
+
+    assert link in signed_in(owner).get(reverse("projects:list")).content.decode()
+    assert link not in signed_in(member).get(reverse("projects:list")).content.decode()
