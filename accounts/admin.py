@@ -1,3 +1,4 @@
+from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
@@ -65,6 +66,27 @@ class GdprTokenAdmin(admin.ModelAdmin):
     search_fields = ["user__email"]
     readonly_fields = ["user", "created_at", "expires_at", "last_used_at"]
     exclude = ["token_hash"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# allauth.mfa's own admin shows and edits an authenticator's data: its TOTP secret and recovery
+# codes. Staff see only that one exists, and may remove it for a user who lost their device.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    list_display = ["user", "type", "created_at", "last_used_at"]
+    list_filter = ["type"]
+    search_fields = ["user__email"]
+    list_select_related = ["user"]
+    fields = ["user", "type", "created_at", "last_used_at"]
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False

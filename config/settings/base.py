@@ -45,7 +45,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
-    "django.contrib.admin",
+    # django.contrib.admin with the back office's site (allauth sign-in, MFA for staff).
+    "config.admin_apps.BackOfficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "django_rq",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "config",
     "accounts",
     "projects",
@@ -73,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "config.admin_access.BackOfficeAccessMiddleware",
     "privacy_requests.api.errors.ApiErrorShapeMiddleware",
 ]
 
@@ -128,6 +131,11 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_UNIQUE_EMAIL = True
+# Two-factor authentication (allauth.mfa): anyone may turn it on; the back office requires it of
+# staff while PRIVACY_ADMIN_REQUIRE_MFA is on (on unless a settings module turns it off).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Privacy requests")
+PRIVACY_ADMIN_REQUIRE_MFA = env_bool("PRIVACY_ADMIN_REQUIRE_MFA", True)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,0 +1,643 @@
+"""The back office for privacy requests (DESIGN sections 1, 4 and 9).
+
+Staff work the queues here: every state change is a service call with the staff user as actor
+(which writes the audit entry); nothing here saves a request itself. Requests and audit entries
+are read-only, and no page links to an export: staff cannot download them.
+"""
+
+import json
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince, timeuntil
+
+from privacy_requests.admin_actions import (
+    ExtendDeadlineForm,
+    plural,
+    privacy_requests_operate,
+    staff_actor,
+)
+from privacy_requests.admin_selectors import (
+    deadline_state,
+    due_this_week_q,
+    overdue_q,
+    privacy_request_queue_summary,
+    privacy_requests_matching,
+    urgency_ordering,
+)
+from privacy_requests.audit import audit_verify
+from privacy_requests.models import (
+    CANCELABLE_STATUSES,
+    FINAL_STATUSES,
+    AuditEntry,
+    PrivacyRequest,
+    RequestKind,
+    Status,
+)
+from privacy_requests.services import (
+    privacy_request_cancel,
+    privacy_request_expedite,
+    privacy_request_extend,
+    privacy_request_retry,
+    privacy_sweep,
+)
+
+# Subjects listed on a request's page; a request may have thousands (2,000 given, plus links).
+SUBJECTS_SHOWN = 200
+# A request page posts its action buttons to the list with this field, to come back after.
+RETURN_TO_REQUEST = "_return_to_request"
+
+
+def short_when(moment) -> str:
+    return date_format(timezone.localtime(moment), "Y-m-d H:i") if moment else "—"
+
+
+def when(moment) -> str:
+    return f"{short_when(moment)} UTC" if moment else "—"
+
+
+def pretty_json(value) -> str:
+    return format_html(
+        '<pre class="back-office-json">{}</pre>',
+        json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False),
+    )
+
+
+def queue_summary_links() -> list[tuple[str, int, str]]:
+    """(label, count, filtered list URL) for the summary above the list and on the index."""
+    changelist = reverse("admin:privacy_requests_privacyrequest_changelist")
+    summary = privacy_request_queue_summary()
+    return [
+        ("Queued", summary.queued, f"{changelist}?status__in=PENDING,STAGING"),
+        ("Running", summary.running, f"{changelist}?status__exact=STARTED"),
+        ("Failed", summary.failed, f"{changelist}?status__exact=FAILURE"),
+        ("Overdue", summary.overdue, f"{changelist}?deadline=overdue"),
+        ("Due this week", summary.due_this_week, f"{changelist}?deadline=week"),
+    ]
+
+
+class DeadlineFilter(admin.SimpleListFilter):
+    title = "deadline"
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("week", "Due this week (next 7 days)")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "overdue":
+            return queryset.filter(overdue_q(now))
+        if self.value() == "week":
+            return queryset.filter(due_this_week_q(now))
+        return queryset
+
+
+class BackOfficeMedia:
+    css = {"all": ["css/back_office.css"]}
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(admin.ModelAdmin):
+    list_display = [
+        "tracking_display",
+        "status_display",
+        "kind",
+        "compliance",
+        "organization",
+        "project",
+        "ids_count",
+        "progress_display",
+        "received_display",
+        "due_display",
+    ]
+    list_filter = ["status", "kind", "compliance", DeadlineFilter, "organization"]
+    list_select_related = ["organization", "project"]
+    list_per_page = 100
+    search_fields = ["tracking_id"]  # the search itself is get_search_results
+    search_help_text = (
+        "A tracking id, or a distinct_id (exact and case-sensitive; also finds "
+        "requests whose subjects have since been pseudonymized)."
+    )
+    actions = ["retry_failed", "cancel_requests", "expedite_deletions", "extend_deadline"]
+    fieldsets = [
+        (
+            "Request",
+            {
+                "fields": [
+                    "tracking_id",
+                    "status_display",
+                    "kind",
+                    "compliance",
+                    "disclosure",
+                    "channel",
+                    "organization",
+                    "project",
+                    "requested_by",
+                ]
+            },
+        ),
+        (
+            "Deadline",
+            {
+                "fields": [
+                    "received_display",
+                    "due_display",
+                    "extended",
+                    "extension_reason",
+                    "not_before",
+                ]
+            },
+        ),
+        (
+            "Processing",
+            {
+                "fields": [
+                    "progress_display",
+                    "started_at",
+                    "finished_at",
+                    "attempts",
+                    "runs",
+                    "lease_until",
+                    "snapshot_max_event_id",
+                    "error_display",
+                ]
+            },
+        ),
+        (
+            "Outcome",
+            {
+                "fields": [
+                    "counts_display",
+                    "not_found_display",
+                    "result_display",
+                    "canceled_by",
+                    "canceled_at",
+                    "subjects_pseudonymized_at",
+                ]
+            },
+        ),
+        ("Subjects", {"fields": ["subjects_display"]}),
+        ("Audit trail", {"fields": ["audit_trail_display"]}),
+    ]
+    readonly_fields = [
+        "tracking_id",
+        "status_display",
+        "kind",
+        "compliance",
+        "disclosure",
+        "channel",
+        "organization",
+        "project",
+        "requested_by",
+        "received_display",
+        "due_display",
+        "extended",
+        "extension_reason",
+        "not_before",
+        "progress_display",
+        "started_at",
+        "finished_at",
+        "attempts",
+        "runs",
+        "lease_until",
+        "snapshot_max_event_id",
+        "error_display",
+        "counts_display",
+        "not_found_display",
+        "result_display",
+        "canceled_by",
+        "canceled_at",
+        "subjects_pseudonymized_at",
+        "subjects_display",
+        "audit_trail_display",
+    ]
+    Media = BackOfficeMedia
+
+    # Read-only: states change only through the actions below, which call the services.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_operate_permission(self, request) -> bool:
+        """May run the actions: staff holding the "change privacy request" permission."""
+        return request.user.is_staff and request.user.has_perm(
+            "privacy_requests.change_privacyrequest"
+        )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(given_ids=Count("subjects", filter=Q(subjects__linked=False)))
+        )
+
+    def get_ordering(self, request):
+        return urgency_ordering()
+
+    def get_search_results(self, request, queryset, search_term):
+        return privacy_requests_matching(queryset, search_term), False
+
+    def get_urls(self):
+        return [
+            path(
+                "sweep/",
+                self.admin_site.admin_view(self.sweep_view),
+                name="privacy_requests_privacyrequest_sweep",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        context = {
+            "queue_summary": queue_summary_links(),
+            "can_operate": self.has_operate_permission(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {"request_actions": [], **(extra_context or {})}
+        privacy_request = self.get_object(request, unquote(object_id))
+        if privacy_request is not None and self.has_operate_permission(request):
+            context["request_actions"] = self.actions_available(privacy_request)
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    @staticmethod
+    def actions_available(privacy_request: PrivacyRequest) -> list[tuple[str, str]]:
+        """The action buttons a request's page offers; the services still decide."""
+        available = []
+        if privacy_request.status == Status.FAILURE:
+            available.append(("retry_failed", "Retry"))
+        if privacy_request.status in CANCELABLE_STATUSES:
+            available.append(("cancel_requests", "Cancel"))
+            if (
+                privacy_request.kind == RequestKind.DELETION
+                and privacy_request.not_before > timezone.now()
+            ):
+                available.append(("expedite_deletions", "Expedite (end the grace period)"))
+        if not privacy_request.extended and privacy_request.status not in FINAL_STATUSES:
+            available.append(("extend_deadline", "Extend the deadline…"))
+        return available
+
+    # -- Actions: each calls a service per request, as the staff user. --
+
+    def _after_action(self, request: HttpRequest, queryset):
+        if request.POST.get(RETURN_TO_REQUEST):
+            privacy_request = queryset.first()
+            if privacy_request is not None:
+                return HttpResponseRedirect(
+                    reverse(
+                        "admin:privacy_requests_privacyrequest_change", args=[privacy_request.pk]
+                    )
+                )
+        return None
+
+    @staticmethod
+    def _selected(queryset):
+        return (
+            PrivacyRequest.objects.filter(pk__in=list(queryset.values_list("pk", flat=True)))
+            .select_related("project")
+            .order_by("due_at", "id")
+        )
+
+    @admin.action(description="Retry the selected failed requests", permissions=["operate"])
+    def retry_failed(self, request, queryset):
+        privacy_requests_operate(
+            request,
+            self._selected(queryset),
+            operation=lambda pr, actor: privacy_request_retry(request=pr, actor=actor),
+            done="retried: queued again on the same tracking id",
+            not_done="not retried",
+        )
+        return self._after_action(request, queryset)
+
+    @admin.action(
+        description="Cancel the selected requests (PENDING or STAGING only)",
+        permissions=["operate"],
+    )
+    def cancel_requests(self, request, queryset):
+        privacy_requests_operate(
+            request,
+            self._selected(queryset),
+            operation=lambda pr, actor: privacy_request_cancel(request=pr, actor=actor),
+            done="canceled",
+            not_done="not canceled",
+        )
+        return self._after_action(request, queryset)
+
+    @admin.action(
+        description="Expedite the selected deletions (end their grace period)",
+        permissions=["operate"],
+    )
+    def expedite_deletions(self, request, queryset):
+        privacy_requests_operate(
+            request,
+            self._selected(queryset),
+            operation=lambda pr, actor: privacy_request_expedite(request=pr, actor=actor),
+            done="expedited",
+            not_done="not expedited",
+        )
+        return self._after_action(request, queryset)
+
+    @admin.action(
+        description="Extend the deadline of the selected requests (once, with a reason)",
+        permissions=["operate"],
+    )
+    def extend_deadline(self, request, queryset):
+        form = ExtendDeadlineForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            privacy_requests_operate(
+                request,
+                self._selected(queryset),
+                operation=lambda pr, actor: privacy_request_extend(
+                    request=pr, actor=actor, reason=reason
+                ),
+                done="extended",
+                not_done="not extended",
+            )
+            return self._after_action(request, queryset)
+        selected = list(self._selected(queryset))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Extend the deadline",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "form": form,
+            "privacy_requests": selected,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "return_to_request": request.POST.get(RETURN_TO_REQUEST, ""),
+            "return_to_request_field": RETURN_TO_REQUEST,
+            "media": self.media,
+        }
+        return TemplateResponse(
+            request, "admin/privacy_requests/privacyrequest/extend_deadline.html", context
+        )
+
+    def sweep_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        changelist = reverse("admin:privacy_requests_privacyrequest_changelist")
+        if not self.has_operate_permission(request):
+            messages.error(
+                request,
+                "You may not run the sweep: it needs the permission to change privacy requests.",
+            )
+            return HttpResponseRedirect(changelist)
+        report = privacy_sweep(actor=staff_actor(request))
+        level = messages.WARNING if report.enqueue_failed else messages.SUCCESS
+        messages.add_message(request, level, f"Sweep done: {report.as_text()}.")
+        return HttpResponseRedirect(changelist)
+
+    # -- Columns and read-only fields. --
+
+    @admin.display(description="tracking id", ordering="tracking_id")
+    def tracking_display(self, obj):
+        # The whole id is long; its first characters tell requests apart in a list.
+        return format_html('<code title="{}">{}…</code>', obj.tracking_id, obj.tracking_id[:12])
+
+    @admin.display(description="status", ordering="status")
+    def status_display(self, obj):
+        return format_html(
+            '<span class="request-status request-status-{}">{}</span>',
+            obj.status.lower(),
+            obj.status,
+        )
+
+    @admin.display(description="ids")
+    def ids_count(self, obj):
+        return getattr(obj, "given_ids", None)
+
+    @admin.display(description="progress")
+    def progress_display(self, obj):
+        progress = obj.progress or {}
+        if obj.status == Status.SUCCESS:
+            return "done"
+        if "total" not in progress:
+            return "—"
+        text = f"{progress.get('done', 0)}/{progress['total']}"
+        if progress.get("phase"):
+            text += f" ({progress['phase']})"
+        return text
+
+    @admin.display(description="received (UTC)", ordering="received_at")
+    def received_display(self, obj):
+        return short_when(obj.received_at)
+
+    @admin.display(description="due (UTC)", ordering="due_at")
+    def due_display(self, obj):
+        now = timezone.now()
+        state = deadline_state(obj, now=now)
+        if state == "overdue":
+            return format_html(
+                '<span class="deadline-overdue">{}<br>overdue by {}</span>',
+                short_when(obj.due_at),
+                timesince(obj.due_at, now, depth=1),
+            )
+        if state == "due_soon":
+            return format_html(
+                '<span class="deadline-soon">{}<br>due in {}</span>',
+                short_when(obj.due_at),
+                timeuntil(obj.due_at, now, depth=1),
+            )
+        return short_when(obj.due_at)
+
+    @admin.display(description="error")
+    def error_display(self, obj):
+        return obj.error or "—"
+
+    @admin.display(description="counts")
+    def counts_display(self, obj):
+        return pretty_json(obj.counts) if obj.counts else "—"
+
+    @admin.display(description="ids without data")
+    def not_found_display(self, obj):
+        if not obj.not_found:
+            return "—"
+        return format_html(
+            "{}: {}",
+            plural(len(obj.not_found), "id", "ids"),
+            ", ".join(obj.not_found[:SUBJECTS_SHOWN]),
+        )
+
+    @admin.display(description="result")
+    def result_display(self, obj):
+        """What the result is, never a link to it: staff cannot download exports."""
+        if obj.result_purged_at:
+            return f"Removed {when(obj.result_purged_at)}: {obj.result_purge_reason or '—'}"
+        if not obj.result_file:
+            return "—"
+        what = "Export package" if obj.kind == RequestKind.EXPORT else "Deletion receipt"
+        text = f"{what}, {obj.result_size or 0} bytes, sha256 {obj.result_sha256 or '—'}"
+        if obj.result_expires_at:
+            text += f", expires {when(obj.result_expires_at)}"
+        return text + " (only the organization's owners and admins can download it)"
+
+    @admin.display(description="subjects")
+    def subjects_display(self, obj):
+        subjects = list(obj.subjects.order_by("position")[:SUBJECTS_SHOWN])
+        total = obj.subjects.count()
+        if not subjects:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            (
+                (
+                    subject.position + 1,
+                    subject.distinct_id,
+                    "linked through the identity cluster" if subject.linked else "given",
+                )
+                for subject in subjects
+            ),
+        )
+        note = ""
+        if obj.subjects_pseudonymized_at:
+            note = f"Pseudonymized {when(obj.subjects_pseudonymized_at)}: ids shown as HMACs. "
+        if total > len(subjects):
+            note += f"First {len(subjects)} of {total}."
+        return format_html(
+            '<p>{}</p><table class="back-office-table"><thead><tr><th>#</th><th>distinct_id'
+            "</th><th>how</th></tr></thead><tbody>{}</tbody></table>",
+            note or plural(total, "subject", "subjects"),
+            rows,
+        )
+
+    @admin.display(description="audit trail")
+    def audit_trail_display(self, obj):
+        entries = AuditEntry.objects.filter(request=obj).order_by("seq")
+        rows = format_html_join(
+            "",
+            "<tr><td>#{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            (
+                (
+                    entry.seq,
+                    when(entry.at),
+                    entry.actor,
+                    entry.action,
+                    json.dumps(entry.detail, sort_keys=True, ensure_ascii=False),
+                )
+                for entry in entries
+            ),
+        )
+        return format_html(
+            '<table class="back-office-table"><thead><tr><th>seq</th><th>at</th><th>actor</th>'
+            "<th>action</th><th>detail</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Append-only: nothing here writes; "verify" recomputes each organization's chain."""
+
+    list_display = ["at", "organization", "seq", "action", "actor", "request_link", "hash_short"]
+    list_filter = ["organization", "action", "at"]
+    date_hierarchy = "at"
+    search_fields = ["request__tracking_id", "actor"]
+    list_select_related = ["organization", "request"]
+    ordering = ["-at", "-id"]
+    list_per_page = 100
+    actions = ["verify_chains"]
+    fields = [
+        "organization",
+        "seq",
+        "at",
+        "actor",
+        "request_link",
+        "action",
+        "detail_display",
+        "prev_hash",
+        "hash",
+    ]
+    readonly_fields = fields
+    Media = BackOfficeMedia
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "verify/",
+                self.admin_site.admin_view(self.verify_all_view),
+                name="privacy_requests_auditentry_verify",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="request")
+    def request_link(self, obj):
+        if obj.request_id is None:
+            return "—"
+        url = reverse("admin:privacy_requests_privacyrequest_change", args=[obj.request_id])
+        return format_html('<a href="{}">{}</a>', url, obj.request.tracking_id)
+
+    @admin.display(description="hash")
+    def hash_short(self, obj):
+        return format_html('<code title="{}">{}…</code>', obj.hash, obj.hash[:12])
+
+    @admin.display(description="detail")
+    def detail_display(self, obj):
+        return pretty_json(obj.detail)
+
+    @admin.action(description="Verify the audit chains of the selected entries' organizations")
+    def verify_chains(self, request, queryset):
+        organization_ids = sorted(set(queryset.values_list("organization_id", flat=True)))
+        self._report_verification(request, organization_ids)
+
+    def verify_all_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        organization_ids = list(
+            AuditEntry.objects.order_by("organization_id")
+            .values_list("organization_id", flat=True)
+            .distinct()
+        )
+        self._report_verification(request, organization_ids)
+        return HttpResponseRedirect(reverse("admin:privacy_requests_auditentry_changelist"))
+
+    @staticmethod
+    def _report_verification(request, organization_ids: list[int]) -> None:
+        from accounts.models import Organization
+
+        names = dict(Organization.objects.filter(id__in=organization_ids).values_list("id", "name"))
+        intact = []
+        for organization_id in organization_ids:
+            chain_break = audit_verify(organization_id=organization_id)
+            label = f"{names.get(organization_id, '?')} (#{organization_id})"
+            if chain_break is None:
+                intact.append(label)
+            else:
+                messages.error(
+                    request,
+                    (
+                        f"Audit chain of {label} is broken at entry #{chain_break.seq} "
+                        f"(id {chain_break.entry_id}): {chain_break.reason}."
+                    ),
+                )
+        if intact:
+            shown = ", ".join(intact[:20])
+            if len(intact) > 20:
+                shown += f" and {len(intact) - 20} more"
+            messages.success(
+                request, f"{plural(len(intact), 'audit chain', 'audit chains')} intact: {shown}."
+            )

@@ -1,0 +1,35 @@
+"""Staff looking at end users' data in the back office: each look is audited (DESIGN section 9).
+
+The entry names the staff user, the record and the end user, the latter only as
+HMAC(PRIVACY_PII_KEY, project ‖ id): the audit trail never holds a raw distinct_id.
+"""
+
+from django.db import models
+
+from privacy_requests.actors import Actor, actor_require
+from privacy_requests.audit import audit_append, subject_hmac
+from privacy_requests.models import AuditEntry
+from projects.models import Project
+
+STAFF_VIEWED_END_USER_DATA = "staff_viewed_end_user_data"
+
+
+def end_user_data_view_record(*, actor: Actor, record: models.Model) -> AuditEntry:
+    """Audits that `actor` (staff) opened an Event, Profile or IdentityLink."""
+    project = Project.objects.only("id", "organization_id").get(id=record.project_id)
+    actor_require(actor=actor, project=project)
+    detail = {
+        "model": record._meta.label_lower,
+        "id": record.pk,
+        "project": project.id,
+        "distinct_id_hmac": subject_hmac(project_id=project.id, distinct_id=record.distinct_id),
+    }
+    canonical_id = getattr(record, "canonical_id", None)
+    if canonical_id is not None:
+        detail["canonical_id_hmac"] = subject_hmac(project_id=project.id, distinct_id=canonical_id)
+    return audit_append(
+        organization_id=project.organization_id,
+        actor=actor.text,
+        action=STAFF_VIEWED_END_USER_DATA,
+        detail=detail,
+    )
