@@ -9,7 +9,11 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import Organization
 from accounts.selectors import MANAGER_ROLES, membership_get, organization_list_for_user
 from privacy_requests.actors import Actor
-from privacy_requests.deletions.suppression import suppression_lift, suppression_set
+from privacy_requests.deletions.suppression import (
+    suppressed_ids_recent,
+    suppression_lift,
+    suppression_set,
+)
 from privacy_requests.errors import PrivacyRequestError
 from projects.errors import ProjectsError
 from projects.forms import (
@@ -114,6 +118,7 @@ def _render_settings(
                 initial={"enabled": "off" if project.suppress_deleted_ids else "on"}
             ),
             "suppressed_count": SuppressedId.objects.filter(project=project).count(),
+            "suppressed_recent": suppressed_ids_recent(project=project),
         },
         status=status,
     )

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from privacy_requests.actors import Actor, actor_require
 from privacy_requests.audit import audit_append
+from privacy_requests.models import PrivacyRequest
 from projects.models import Project, SuppressedId
 from projects.pii import distinct_id_hmac
 
@@ -65,3 +66,25 @@ def suppression_set(*, project: Project, actor: Actor, enabled: bool) -> bool:
             )
     project.suppress_deleted_ids = enabled
     return bool(changed)
+
+
+def suppressed_ids_recent(*, project: Project, limit: int = 50) -> list[dict]:
+    """The latest suppressed ids of the project, as people may see them: a fingerprint of the
+    HMAC (the raw id is never kept), when, and by which deletion."""
+    rows = list(
+        SuppressedId.objects.filter(project=project)
+        .order_by("-created_at", "-id")
+        .values("id_hmac", "created_at", "request_id")[:limit]
+    )
+    tracking_ids = dict(
+        PrivacyRequest.objects.filter(id__in={row["request_id"] for row in rows})
+        .values_list("id", "tracking_id")
+    )
+    return [
+        {
+            "fingerprint": row["id_hmac"][:12],
+            "created_at": row["created_at"],
+            "tracking_id": tracking_ids.get(row["request_id"], ""),
+        }
+        for row in rows
+    ]

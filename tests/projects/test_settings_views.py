@@ -242,3 +242,17 @@ def test_project_list_links_to_settings_only_for_managers(signed_in, owner, memb
 
     assert link in signed_in(owner).get(reverse("projects:list")).content.decode()
     assert link not in signed_in(member).get(reverse("projects:list")).content.decode()
+
+
+def test_settings_list_suppressed_ids_by_fingerprint_never_in_clear(signed_in, owner, project):
+    suppress(project, "alice", "bob")
+
+    page = signed_in(owner).get(settings_url(project)).content.decode()
+
+    fingerprints = [
+        distinct_id_hmac(project_id=project.id, distinct_id=distinct_id)[:12]
+        for distinct_id in ("alice", "bob")
+    ]
+    assert all(f"<code>{fingerprint}</code>" in page for fingerprint in fingerprints)
+    assert "2 ids are suppressed in this project" in page
+    assert ">alice<" not in page and ">bob<" not in page
