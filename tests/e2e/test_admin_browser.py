@@ -11,7 +11,6 @@ test-output/admin-screenshots/.
 import contextlib
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from privacy_requests.actors import Actor
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import privacy_request_submit
 from tests.admin_support import fresh_totp_code, staff_user
+from tests.e2e.conftest import chromium_launch, unused_port
 from tests.factories import (
     DEFAULT_PASSWORD,
     EventFactory,
@@ -35,22 +35,8 @@ from tests.factories import (
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "admin-screenshots"
 FINISH_TIMEOUT = 30
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -142,9 +128,7 @@ def test_operator_signs_in_with_totp_and_retries_a_failed_request(
     base_url = back_office["base_url"]
     tracking_id = failed_request.tracking_id
     with sync_playwright() as playwright, connections_closed_on_exit():
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = chromium_launch(playwright)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.set_default_timeout(15_000)
 

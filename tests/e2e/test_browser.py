@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import urllib.error
 import urllib.request
 import zipfile
@@ -29,6 +28,7 @@ from accounts.models import Role
 from accounts.services import gdpr_token_issue
 from privacy_requests.models import PrivacyRequest, RequestKind, Status
 from projects.models import Event, IdentityKind, IdentityLink, Profile
+from tests.e2e.conftest import chromium_launch, unused_port
 from tests.factories import (
     DEFAULT_PASSWORD,
     EventFactory,
@@ -42,22 +42,8 @@ from tests.factories import (
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "screenshots"
 FINISH_TIMEOUT_MS = 30_000
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -166,9 +152,7 @@ def test_owner_exports_deletes_and_resets_the_token_in_a_browser(
 
     base_url, project = site["base_url"], shop["project"]
     with sync_playwright() as playwright, connections_closed_on_exit():
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = chromium_launch(playwright)
         context = browser.new_context(
             accept_downloads=True, viewport={"width": 1280, "height": 900}
         )

@@ -122,3 +122,20 @@ def refuse_inactive(user: User) -> None:
         # A staff decision to deactivate is not undone from the command line; the tokens
         # printed for an inactive user would not work anyway.
         raise CommandError(f"The account {user.email!r} is deactivated; reactivate it first.")
+
+
+def bounded_int_arg(*, low: int, high: int | None = None):
+    """An argparse type: a whole number from `low` up to `high` (no upper bound if None)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"must be an integer, not {value!r}") from exc
+        if number < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {number}")
+        if high is not None and number > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, not {number}")
+        return number
+
+    return parse

@@ -1,8 +1,6 @@
-import argparse
-
 from django.core.management.base import CommandError, CommandParser
 
-from accounts.management.commands._operator import OperatorCommand
+from accounts.management.commands._operator import OperatorCommand, bounded_int_arg
 from privacy_requests.benchmarks import (
     BenchRefused,
     bench_dataset,
@@ -11,19 +9,6 @@ from privacy_requests.benchmarks import (
 )
 from privacy_requests.benchmarks.deletion import run as deletion_bench_run
 from privacy_requests.benchmarks.export import export_bench_run
-
-
-def _bounded_int(*, low: int, high: int):
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"must be an integer, not {value!r}") from exc
-        if not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, not {number}")
-        return number
-
-    return parse
 
 
 class Command(OperatorCommand):
@@ -36,28 +21,28 @@ class Command(OperatorCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--events",
-            type=_bounded_int(low=1, high=100_000_000),
+            type=bounded_int_arg(low=1, high=100_000_000),
             default=5_000_000,
             metavar="M",
             help="Events in the store.",
         )
         parser.add_argument(
             "--subjects",
-            type=_bounded_int(low=1, high=2000),
+            type=bounded_int_arg(low=1, high=2000),
             default=2000,
             metavar="S",
             help="Users the requests name (at most 2,000).",
         )
         parser.add_argument(
             "--users",
-            type=_bounded_int(low=1, high=10_000_000),
+            type=bounded_int_arg(low=1, high=10_000_000),
             metavar="N",
             help="Users in the store (default M / 25, so that 2,000 users hold about 1%% of "
             "the events). Fewer users make each request bigger.",
         )
         parser.add_argument(
             "--seed",
-            type=_bounded_int(low=0, high=2**31 - 1),
+            type=bounded_int_arg(low=0, high=2**31 - 1),
             default=1,
             help="Seed of the dataset and of the choice of users.",
         )

@@ -1,23 +1,8 @@
-import argparse
-
 from django.core.management.base import CommandError, CommandParser
 
-from accounts.management.commands._operator import OperatorCommand
+from accounts.management.commands._operator import OperatorCommand, bounded_int_arg
 from projects.benchmark import ingest_bench_run
 from projects.errors import ProjectsError
-
-
-def _bounded_int(*, low: int, high: int):
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"must be an integer, not {value!r}") from exc
-        if not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, not {number}")
-        return number
-
-    return parse
 
 
 class Command(OperatorCommand):
@@ -30,21 +15,21 @@ class Command(OperatorCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--events", type=_bounded_int(low=1, high=100_000_000), default=200_000, metavar="M"
+            "--events", type=bounded_int_arg(low=1, high=100_000_000), default=200_000, metavar="M"
         )
         parser.add_argument(
             "--batch",
-            type=_bounded_int(low=1, high=2000),
+            type=bounded_int_arg(low=1, high=2000),
             default=2000,
             metavar="B",
             help="Events per request (at most 2,000, Mixpanel's limit).",
         )
         parser.add_argument(
-            "--workers", type=_bounded_int(low=1, high=64), default=2, help="gunicorn workers."
+            "--workers", type=bounded_int_arg(low=1, high=64), default=2, help="gunicorn workers."
         )
         parser.add_argument(
             "--connections",
-            type=_bounded_int(low=1, high=64),
+            type=bounded_int_arg(low=1, high=64),
             default=4,
             help="Concurrent keep-alive connections of the client.",
         )

@@ -3,25 +3,10 @@ import os
 
 from django.core.management.base import CommandError, CommandParser
 
-from accounts.management.commands._operator import OperatorCommand
+from accounts.management.commands._operator import OperatorCommand, bounded_int_arg
 from projects.errors import ProjectsError
 from projects.generation import synthetic_data_generate
 from projects.models import Project
-
-
-def _bounded_int(*, low: int, high: int | None = None):
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"must be an integer, not {value!r}") from exc
-        if number < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, not {number}")
-        if high is not None and number > high:
-            raise argparse.ArgumentTypeError(f"must be at most {high}, not {number}")
-        return number
-
-    return parse
 
 
 class Command(OperatorCommand):
@@ -35,34 +20,36 @@ class Command(OperatorCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--project-token", required=True, metavar="T", help="Project token.")
         parser.add_argument(
-            "--users", required=True, type=_bounded_int(low=1), metavar="N", help="New users."
+            "--users", required=True, type=bounded_int_arg(low=1), metavar="N", help="New users."
         )
         parser.add_argument(
-            "--events", required=True, type=_bounded_int(low=0), metavar="M", help="New events."
+            "--events", required=True, type=bounded_int_arg(low=0), metavar="M", help="New events."
         )
         parser.add_argument(
             "--years",
-            type=_bounded_int(low=1, high=50),
+            type=bounded_int_arg(low=1, high=50),
             default=2,
             metavar="Y",
             help="Spread the events over the last Y years (default 2).",
         )
         parser.add_argument(
             "--seed",
-            type=_bounded_int(low=0, high=2**31 - 1),
+            type=bounded_int_arg(low=0, high=2**31 - 1),
             metavar="S",
             help="Makes the run reproducible (default: a random seed, printed).",
         )
         parser.add_argument(
             "--workers",
-            type=_bounded_int(low=1, high=16),
+            type=bounded_int_arg(low=1, high=16),
             default=min(os.cpu_count() or 1, 4),
             metavar="W",
             help="Database connections inserting events at once on PostgreSQL "
             "(default: the number of CPUs, at most 4).",
         )
         # Tests pretend the disk is full with it.
-        parser.add_argument("--assume-free-bytes", type=_bounded_int(low=0), help=argparse.SUPPRESS)
+        parser.add_argument(
+            "--assume-free-bytes", type=bounded_int_arg(low=0), help=argparse.SUPPRESS
+        )
 
     def handle(self, *args, **options) -> None:
         project = Project.objects.filter(token=options["project_token"].strip()).first()
