@@ -184,8 +184,6 @@ def _file_response(request: PrivacyRequest, *, filename: str, content_type: str)
 
 
 def _is_s3(storage) -> bool:
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:  # pragma: no cover - without the S3 extra
-        return False
-    return isinstance(storage, S3Storage)
+    # By name, not by import: importing django-storages' S3 backend without boto3 installed
+    # (local disk needs no S3 extra) raises ImproperlyConfigured.
+    return any(cls.__module__ == "storages.backends.s3" for cls in type(storage).__mro__)

@@ -1,5 +1,6 @@
 """The signed download link of result files (DESIGN section 5.2)."""
 
+import sys
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -84,6 +85,17 @@ def test_the_download_is_served_as_a_private_attachment(export, client):
     assert response["Referrer-Policy"] == "no-referrer"
     assert int(response["Content-Length"]) == export.result_size
     body(response)
+
+
+def test_local_downloads_work_without_the_s3_extra_installed(export, client, monkeypatch):
+    # `make run` installs no boto3: serving a local file must not touch the S3 backend.
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    monkeypatch.delitem(sys.modules, "storages.backends.s3", raising=False)
+
+    response = client.get(export_download_url(export))
+
+    assert response.status_code == HTTPStatus.OK
+    assert sha256(body(response)) == export.result_sha256
 
 
 def test_each_download_is_audited_without_any_user_id(export, client):
