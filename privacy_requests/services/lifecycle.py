@@ -92,7 +92,8 @@ def privacy_request_extend(*, request: PrivacyRequest, actor: Actor, reason: str
         if not transition(
             request.id,
             condition=Q(extended=False) & ~Q(status__in=FINAL_STATUSES),
-            due_at=new_due, extended=True, extension_reason=reason,
+            # A new deadline earns a new reminder 7 days before it.
+            due_at=new_due, extended=True, extension_reason=reason, due_reminder_sent_at=None,
         ):
             current = PrivacyRequest.objects.get(id=request.id)
             if current.extended:

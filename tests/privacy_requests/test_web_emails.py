@@ -13,7 +13,11 @@ from accounts.models import Membership, Role
 from privacy_requests import processors
 from privacy_requests.actors import Actor
 from privacy_requests.models import AuditEntry, DeletionDraft, PrivacyRequest, Status
-from privacy_requests.services import privacy_request_cancel, privacy_sweep
+from privacy_requests.services import (
+    privacy_request_cancel,
+    privacy_request_extend,
+    privacy_sweep,
+)
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -255,3 +259,18 @@ def test_the_sweep_purges_expired_deletion_drafts(project):
     assert report.purged_drafts == 1
     assert list(DeletionDraft.objects.all()) == [fresh]
     assert "purged 1 expired deletion previews" in report.as_text()
+
+
+def test_an_extended_deadline_is_reminded_about_again(due_soon, owner_actor):
+    request, _ = due_soon
+    assert privacy_sweep().due_reminders == 1
+
+    extended = privacy_request_extend(request=request, actor=owner_actor, reason="Large account")
+    assert privacy_sweep().due_reminders == 0  # the new deadline is months away
+    PrivacyRequest.objects.filter(id=request.id).update(
+        due_at=timezone.now() + timedelta(days=3)
+    )
+
+    assert extended.due_reminder_sent_at is None
+    assert privacy_sweep().due_reminders == 1
+    assert len(mail.outbox) == 4  # owner and admin, twice
