@@ -24,3 +24,11 @@ def privacy_request_result_url(*, request: PrivacyRequest, absolute_base: str) -
     from privacy_requests.exports.downloads import export_download_url
 
     return export_download_url(request, absolute_base=absolute_base)
+
+
+def privacy_request_given_ids(*, request: PrivacyRequest) -> list[str]:
+    """The distinct_ids the requester gave, in their order (not the linked ones)."""
+    return list(
+        request.subjects.filter(linked=False).order_by("position")
+        .values_list("distinct_id", flat=True)
+    )

@@ -22,7 +22,11 @@ from privacy_requests.api.permissions import ProjectPrivacyPermission
 from privacy_requests.api.throttling import CreateRateThrottle, ReadRateThrottle
 from privacy_requests.errors import InvalidRequest
 from privacy_requests.models import Channel, PrivacyRequest, RequestKind, Status
-from privacy_requests.selectors import privacy_request_list_for_user, privacy_request_result_url
+from privacy_requests.selectors import (
+    privacy_request_given_ids,
+    privacy_request_list_for_user,
+    privacy_request_result_url,
+)
 from privacy_requests.services import privacy_request_cancel, privacy_request_submit
 from privacy_requests.services.idempotency import privacy_request_submit_once
 
@@ -96,10 +100,7 @@ class DetailView(GdprApiView):
             "status": privacy_request.status,
             "result": privacy_request_result_url(
                 request=privacy_request, absolute_base=request.build_absolute_uri("/")),
-            "distinct_ids": list(
-                privacy_request.subjects.filter(linked=False).order_by("position")
-                .values_list("distinct_id", flat=True)
-            ),
+            "distinct_ids": privacy_request_given_ids(request=privacy_request),
         }
         if self.kind == RequestKind.DELETION:
             results.update({

@@ -23,6 +23,7 @@ from privacy_requests.actors import SYSTEM
 from privacy_requests.audit import audit_append
 from privacy_requests.models import PrivacyRequest, RequestSubject, Status
 from privacy_requests.notifications import privacy_request_notify_finished
+from privacy_requests.selectors import privacy_request_given_ids
 from privacy_requests.services.lifecycle import transition
 from projects.models import Event
 from projects.selectors import identity_clusters_resolve
@@ -140,10 +141,7 @@ def _record_subject_set(request: PrivacyRequest) -> None:
     from privacy_requests.processors import ids_with_rows
 
     snapshot = Event.objects.aggregate(top=Max("id"))["top"] or 0
-    given = list(
-        request.subjects.filter(linked=False).order_by("position")
-        .values_list("distinct_id", flat=True)
-    )
+    given = privacy_request_given_ids(request=request)
     clusters = identity_clusters_resolve(project_id=request.project_id, distinct_ids=given)
     known = set(given)
     linked = sorted({member for members in clusters.values() for member in members} - known)

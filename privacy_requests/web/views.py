@@ -34,7 +34,11 @@ from privacy_requests.models import (
     Status,
 )
 from privacy_requests.permissions import PRIVACY_ROLES
-from privacy_requests.selectors import privacy_request_get_for_user, privacy_request_result_url
+from privacy_requests.selectors import (
+    privacy_request_get_for_user,
+    privacy_request_given_ids,
+    privacy_request_result_url,
+)
 from privacy_requests.services import (
     privacy_request_cancel,
     privacy_request_retry,
@@ -419,11 +423,7 @@ def request_detail(
     request: HttpRequest, organization: Organization, tracking_id: str
 ) -> HttpResponse:
     privacy_request = _request_or_404(request, organization, tracking_id)
-    given = list(
-        privacy_request.subjects.filter(linked=False)
-        .order_by("position")
-        .values_list("distinct_id", flat=True)
-    )
+    given = privacy_request_given_ids(request=privacy_request)
     linked = privacy_request.subjects.filter(linked=True).count()
     entries = [
         {
