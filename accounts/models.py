@@ -78,18 +78,21 @@ class Role(models.TextChoices):
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="memberships")
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
-                                     related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["organization_id", "user__email"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "organization"],
-                                    name="membership_unique_user_organization"),
+            models.UniqueConstraint(
+                fields=["user", "organization"], name="membership_unique_user_organization"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -99,8 +102,9 @@ class Membership(models.Model):
 class GdprToken(models.Model):
     """A user's personal GDPR API token. Only its SHA-256 hash is stored; one per user."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="gdpr_token")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gdpr_token"
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()

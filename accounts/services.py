@@ -35,7 +35,8 @@ def user_get_or_create(*, email: str, password: str | None = None) -> tuple[User
             user.save(update_fields=["password"])
         if created or password:
             EmailAddress.objects.update_or_create(
-                user=user, email__iexact=email,
+                user=user,
+                email__iexact=email,
                 defaults={"email": email, "verified": True, "primary": True},
             )
     return user, created
@@ -92,15 +93,11 @@ def membership_set(
         if touches_owner and actor_role not in (None, Role.OWNER):
             raise NotAllowed("Only owners can grant or revoke the owner role.")
         if membership is None:
-            membership = Membership.objects.create(
-                organization=organization, user=user, role=role
-            )
+            membership = Membership.objects.create(organization=organization, user=user, role=role)
             return membership, True
         if membership.role == Role.OWNER and role != Role.OWNER:
             if not _other_owners_exist(membership=membership):
-                raise LastOwner(
-                    "The last owner cannot be demoted: make someone else owner first."
-                )
+                raise LastOwner("The last owner cannot be demoted: make someone else owner first.")
         if membership.role != role:
             membership.role = role
             membership.save(update_fields=["role"])
@@ -108,7 +105,11 @@ def membership_set(
 
 
 def membership_add_by_email(
-    *, actor: User | None, organization: Organization, email: str, role: Role | str,
+    *,
+    actor: User | None,
+    organization: Organization,
+    email: str,
+    role: Role | str,
     password: str | None = None,
 ) -> tuple[Membership, bool]:
     """Adds a person by email; a new address gets an account with no password until they set
@@ -156,7 +157,9 @@ def gdpr_token_issue(*, user: User) -> str:
         raw = token_generate(prefix=GDPR_TOKEN_PREFIX)
         now = timezone.now()
         GdprToken.objects.create(
-            user=user, token_hash=token_hash(raw), created_at=now,
+            user=user,
+            token_hash=token_hash(raw),
+            created_at=now,
             expires_at=now + _gdpr_token_lifetime(),
         )
     return raw

@@ -30,8 +30,13 @@ def get_queue(name: str = QUEUE_NAME) -> Queue:
     return django_rq.get_queue(name)
 
 
-def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None,
-            job_timeout: int | None = None, **kwargs: Any) -> Job:
+def enqueue(
+    func: Callable[..., Any],
+    *args: Any,
+    job_id: str | None = None,
+    job_timeout: int | None = None,
+    **kwargs: Any,
+) -> Job:
     """Enqueue now; callers inside a transaction wrap this in transaction.on_commit."""
     return get_queue().enqueue(
         func,

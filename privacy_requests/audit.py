@@ -97,6 +97,7 @@ def audit_verify(*, organization_id: int) -> ChainBreak | None:
         .iterator(chunk_size=2000)
     )
     for entry in entries:
+
         def broken(reason: str, entry=entry) -> ChainBreak:
             return ChainBreak(organization_id, entry.seq, entry.id, reason)
 

@@ -61,8 +61,9 @@ class PrivacyRequest(models.Model):
     )
     kind = models.CharField(max_length=16, choices=RequestKind.choices)
     compliance = models.CharField(max_length=8, choices=Compliance.choices)
-    disclosure = models.CharField(max_length=16, choices=Disclosure.choices,
-                                  default=Disclosure.DATA)
+    disclosure = models.CharField(
+        max_length=16, choices=Disclosure.choices, default=Disclosure.DATA
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     received_at = models.DateTimeField()
@@ -131,8 +132,9 @@ class RequestSubject(models.Model):
     class Meta:
         ordering = ["request_id", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["request", "distinct_id"],
-                                    name="request_subject_unique"),
+            models.UniqueConstraint(
+                fields=["request", "distinct_id"], name="request_subject_unique"
+            ),
         ]
         indexes = [models.Index(fields=["distinct_id"], name="request_subject_by_id")]
 

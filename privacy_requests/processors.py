@@ -41,23 +41,35 @@ def subject_events(request: PrivacyRequest, distinct_ids: Sequence[str]):
     return events
 
 
-def ids_with_rows(*, project_id: int, distinct_ids: Sequence[str],
-                  snapshot_max_event_id: int) -> set[str]:
+def ids_with_rows(
+    *, project_id: int, distinct_ids: Sequence[str], snapshot_max_event_id: int
+) -> set[str]:
     """Which of these ids have any event (up to the snapshot), profile or identity link."""
     found: set[str] = set()
     for start in range(0, len(distinct_ids), IN_LIST_CHUNK):
-        chunk = list(distinct_ids[start:start + IN_LIST_CHUNK])
+        chunk = list(distinct_ids[start : start + IN_LIST_CHUNK])
         found.update(
-            Event.objects.filter(project_id=project_id, distinct_id__in=chunk,
-                                 id__lte=snapshot_max_event_id)
-            .values_list("distinct_id", flat=True).distinct()
+            Event.objects.filter(
+                project_id=project_id, distinct_id__in=chunk, id__lte=snapshot_max_event_id
+            )
+            .values_list("distinct_id", flat=True)
+            .distinct()
         )
-        found.update(Profile.objects.filter(project_id=project_id, distinct_id__in=chunk)
-                     .values_list("distinct_id", flat=True))
-        found.update(IdentityLink.objects.filter(project_id=project_id, distinct_id__in=chunk)
-                     .values_list("distinct_id", flat=True))
-        found.update(IdentityLink.objects.filter(project_id=project_id, canonical_id__in=chunk)
-                     .values_list("canonical_id", flat=True))
+        found.update(
+            Profile.objects.filter(project_id=project_id, distinct_id__in=chunk).values_list(
+                "distinct_id", flat=True
+            )
+        )
+        found.update(
+            IdentityLink.objects.filter(project_id=project_id, distinct_id__in=chunk).values_list(
+                "distinct_id", flat=True
+            )
+        )
+        found.update(
+            IdentityLink.objects.filter(project_id=project_id, canonical_id__in=chunk).values_list(
+                "canonical_id", flat=True
+            )
+        )
     return found
 
 
@@ -71,13 +83,15 @@ def count_subject_rows(run) -> dict:
     done = progress.get("done", 0)
     total = len(subjects)
     while done < total:
-        chunk = subjects[done:done + chunk_size]
+        chunk = subjects[done : done + chunk_size]
         counts = {
             "events": counts["events"] + subject_events(request, chunk).count(),
-            "profiles": counts["profiles"] + Profile.objects.filter(
-                project_id=request.project_id, distinct_id__in=chunk).count(),
-            "identities": counts["identities"] + IdentityLink.objects.filter(
-                project_id=request.project_id, distinct_id__in=chunk).count(),
+            "profiles": counts["profiles"]
+            + Profile.objects.filter(project_id=request.project_id, distinct_id__in=chunk).count(),
+            "identities": counts["identities"]
+            + IdentityLink.objects.filter(
+                project_id=request.project_id, distinct_id__in=chunk
+            ).count(),
         }
         done += len(chunk)
         run.checkpoint({"phase": "count", "done": done, "total": total, "counts": counts})

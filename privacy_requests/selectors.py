@@ -29,6 +29,7 @@ def privacy_request_result_url(*, request: PrivacyRequest, absolute_base: str) -
 def privacy_request_given_ids(*, request: PrivacyRequest) -> list[str]:
     """The distinct_ids the requester gave, in their order (not the linked ones)."""
     return list(
-        request.subjects.filter(linked=False).order_by("position")
+        request.subjects.filter(linked=False)
+        .order_by("position")
         .values_list("distinct_id", flat=True)
     )

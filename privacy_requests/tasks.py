@@ -38,8 +38,12 @@ def sweep_schedule_next() -> None:
     interval = settings.PRIVACY_SWEEP_INTERVAL
     slot = int(time.time() // interval) + 1
     try:
-        get_queue().enqueue_in(timedelta(seconds=interval), SWEEP_JOB,
-                               job_id=f"{SWEEP_JOB_PREFIX}{slot}",
-                               result_ttl=interval * 4, failure_ttl=settings.RQ_FAILED_JOB_TTL)
+        get_queue().enqueue_in(
+            timedelta(seconds=interval),
+            SWEEP_JOB,
+            job_id=f"{SWEEP_JOB_PREFIX}{slot}",
+            result_ttl=interval * 4,
+            failure_ttl=settings.RQ_FAILED_JOB_TTL,
+        )
     except RedisError as exc:
         logger.warning("Could not book the next sweep: %s", exc)

@@ -25,8 +25,9 @@ class Project(models.Model):
     class Meta:
         ordering = ["organization_id", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"],
-                                    name="project_unique_name_per_organization"),
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="project_unique_name_per_organization"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -36,8 +37,7 @@ class Project(models.Model):
 class Event(models.Model):
     """One tracked event of an end user. Stored UTC; `time` is when it happened."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+",
-                                db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     distinct_id = models.CharField(max_length=255)
     name = models.CharField(max_length=255)
     time = models.DateTimeField()
@@ -64,16 +64,16 @@ class Event(models.Model):
 class Profile(models.Model):
     """An end user's profile (Mixpanel "People"), changed by /engage operations."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+",
-                                db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     distinct_id = models.CharField(max_length=255)
     properties = models.JSONField(default=dict)
     updated_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "distinct_id"],
-                                    name="profile_unique_distinct_id"),
+            models.UniqueConstraint(
+                fields=["project", "distinct_id"], name="profile_unique_distinct_id"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -94,8 +94,7 @@ class IdentityLink(models.Model):
     of any set of ids takes two indexed queries. The root itself has no row.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+",
-                                db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     distinct_id = models.CharField(max_length=255)
     canonical_id = models.CharField(max_length=255)
     kind = models.CharField(max_length=16, choices=IdentityKind.choices)
@@ -103,8 +102,9 @@ class IdentityLink(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "distinct_id"],
-                                    name="identity_link_one_cluster_per_id"),
+            models.UniqueConstraint(
+                fields=["project", "distinct_id"], name="identity_link_one_cluster_per_id"
+            ),
         ]
         indexes = [
             models.Index(fields=["project", "canonical_id"], name="identity_link_by_canonical"),
@@ -117,8 +117,7 @@ class IdentityLink(models.Model):
 class GroupProfile(models.Model):
     """A group's profile (/groups). Stored, but not end-user data."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+",
-                                db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     group_key = models.CharField(max_length=255)
     group_id = models.CharField(max_length=255)
     properties = models.JSONField(default=dict)
@@ -126,8 +125,9 @@ class GroupProfile(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "group_key", "group_id"],
-                                    name="group_profile_unique_group"),
+            models.UniqueConstraint(
+                fields=["project", "group_key", "group_id"], name="group_profile_unique_group"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -137,8 +137,7 @@ class GroupProfile(models.Model):
 class SuppressedId(models.Model):
     """A deleted distinct_id whose later records ingestion drops; only its HMAC is kept."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+",
-                                db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     id_hmac = models.CharField(max_length=64)
     # The deletion request that suppressed it; a foreign key once privacy requests exist.
     request_id = models.BigIntegerField(null=True, blank=True)
@@ -146,8 +145,9 @@ class SuppressedId(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "id_hmac"],
-                                    name="suppressed_id_unique_hmac"),
+            models.UniqueConstraint(
+                fields=["project", "id_hmac"], name="suppressed_id_unique_hmac"
+            ),
         ]
 
     def __str__(self) -> str:

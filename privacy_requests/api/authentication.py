@@ -35,5 +35,8 @@ class GdprTokenScheme(OpenApiAuthenticationExtension):
     name = "gdprToken"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer",
-                "description": "Your personal GDPR API token (Personal settings)."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Your personal GDPR API token (Personal settings).",
+        }

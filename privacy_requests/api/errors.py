@@ -29,11 +29,13 @@ def _message(detail) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, Conflict):
-        body = error_body({
-            "error": str(exc),
-            "conflicting_distinct_ids": exc.distinct_ids,
-            "conflicting_task_ids": exc.tracking_ids,
-        })
+        body = error_body(
+            {
+                "error": str(exc),
+                "conflicting_distinct_ids": exc.distinct_ids,
+                "conflicting_task_ids": exc.tracking_ids,
+            }
+        )
         return Response(body, status=HTTPStatus.CONFLICT)
     if isinstance(exc, InvalidRequest):
         return Response(error_body(str(exc)), status=HTTPStatus.BAD_REQUEST)
@@ -46,8 +48,13 @@ def api_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's 500 handling and logging take over
-    response.data = error_body(_message(response.data.get("detail", response.data)
-                                        if isinstance(response.data, dict) else response.data))
+    response.data = error_body(
+        _message(
+            response.data.get("detail", response.data)
+            if isinstance(response.data, dict)
+            else response.data
+        )
+    )
     return response
 
 
@@ -68,8 +75,9 @@ class ApiErrorShapeMiddleware:
             and response.status_code in self.REASONS
             and not response.get("Content-Type", "").startswith("application/json")
         ):
-            shaped = JsonResponse(error_body(self.REASONS[response.status_code]),
-                                  status=response.status_code)
+            shaped = JsonResponse(
+                error_body(self.REASONS[response.status_code]), status=response.status_code
+            )
             if response.has_header("Allow"):
                 shaped["Allow"] = response["Allow"]
             return shaped

@@ -23,10 +23,16 @@ class ProjectPrivacyPermission(BasePermission):
         view.project = project
         task_id = view.kwargs.get("task_id")
         if task_id is not None:
-            view.privacy_request = None if "\x00" in task_id else (
-                PrivacyRequest.objects.filter(project=project, kind=view.kind,
-                                              tracking_id=task_id)
-                .select_related("project", "organization").first()
+            view.privacy_request = (
+                None
+                if "\x00" in task_id
+                else (
+                    PrivacyRequest.objects.filter(
+                        project=project, kind=view.kind, tracking_id=task_id
+                    )
+                    .select_related("project", "organization")
+                    .first()
+                )
             )
             if view.privacy_request is None:
                 raise NotFound("NOT_FOUND")

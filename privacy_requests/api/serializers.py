@@ -7,18 +7,23 @@ from privacy_requests.models import Compliance, Disclosure, Status
 
 
 class RetrievalCreateSerializer(serializers.Serializer):
-    distinct_ids = serializers.ListField(child=serializers.CharField(max_length=255),
-                                         min_length=1, max_length=2000)
-    compliance_type = serializers.ChoiceField(choices=Compliance.choices, required=False,
-                                              help_text="GDPR (default) or CCPA; any case.")
+    distinct_ids = serializers.ListField(
+        child=serializers.CharField(max_length=255), min_length=1, max_length=2000
+    )
+    compliance_type = serializers.ChoiceField(
+        choices=Compliance.choices, required=False, help_text="GDPR (default) or CCPA; any case."
+    )
     disclosure_type = serializers.ChoiceField(
-        choices=Disclosure.choices, required=False,
-        help_text="Data (default), Categories or Sources (CCPA only); any case.")
+        choices=Disclosure.choices,
+        required=False,
+        help_text="Data (default), Categories or Sources (CCPA only); any case.",
+    )
 
 
 class DeletionCreateSerializer(serializers.Serializer):
-    distinct_ids = serializers.ListField(child=serializers.CharField(max_length=255),
-                                         min_length=1, max_length=2000)
+    distinct_ids = serializers.ListField(
+        child=serializers.CharField(max_length=255), min_length=1, max_length=2000
+    )
     compliance_type = serializers.ChoiceField(choices=Compliance.choices, required=False)
 
 

@@ -4,13 +4,25 @@ from privacy_requests.api import views
 
 # Mixpanel's clients mix trailing slashes: every path works with and without one.
 urlpatterns = [
-    re_path(r"^api/app/data-retrievals/v3\.0/?$", views.RetrievalCreateView.as_view(),
-            name="gdpr-retrieval-create"),
-    re_path(r"^api/app/data-retrievals/v3\.0/(?P<task_id>[^/]+)/?$",
-            views.RetrievalDetailView.as_view(), name="gdpr-retrieval-detail"),
-    re_path(r"^api/app/data-deletions/v3\.0/?$", views.DeletionCreateView.as_view(),
-            name="gdpr-deletion-create"),
-    re_path(r"^api/app/data-deletions/v3\.0/(?P<task_id>[^/]+)/?$",
-            views.DeletionDetailView.as_view(), name="gdpr-deletion-detail"),
+    re_path(
+        r"^api/app/data-retrievals/v3\.0/?$",
+        views.RetrievalCreateView.as_view(),
+        name="gdpr-retrieval-create",
+    ),
+    re_path(
+        r"^api/app/data-retrievals/v3\.0/(?P<task_id>[^/]+)/?$",
+        views.RetrievalDetailView.as_view(),
+        name="gdpr-retrieval-detail",
+    ),
+    re_path(
+        r"^api/app/data-deletions/v3\.0/?$",
+        views.DeletionCreateView.as_view(),
+        name="gdpr-deletion-create",
+    ),
+    re_path(
+        r"^api/app/data-deletions/v3\.0/(?P<task_id>[^/]+)/?$",
+        views.DeletionDetailView.as_view(),
+        name="gdpr-deletion-detail",
+    ),
     path("api/requests/", views.PrivacyRequestListView.as_view(), name="api-request-list"),
 ]

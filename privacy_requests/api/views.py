@@ -30,28 +30,39 @@ from privacy_requests.selectors import (
 from privacy_requests.services import privacy_request_cancel, privacy_request_submit
 from privacy_requests.services.idempotency import privacy_request_submit_once
 
-TOKEN_PARAMETER = OpenApiParameter("token", str, OpenApiParameter.QUERY, required=True,
-                                   description="The project token.")
+TOKEN_PARAMETER = OpenApiParameter(
+    "token", str, OpenApiParameter.QUERY, required=True, description="The project token."
+)
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="Repeats of a create with the same key get the first request's answer.")
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Repeats of a create with the same key get the first request's answer.",
+)
 ERRORS = {
-    HTTPStatus.UNAUTHORIZED: OpenApiResponse(serializers.ErrorSerializer,
-                                             description="No, invalid or expired GDPR token."),
-    HTTPStatus.NOT_FOUND: OpenApiResponse(serializers.ErrorSerializer,
-                                          description="Unknown project token or task."),
+    HTTPStatus.UNAUTHORIZED: OpenApiResponse(
+        serializers.ErrorSerializer, description="No, invalid or expired GDPR token."
+    ),
+    HTTPStatus.NOT_FOUND: OpenApiResponse(
+        serializers.ErrorSerializer, description="Unknown project token or task."
+    ),
     HTTPStatus.FORBIDDEN: OpenApiResponse(
         serializers.ErrorSerializer,
-        description="Not an owner or admin of the project's organization."),
+        description="Not an owner or admin of the project's organization.",
+    ),
     HTTPStatus.TOO_MANY_REQUESTS: OpenApiResponse(
-        serializers.ErrorSerializer, description="Rate limited; see Retry-After."),
+        serializers.ErrorSerializer, description="Rate limited; see Retry-After."
+    ),
 }
 MAX_ID = 2**63 - 1  # the largest id a database integer holds
 BODY_ERRORS = {
-    HTTPStatus.BAD_REQUEST: OpenApiResponse(serializers.ErrorSerializer,
-                                            description="Invalid body; the message says why."),
-    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: OpenApiResponse(serializers.ErrorSerializer,
-                                                         description="Body over 2 MiB."),
+    HTTPStatus.BAD_REQUEST: OpenApiResponse(
+        serializers.ErrorSerializer, description="Invalid body; the message says why."
+    ),
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: OpenApiResponse(
+        serializers.ErrorSerializer, description="Body over 2 MiB."
+    ),
 }
 
 
@@ -75,22 +86,31 @@ class CreateView(GdprApiView):
         if not isinstance(body, dict):
             raise InvalidRequest("The request body must be a JSON object.", field="body")
         if "distinct_ids" not in body:
-            raise InvalidRequest("distinct_ids is required: a list of 1 to 2,000 distinct_ids.",
-                                 field="distinct_ids")
+            raise InvalidRequest(
+                "distinct_ids is required: a list of 1 to 2,000 distinct_ids.", field="distinct_ids"
+            )
 
         def submit() -> PrivacyRequest:
             return privacy_request_submit(
-                project=self.project, actor=self.actor(), channel=Channel.API, kind=self.kind,
-                compliance=body.get("compliance_type"), disclosure=body.get("disclosure_type"),
+                project=self.project,
+                actor=self.actor(),
+                channel=Channel.API,
+                kind=self.kind,
+                compliance=body.get("compliance_type"),
+                disclosure=body.get("disclosure_type"),
                 distinct_ids=body.get("distinct_ids"),
             )
 
         privacy_request, _ = privacy_request_submit_once(
-            user=request.user, key=request.headers.get("Idempotency-Key"), kind=self.kind,
+            user=request.user,
+            key=request.headers.get("Idempotency-Key"),
+            kind=self.kind,
             submit=submit,
         )
-        return Response({"status": "ok", "results": {"task_id": privacy_request.tracking_id}},
-                        status=HTTPStatus.CREATED)
+        return Response(
+            {"status": "ok", "results": {"task_id": privacy_request.tracking_id}},
+            status=HTTPStatus.CREATED,
+        )
 
 
 class DetailView(GdprApiView):
@@ -99,18 +119,21 @@ class DetailView(GdprApiView):
         results = {
             "status": privacy_request.status,
             "result": privacy_request_result_url(
-                request=privacy_request, absolute_base=request.build_absolute_uri("/")),
+                request=privacy_request, absolute_base=request.build_absolute_uri("/")
+            ),
             "distinct_ids": privacy_request_given_ids(request=privacy_request),
         }
         if self.kind == RequestKind.DELETION:
-            results.update({
-                "tracking_id": privacy_request.tracking_id,
-                "requesting_user": privacy_request.requested_by.partition(":")[2]
-                or privacy_request.requested_by,
-                "compliance_type": privacy_request.compliance,
-                "project_id": privacy_request.project_id,
-                "date_requested": privacy_request.received_at.isoformat(),
-            })
+            results.update(
+                {
+                    "tracking_id": privacy_request.tracking_id,
+                    "requesting_user": privacy_request.requested_by.partition(":")[2]
+                    or privacy_request.requested_by,
+                    "compliance_type": privacy_request.compliance,
+                    "project_id": privacy_request.project_id,
+                    "date_requested": privacy_request.received_at.isoformat(),
+                }
+            )
         return Response({"status": "ok", "results": results})
 
     def delete(self, request, task_id):
@@ -122,7 +145,8 @@ class RetrievalCreateView(CreateView):
     kind = RequestKind.EXPORT
 
     @extend_schema(
-        operation_id="create_retrieval", parameters=[TOKEN_PARAMETER, IDEMPOTENCY_PARAMETER],
+        operation_id="create_retrieval",
+        parameters=[TOKEN_PARAMETER, IDEMPOTENCY_PARAMETER],
         request=serializers.RetrievalCreateSerializer,
         responses={HTTPStatus.CREATED: serializers.CreatedSerializer, **ERRORS, **BODY_ERRORS},
         summary="Create a data retrieval (GDPR access / CCPA disclosure)",
@@ -135,13 +159,17 @@ class DeletionCreateView(CreateView):
     kind = RequestKind.DELETION
 
     @extend_schema(
-        operation_id="create_deletion", parameters=[TOKEN_PARAMETER, IDEMPOTENCY_PARAMETER],
+        operation_id="create_deletion",
+        parameters=[TOKEN_PARAMETER, IDEMPOTENCY_PARAMETER],
         request=serializers.DeletionCreateSerializer,
         responses={
-            HTTPStatus.CREATED: serializers.CreatedSerializer, **ERRORS, **BODY_ERRORS,
+            HTTPStatus.CREATED: serializers.CreatedSerializer,
+            **ERRORS,
+            **BODY_ERRORS,
             HTTPStatus.CONFLICT: OpenApiResponse(
                 serializers.ConflictSerializer,
-                description="Some ids already have an unfinished deletion in this project."),
+                description="Some ids already have an unfinished deletion in this project.",
+            ),
         },
         summary="Create a data deletion (GDPR erasure / CCPA deletion)",
     )
@@ -152,7 +180,8 @@ class DeletionCreateView(CreateView):
 CANCEL_RESPONSES = {
     HTTPStatus.NO_CONTENT: OpenApiResponse(description="Canceled (it was PENDING or STAGING)."),
     HTTPStatus.METHOD_NOT_ALLOWED: OpenApiResponse(
-        serializers.ErrorSerializer, description="Too late: the request already STARTED."),
+        serializers.ErrorSerializer, description="Too late: the request already STARTED."
+    ),
     **ERRORS,
 }
 
@@ -160,14 +189,21 @@ CANCEL_RESPONSES = {
 class RetrievalDetailView(DetailView):
     kind = RequestKind.EXPORT
 
-    @extend_schema(operation_id="retrieval_status", parameters=[TOKEN_PARAMETER],
-                   responses={HTTPStatus.OK: serializers.RetrievalStatusSerializer, **ERRORS},
-                   summary="Status of a data retrieval, with its download URL once done")
+    @extend_schema(
+        operation_id="retrieval_status",
+        parameters=[TOKEN_PARAMETER],
+        responses={HTTPStatus.OK: serializers.RetrievalStatusSerializer, **ERRORS},
+        summary="Status of a data retrieval, with its download URL once done",
+    )
     def get(self, request, task_id):
         return super().get(request, task_id)
 
-    @extend_schema(operation_id="cancel_retrieval", parameters=[TOKEN_PARAMETER],
-                   responses=CANCEL_RESPONSES, summary="Cancel a data retrieval")
+    @extend_schema(
+        operation_id="cancel_retrieval",
+        parameters=[TOKEN_PARAMETER],
+        responses=CANCEL_RESPONSES,
+        summary="Cancel a data retrieval",
+    )
     def delete(self, request, task_id):
         return super().delete(request, task_id)
 
@@ -175,14 +211,21 @@ class RetrievalDetailView(DetailView):
 class DeletionDetailView(DetailView):
     kind = RequestKind.DELETION
 
-    @extend_schema(operation_id="deletion_status", parameters=[TOKEN_PARAMETER],
-                   responses={HTTPStatus.OK: serializers.DeletionStatusSerializer, **ERRORS},
-                   summary="Status of a data deletion, with its receipt URL once done")
+    @extend_schema(
+        operation_id="deletion_status",
+        parameters=[TOKEN_PARAMETER],
+        responses={HTTPStatus.OK: serializers.DeletionStatusSerializer, **ERRORS},
+        summary="Status of a data deletion, with its receipt URL once done",
+    )
     def get(self, request, task_id):
         return super().get(request, task_id)
 
-    @extend_schema(operation_id="cancel_deletion", parameters=[TOKEN_PARAMETER],
-                   responses=CANCEL_RESPONSES, summary="Cancel a data deletion")
+    @extend_schema(
+        operation_id="cancel_deletion",
+        parameters=[TOKEN_PARAMETER],
+        responses=CANCEL_RESPONSES,
+        summary="Cancel a data deletion",
+    )
     def delete(self, request, task_id):
         return super().delete(request, task_id)
 
@@ -215,21 +258,26 @@ class PrivacyRequestListView(ListAPIView):
     serializer_class = serializers.PrivacyRequestListItemSerializer
     pagination_class = RequestCursorPagination
 
-    @extend_schema(operation_id="list_requests",
-                   summary="The privacy requests of your organizations",
-                   parameters=[OpenApiParameter("project_id", int, required=False),
-                               OpenApiParameter("status", str, required=False,
-                                                enum=Status.values)],
-                   responses={
-                       HTTPStatus.OK: serializers.PrivacyRequestListItemSerializer(many=True),
-                       HTTPStatus.BAD_REQUEST: OpenApiResponse(
-                           serializers.ErrorSerializer,
-                           description="A bad project_id or status; the message says why."),
-                       HTTPStatus.UNAUTHORIZED: ERRORS[HTTPStatus.UNAUTHORIZED],
-                       HTTPStatus.NOT_FOUND: OpenApiResponse(serializers.ErrorSerializer,
-                                                             description="Invalid cursor."),
-                       HTTPStatus.TOO_MANY_REQUESTS: ERRORS[HTTPStatus.TOO_MANY_REQUESTS],
-                   })
+    @extend_schema(
+        operation_id="list_requests",
+        summary="The privacy requests of your organizations",
+        parameters=[
+            OpenApiParameter("project_id", int, required=False),
+            OpenApiParameter("status", str, required=False, enum=Status.values),
+        ],
+        responses={
+            HTTPStatus.OK: serializers.PrivacyRequestListItemSerializer(many=True),
+            HTTPStatus.BAD_REQUEST: OpenApiResponse(
+                serializers.ErrorSerializer,
+                description="A bad project_id or status; the message says why.",
+            ),
+            HTTPStatus.UNAUTHORIZED: ERRORS[HTTPStatus.UNAUTHORIZED],
+            HTTPStatus.NOT_FOUND: OpenApiResponse(
+                serializers.ErrorSerializer, description="Invalid cursor."
+            ),
+            HTTPStatus.TOO_MANY_REQUESTS: ERRORS[HTTPStatus.TOO_MANY_REQUESTS],
+        },
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -246,7 +294,8 @@ class PrivacyRequestListView(ListAPIView):
         status = self.request.query_params.get("status")
         if status:
             if status.upper() not in Status.values:
-                raise InvalidRequest(f"status must be one of {', '.join(Status.values)}.",
-                                     field="status")
+                raise InvalidRequest(
+                    f"status must be one of {', '.join(Status.values)}.", field="status"
+                )
             requests = requests.filter(status=status.upper())
         return requests

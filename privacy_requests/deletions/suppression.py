@@ -77,8 +77,9 @@ def suppressed_ids_recent(*, project: Project, limit: int = 50) -> list[dict]:
         .values("id_hmac", "created_at", "request_id")[:limit]
     )
     tracking_ids = dict(
-        PrivacyRequest.objects.filter(id__in={row["request_id"] for row in rows})
-        .values_list("id", "tracking_id")
+        PrivacyRequest.objects.filter(id__in={row["request_id"] for row in rows}).values_list(
+            "id", "tracking_id"
+        )
     )
     return [
         {

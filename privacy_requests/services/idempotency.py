@@ -22,7 +22,8 @@ def privacy_request_submit_once(
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidRequest(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
-            field="Idempotency-Key")
+            field="Idempotency-Key",
+        )
     existing = _existing(user=user, key=key)
     if existing is not None:
         return _same_kind(existing, kind=kind), False
@@ -46,6 +47,8 @@ def _existing(*, user: User, key: str) -> PrivacyRequest | None:
 
 def _same_kind(request: PrivacyRequest, *, kind: str) -> PrivacyRequest:
     if request.kind != kind:
-        raise InvalidRequest("This Idempotency-Key was already used for another kind of request.",
-                             field="Idempotency-Key")
+        raise InvalidRequest(
+            "This Idempotency-Key was already used for another kind of request.",
+            field="Idempotency-Key",
+        )
     return request

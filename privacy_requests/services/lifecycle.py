@@ -39,7 +39,10 @@ def privacy_request_cancel(*, request: PrivacyRequest, actor: Actor) -> PrivacyR
         if not transition(
             request.id,
             condition=Q(status__in=CANCELABLE_STATUSES),
-            status=Status.REVOKED, canceled_by=actor.text, canceled_at=now, finished_at=now,
+            status=Status.REVOKED,
+            canceled_by=actor.text,
+            canceled_at=now,
+            finished_at=now,
         ):
             status = _current_status(request)
             raise InvalidTransition(
@@ -47,11 +50,17 @@ def privacy_request_cancel(*, request: PrivacyRequest, actor: Actor) -> PrivacyR
                 "PENDING or STAGING; once STARTED it runs to the end.",
                 status=status,
             )
-        audit_append(organization_id=request.organization_id, actor=actor.text,
-                     action="canceled", request=request, detail={})
+        audit_append(
+            organization_id=request.organization_id,
+            actor=actor.text,
+            action="canceled",
+            request=request,
+            detail={},
+        )
         tracking_id = request.tracking_id
-        transaction.on_commit(lambda: privacy_request_notify_finished(tracking_id=tracking_id),
-                              robust=True)
+        transaction.on_commit(
+            lambda: privacy_request_notify_finished(tracking_id=tracking_id), robust=True
+        )
     request.refresh_from_db()
     return request
 
@@ -64,17 +73,25 @@ def privacy_request_retry(*, request: PrivacyRequest, actor: Actor) -> PrivacyRe
         if not transition(
             request.id,
             condition=Q(status=Status.FAILURE),
-            status=Status.PENDING, attempts=F("attempts") + 1, error="",
-            lease_until=None, lease_owner="", finished_at=None,
+            status=Status.PENDING,
+            attempts=F("attempts") + 1,
+            error="",
+            lease_until=None,
+            lease_owner="",
+            finished_at=None,
         ):
             status = _current_status(request)
             raise InvalidTransition(
                 f"This request is {status}: only a request that ended FAILURE can be retried.",
                 status=status,
             )
-        audit_append(organization_id=request.organization_id, actor=actor.text,
-                     action="retried", request=request,
-                     detail={"previous_error": previous_error[:500]})
+        audit_append(
+            organization_id=request.organization_id,
+            actor=actor.text,
+            action="retried",
+            request=request,
+            detail={"previous_error": previous_error[:500]},
+        )
         tracking_id = request.tracking_id
         transaction.on_commit(lambda: privacy_request_enqueue(tracking_id=tracking_id))
     request.refresh_from_db()
@@ -93,18 +110,32 @@ def privacy_request_extend(*, request: PrivacyRequest, actor: Actor, reason: str
             request.id,
             condition=Q(extended=False) & ~Q(status__in=FINAL_STATUSES),
             # A new deadline earns a new reminder 7 days before it.
-            due_at=new_due, extended=True, extension_reason=reason, due_reminder_sent_at=None,
+            due_at=new_due,
+            extended=True,
+            extension_reason=reason,
+            due_reminder_sent_at=None,
         ):
             current = PrivacyRequest.objects.get(id=request.id)
             if current.extended:
-                raise InvalidTransition("The deadline was already extended once; it cannot be "
-                                        "extended again.", status=current.status)
-            raise InvalidTransition(f"This request is {current.status}: there is no deadline "
-                                    "left to extend.", status=current.status)
-        audit_append(organization_id=request.organization_id, actor=actor.text,
-                     action="extended", request=request,
-                     detail={"reason": reason, "due_at": new_due.isoformat(),
-                             "previous_due_at": request.due_at.isoformat()})
+                raise InvalidTransition(
+                    "The deadline was already extended once; it cannot be extended again.",
+                    status=current.status,
+                )
+            raise InvalidTransition(
+                f"This request is {current.status}: there is no deadline left to extend.",
+                status=current.status,
+            )
+        audit_append(
+            organization_id=request.organization_id,
+            actor=actor.text,
+            action="extended",
+            request=request,
+            detail={
+                "reason": reason,
+                "due_at": new_due.isoformat(),
+                "previous_due_at": request.due_at.isoformat(),
+            },
+        )
     request.refresh_from_db()
     return request
 
@@ -119,10 +150,17 @@ def privacy_request_expedite(*, request: PrivacyRequest, actor: Actor) -> Privac
             condition=Q(status__in=CANCELABLE_STATUSES, not_before__gt=now),
             not_before=now,
         ):
-            raise InvalidTransition("Only a deletion still in its grace period can be expedited.",
-                                    status=_current_status(request))
-        audit_append(organization_id=request.organization_id, actor=actor.text,
-                     action="expedited", request=request, detail={})
+            raise InvalidTransition(
+                "Only a deletion still in its grace period can be expedited.",
+                status=_current_status(request),
+            )
+        audit_append(
+            organization_id=request.organization_id,
+            actor=actor.text,
+            action="expedited",
+            request=request,
+            detail={},
+        )
         tracking_id = request.tracking_id
         transaction.on_commit(lambda: privacy_request_enqueue(tracking_id=tracking_id))
     request.refresh_from_db()

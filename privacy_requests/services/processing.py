@@ -61,7 +61,8 @@ class Run:
         if not transition(
             self.request.id,
             condition=Q(status=Status.STARTED, lease_owner=self.owner),
-            progress=progress, lease_until=lease_until,
+            progress=progress,
+            lease_until=lease_until,
         ):
             raise LeaseLost(self.request.tracking_id)
         self.progress = progress
@@ -89,9 +90,13 @@ def privacy_request_process(*, tracking_id: str) -> str:
 def _stage(request: PrivacyRequest) -> None:
     with transaction.atomic():
         if transition(request.id, condition=Q(status=Status.PENDING), status=Status.STAGING):
-            audit_append(organization_id=request.organization_id, actor=SYSTEM.text,
-                         action="staged", request=request,
-                         detail={"not_before": request.not_before.isoformat()})
+            audit_append(
+                organization_id=request.organization_id,
+                actor=SYSTEM.text,
+                action="staged",
+                request=request,
+                detail={"not_before": request.not_before.isoformat()},
+            )
 
 
 def _claim(request: PrivacyRequest) -> Run | None:
@@ -107,11 +112,11 @@ def _claim(request: PrivacyRequest) -> Run | None:
         "started_at": Coalesce(F("started_at"), now),
     }
     with transaction.atomic():
-        if transition(request.id, condition=Q(status=Status.STAGING, not_before__lte=now),
-                      **lease):
+        if transition(request.id, condition=Q(status=Status.STAGING, not_before__lte=now), **lease):
             resumed = False
-        elif transition(request.id, condition=Q(status=Status.STARTED, lease_until__lt=now),
-                        **lease):
+        elif transition(
+            request.id, condition=Q(status=Status.STARTED, lease_until__lt=now), **lease
+        ):
             resumed = True
         else:
             return None
@@ -119,10 +124,15 @@ def _claim(request: PrivacyRequest) -> Run | None:
         if request.snapshot_max_event_id is None:
             _record_subject_set(request)
         audit_append(
-            organization_id=request.organization_id, actor=SYSTEM.text,
-            action="resumed" if resumed else "started", request=request,
-            detail={"run": request.runs, "snapshot_max_event_id": request.snapshot_max_event_id,
-                    "subjects": request.subjects.count()},
+            organization_id=request.organization_id,
+            actor=SYSTEM.text,
+            action="resumed" if resumed else "started",
+            request=request,
+            detail={
+                "run": request.runs,
+                "snapshot_max_event_id": request.snapshot_max_event_id,
+                "subjects": request.subjects.count(),
+            },
         )
     subjects = list(request.subjects.order_by("position").values_list("distinct_id", "linked"))
     return Run(
@@ -147,15 +157,17 @@ def _record_subject_set(request: PrivacyRequest) -> None:
     linked = sorted({member for members in clusters.values() for member in members} - known)
     RequestSubject.objects.bulk_create(
         [
-            RequestSubject(request=request, distinct_id=distinct_id,
-                           position=len(given) + offset, linked=True)
+            RequestSubject(
+                request=request, distinct_id=distinct_id, position=len(given) + offset, linked=True
+            )
             for offset, distinct_id in enumerate(linked)
         ],
         batch_size=1000,
     )
     lonely = [distinct_id for distinct_id in given if len(clusters[distinct_id]) == 1]
-    with_rows = ids_with_rows(project_id=request.project_id, distinct_ids=lonely,
-                              snapshot_max_event_id=snapshot)
+    with_rows = ids_with_rows(
+        project_id=request.project_id, distinct_ids=lonely, snapshot_max_event_id=snapshot
+    )
     not_found = [distinct_id for distinct_id in lonely if distinct_id not in with_rows]
     PrivacyRequest.objects.filter(id=request.id).update(
         snapshot_max_event_id=snapshot, not_found=not_found
@@ -173,20 +185,32 @@ def _execute(run: Run) -> str:
             counts = processor_for(run.request)(run)
             return _finish(run, status=Status.SUCCESS, counts=counts)
         except LeaseLost:
-            logger.warning("Lost the lease of %s to another worker; stopping.",
-                           run.request.tracking_id)
+            logger.warning(
+                "Lost the lease of %s to another worker; stopping.", run.request.tracking_id
+            )
             return Status.STARTED
         except JobTimeoutException:
-            return _finish(run, status=Status.FAILURE, error=(
-                f"Processing took longer than the {settings.PRIVACY_JOB_TIMEOUT} s job timeout."
-            ))
+            return _finish(
+                run,
+                status=Status.FAILURE,
+                error=(
+                    f"Processing took longer than the {settings.PRIVACY_JOB_TIMEOUT} s job timeout."
+                ),
+            )
         except TRANSIENT_ERRORS as exc:
             if attempt == len(backoff):
-                return _finish(run, status=Status.FAILURE, error=(
-                    f"Gave up after {attempt + 1} tries: {error_text(exc)}"
-                ))
-            logger.warning("Transient error on %s (try %d), retrying in %ss: %s",
-                           run.request.tracking_id, attempt + 1, backoff[attempt], error_text(exc))
+                return _finish(
+                    run,
+                    status=Status.FAILURE,
+                    error=(f"Gave up after {attempt + 1} tries: {error_text(exc)}"),
+                )
+            logger.warning(
+                "Transient error on %s (try %d), retrying in %ss: %s",
+                run.request.tracking_id,
+                attempt + 1,
+                backoff[attempt],
+                error_text(exc),
+            )
             if not connection.in_atomic_block:  # a broken connection is replaced on next use
                 close_old_connections()
             time.sleep(backoff[attempt])
@@ -212,18 +236,24 @@ def _finish(run: Run, *, status: Status, counts: dict | None = None, error: str 
         changes["counts"] = counts
         changes["progress"] = {**run.progress, "done": run.progress.get("total", 0)}
     with transaction.atomic():
-        if not transition(run.request.id,
-                          condition=Q(status=Status.STARTED, lease_owner=run.owner), **changes):
+        if not transition(
+            run.request.id, condition=Q(status=Status.STARTED, lease_owner=run.owner), **changes
+        ):
             logger.warning("Lost the lease of %s before finishing.", run.request.tracking_id)
             return Status.STARTED
         detail = {"counts": counts} if counts is not None else {"error": error}
         if status == Status.SUCCESS:
             detail["not_found"] = len(run.request.not_found)
-        audit_append(organization_id=run.request.organization_id, actor=SYSTEM.text,
-                     action="succeeded" if status == Status.SUCCESS else "failed",
-                     request=run.request, detail=detail)
+        audit_append(
+            organization_id=run.request.organization_id,
+            actor=SYSTEM.text,
+            action="succeeded" if status == Status.SUCCESS else "failed",
+            request=run.request,
+            detail=detail,
+        )
         tracking_id = run.request.tracking_id
         # robust: an email that cannot be sent never changes how the request ended.
-        transaction.on_commit(lambda: privacy_request_notify_finished(tracking_id=tracking_id),
-                              robust=True)
+        transaction.on_commit(
+            lambda: privacy_request_notify_finished(tracking_id=tracking_id), robust=True
+        )
     return status

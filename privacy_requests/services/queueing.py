@@ -32,8 +32,7 @@ def privacy_request_enqueue(*, tracking_id: str, replace: bool = False) -> bool:
     try:
         if replace:
             _job_delete(job_id)
-        enqueue(PROCESS_JOB, tracking_id, job_id=job_id,
-                job_timeout=settings.PRIVACY_JOB_TIMEOUT)
+        enqueue(PROCESS_JOB, tracking_id, job_id=job_id, job_timeout=settings.PRIVACY_JOB_TIMEOUT)
     except (RedisError, OSError) as exc:
         logger.warning("Could not enqueue %s; the sweep will retry: %s", job_id, exc)
         return False

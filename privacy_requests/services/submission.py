@@ -49,12 +49,14 @@ def distinct_ids_normalize(distinct_ids: object) -> list[str]:
         if len(distinct_id) > MAX_DISTINCT_ID_LENGTH:
             raise InvalidRequest(
                 f"distinct_ids[{index}] is longer than {MAX_DISTINCT_ID_LENGTH} characters.",
-                field="distinct_ids", index=index,
+                field="distinct_ids",
+                index=index,
             )
         if "\x00" in distinct_id:
             raise InvalidRequest(
                 f"distinct_ids[{index}] contains a NUL character.",
-                field="distinct_ids", index=index,
+                field="distinct_ids",
+                index=index,
             )
         unique.setdefault(distinct_id)
     if not unique:
@@ -90,7 +92,7 @@ def _conflicts_check(*, project: Project, distinct_ids: Sequence[str]) -> None:
             request__project=project,
             request__kind=RequestKind.DELETION,
             request__status__in=UNFINISHED_STATUSES,
-            distinct_id__in=distinct_ids[start:start + 1000],
+            distinct_id__in=distinct_ids[start : start + 1000],
         ).values_list("distinct_id", "request__tracking_id")
         for distinct_id, tracking_id in rows:
             clashes.setdefault(distinct_id, set()).add(tracking_id)
@@ -100,7 +102,8 @@ def _conflicts_check(*, project: Project, distinct_ids: Sequence[str]) -> None:
         raise Conflict(
             f"{len(ordered)} of these ids already have a deletion in progress "
             f"({', '.join(tracking_ids)}); wait for it to finish or cancel it.",
-            distinct_ids=ordered, tracking_ids=tracking_ids,
+            distinct_ids=ordered,
+            tracking_ids=tracking_ids,
         )
 
 
@@ -117,10 +120,12 @@ def privacy_request_submit(
 ) -> PrivacyRequest:
     actor_require(actor=actor, project=project)
     kind = choice_parse(kind, RequestKind, field="kind")
-    compliance = choice_parse(compliance, Compliance, field="compliance_type",
-                              default=Compliance.GDPR)
-    disclosure = choice_parse(disclosure, Disclosure, field="disclosure_type",
-                              default=Disclosure.DATA)
+    compliance = choice_parse(
+        compliance, Compliance, field="compliance_type", default=Compliance.GDPR
+    )
+    disclosure = choice_parse(
+        disclosure, Disclosure, field="disclosure_type", default=Disclosure.DATA
+    )
     if kind == RequestKind.DELETION and disclosure != Disclosure.DATA:
         raise InvalidRequest(
             "A deletion always removes all data: disclosure_type must be absent or Data.",

@@ -36,8 +36,10 @@ class SweepReport:
     purged_drafts: int = 0
 
     def as_text(self) -> str:
-        text = (f"enqueued {self.enqueued}, enqueue failed {self.enqueue_failed}, "
-                f"pseudonymized {self.pseudonymized_requests} requests")
+        text = (
+            f"enqueued {self.enqueued}, enqueue failed {self.enqueue_failed}, "
+            f"pseudonymized {self.pseudonymized_requests} requests"
+        )
         if self.purged_exports:
             text += f", purged {self.purged_exports} expired export files"
         if self.due_reminders:
@@ -61,8 +63,9 @@ def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> Swee
 
 
 def _requeue(report: SweepReport, *, now: datetime) -> None:
-    waiting = PrivacyRequest.objects.filter(status=Status.PENDING).values_list("tracking_id",
-                                                                                flat=True)
+    waiting = PrivacyRequest.objects.filter(status=Status.PENDING).values_list(
+        "tracking_id", flat=True
+    )
     staged = PrivacyRequest.objects.filter(status=Status.STAGING, not_before__lte=now)
     orphaned = PrivacyRequest.objects.filter(status=Status.STARTED, lease_until__lt=now)
     for tracking_id in list(waiting) + list(staged.values_list("tracking_id", flat=True)):
@@ -98,19 +101,25 @@ def _pseudonymize(*, now: datetime, actor: Actor = SYSTEM) -> int:
         with transaction.atomic():
             subjects = list(RequestSubject.objects.select_for_update().filter(request=request))
             for subject in subjects:
-                subject.distinct_id = distinct_id_hmac(project_id=request.project_id,
-                                                       distinct_id=subject.distinct_id)
+                subject.distinct_id = distinct_id_hmac(
+                    project_id=request.project_id, distinct_id=subject.distinct_id
+                )
             RequestSubject.objects.bulk_update(subjects, ["distinct_id"], batch_size=1000)
             not_found = [
                 distinct_id_hmac(project_id=request.project_id, distinct_id=distinct_id)
-                for distinct_id in PrivacyRequest.objects.values_list("not_found", flat=True)
-                .get(id=request.id)
+                for distinct_id in PrivacyRequest.objects.values_list("not_found", flat=True).get(
+                    id=request.id
+                )
             ]
             PrivacyRequest.objects.filter(id=request.id).update(
                 subjects_pseudonymized_at=now, not_found=not_found
             )
-            audit_append(organization_id=request.organization_id, actor=actor.text,
-                         action="pseudonymized", request=request,
-                         detail={"subjects": len(subjects)})
+            audit_append(
+                organization_id=request.organization_id,
+                actor=actor.text,
+                action="pseudonymized",
+                request=request,
+                detail={"subjects": len(subjects)},
+            )
         done += 1
     return done

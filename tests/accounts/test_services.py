@@ -143,8 +143,9 @@ def test_member_cannot_manage_members(organization, member, admin_user):
     target = Membership.objects.get(user=admin_user, organization=organization)
 
     with pytest.raises(NotAllowed):
-        membership_set(actor=member, organization=organization, user=UserFactory(),
-                       role=Role.MEMBER)
+        membership_set(
+            actor=member, organization=organization, user=UserFactory(), role=Role.MEMBER
+        )
     with pytest.raises(NotAllowed):
         membership_change_role(actor=member, membership=target, role=Role.MEMBER)
     with pytest.raises(NotAllowed):

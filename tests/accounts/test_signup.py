@@ -14,8 +14,11 @@ pytestmark = pytest.mark.django_db
 def test_signup_creates_user_organization_and_owner_membership(client):
     response = client.post(
         reverse("account_signup"),
-        {"email": "New.Person@Example.com", "password1": DEFAULT_PASSWORD,
-         "password2": DEFAULT_PASSWORD},
+        {
+            "email": "New.Person@Example.com",
+            "password1": DEFAULT_PASSWORD,
+            "password2": DEFAULT_PASSWORD,
+        },
     )
 
     assert response.status_code == HTTPStatus.FOUND
@@ -36,8 +39,11 @@ def test_signup_with_taken_email_creates_nothing_and_does_not_reveal_the_account
 
     response = client.post(
         reverse("account_signup"),
-        {"email": "taken@example.com", "password1": DEFAULT_PASSWORD,
-         "password2": DEFAULT_PASSWORD},
+        {
+            "email": "taken@example.com",
+            "password1": DEFAULT_PASSWORD,
+            "password2": DEFAULT_PASSWORD,
+        },
     )
 
     # Same answer as a fresh sign-up, so the form cannot be used to probe for accounts.
@@ -78,12 +84,11 @@ def test_signin_with_wrong_password_is_refused(client):
 def test_confirming_the_email_signs_the_user_in(client):
     client.post(
         reverse("account_signup"),
-        {"email": "bob@example.com", "password1": DEFAULT_PASSWORD,
-         "password2": DEFAULT_PASSWORD},
+        {"email": "bob@example.com", "password1": DEFAULT_PASSWORD, "password2": DEFAULT_PASSWORD},
     )
     body = mail.outbox[0].body
     confirm_url = next(word for word in body.split() if "/accounts/confirm-email/" in word)
-    path = confirm_url[confirm_url.index("/accounts/"):]
+    path = confirm_url[confirm_url.index("/accounts/") :]
 
     response = client.post(path)
 
@@ -99,7 +104,7 @@ def test_password_reset_by_email_sets_a_new_password(client):
     client.post(reverse("account_reset_password"), {"email": "carol@example.com"})
     body = mail.outbox[0].body
     reset_url = next(word for word in body.split() if "/accounts/password/reset/key/" in word)
-    path = reset_url[reset_url.index("/accounts/"):]
+    path = reset_url[reset_url.index("/accounts/") :]
     form_page = client.get(path, follow=True)
     set_password_path = form_page.redirect_chain[-1][0] if form_page.redirect_chain else path
     response = client.post(

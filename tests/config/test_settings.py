@@ -21,7 +21,11 @@ def load_production(**env_overrides: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in env.items() if value is not None}
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

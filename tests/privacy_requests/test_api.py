@@ -26,8 +26,18 @@ def owner_token(project):
 def api(client, project, owner_token, django_capture_on_commit_callbacks):
     """Calls the API like Mixpanel's clients: ?token=, Bearer, JSON."""
 
-    def call(method, path, body=None, *, token=None, project_token=None, raw=None,
-             content_type="application/json", headers=None, run=False):
+    def call(
+        method,
+        path,
+        body=None,
+        *,
+        token=None,
+        project_token=None,
+        raw=None,
+        content_type="application/json",
+        headers=None,
+        run=False,
+    ):
         query = f"?token={project.token if project_token is None else project_token}"
         extra = {"HTTP_AUTHORIZATION": f"Bearer {owner_token if token is None else token}"}
         if token == "":
@@ -36,8 +46,9 @@ def api(client, project, owner_token, django_capture_on_commit_callbacks):
             extra["HTTP_" + name.upper().replace("-", "_")] = value
         data = raw if raw is not None else (json.dumps(body) if body is not None else "")
         with django_capture_on_commit_callbacks(execute=run):
-            return getattr(client, method)(path + query, data=data, content_type=content_type,
-                                           **extra)
+            return getattr(client, method)(
+                path + query, data=data, content_type=content_type, **extra
+            )
 
     return call
 
@@ -50,12 +61,17 @@ def test_create_retrieval_answers_like_mixpanel(api):
     assert response.json() == {"status": "ok", "results": {"task_id": task_id}}
     request = PrivacyRequest.objects.get(tracking_id=task_id)
     assert (request.kind, request.compliance, request.disclosure, request.channel) == (
-        "export", "GDPR", "Data", "api")
+        "export",
+        "GDPR",
+        "Data",
+        "api",
+    )
 
 
 def test_status_with_and_without_trailing_slash(api):
     task_id = api("post", RETRIEVALS, {"distinct_ids": ["alice"]}, run=True).json()["results"][
-        "task_id"]
+        "task_id"
+    ]
 
     with_slash = api("get", f"{RETRIEVALS}{task_id}/")
     without = api("get", f"{RETRIEVALS}{task_id}")
@@ -74,8 +90,12 @@ def test_create_without_trailing_slash(api):
 
 
 def test_curl_style_json_in_a_form_typed_body(api):
-    response = api("post", DELETIONS, raw='{"distinct_ids": ["alice"], "compliance_type": "ccpa"}',
-                   content_type="application/x-www-form-urlencoded")
+    response = api(
+        "post",
+        DELETIONS,
+        raw='{"distinct_ids": ["alice"], "compliance_type": "ccpa"}',
+        content_type="application/x-www-form-urlencoded",
+    )
 
     assert response.status_code == HTTPStatus.CREATED
     request = PrivacyRequest.objects.get()
@@ -83,17 +103,26 @@ def test_curl_style_json_in_a_form_typed_body(api):
 
 
 def test_deletion_status_has_the_deletion_fields(api, project):
-    task_id = api("post", DELETIONS, {"distinct_ids": ["alice"], "compliance_type": "GDPR"}
-                  ).json()["results"]["task_id"]
+    task_id = api("post", DELETIONS, {"distinct_ids": ["alice"], "compliance_type": "GDPR"}).json()[
+        "results"
+    ]["task_id"]
 
     body = api("get", f"{DELETIONS}{task_id}").json()
 
     request = PrivacyRequest.objects.get(tracking_id=task_id)
-    assert body == {"status": "ok", "results": {
-        "status": "PENDING", "result": "", "distinct_ids": ["alice"], "tracking_id": task_id,
-        "requesting_user": request.requester.email, "compliance_type": "GDPR",
-        "project_id": project.id, "date_requested": request.received_at.isoformat(),
-    }}
+    assert body == {
+        "status": "ok",
+        "results": {
+            "status": "PENDING",
+            "result": "",
+            "distinct_ids": ["alice"],
+            "tracking_id": task_id,
+            "requesting_user": request.requester.email,
+            "compliance_type": "GDPR",
+            "project_id": project.id,
+            "date_requested": request.received_at.isoformat(),
+        },
+    }
 
 
 @pytest.mark.parametrize("path", [RETRIEVALS, DELETIONS])
@@ -108,9 +137,13 @@ def test_cancel_pending_is_204_and_after_started_is_405(api, path):
     assert canceled.status_code == HTTPStatus.NO_CONTENT
     assert PrivacyRequest.objects.get(tracking_id=first).status == Status.REVOKED
     assert refused.status_code == HTTPStatus.METHOD_NOT_ALLOWED
-    assert refused.json() == {"status": "error", "error": (
-        "This request is STARTED: a request can be canceled only while it is PENDING or "
-        "STAGING; once STARTED it runs to the end.")}
+    assert refused.json() == {
+        "status": "error",
+        "error": (
+            "This request is STARTED: a request can be canceled only while it is PENDING or "
+            "STAGING; once STARTED it runs to the end."
+        ),
+    }
     assert PrivacyRequest.objects.get(tracking_id=second).status == Status.STARTED
 
 
@@ -123,14 +156,22 @@ def test_cancel_pending_is_204_and_after_started_is_405(api, path):
         ({"distinct_ids": ["a", 5]}, "distinct_ids[1] must be a string."),
         ({"distinct_ids": ["a", ""]}, "distinct_ids[1] is empty."),
         ({"distinct_ids": ["x" * 256]}, "distinct_ids[0] is longer than 255 characters."),
-        ({"distinct_ids": [str(n) for n in range(2001)]},
-         "distinct_ids holds 2001 unique ids; the limit is 2000."),
-        ({"distinct_ids": ["a"], "compliance_type": "HIPAA"},
-         "compliance_type must be one of GDPR, CCPA."),
-        ({"distinct_ids": ["a"], "compliance_type": "CCPA", "disclosure_type": "All"},
-         "disclosure_type must be one of Data, Categories, Sources."),
-        ({"distinct_ids": ["a"], "disclosure_type": "Categories"},
-         "GDPR requests return all data: disclosure_type must be absent or Data."),
+        (
+            {"distinct_ids": [str(n) for n in range(2001)]},
+            "distinct_ids holds 2001 unique ids; the limit is 2000.",
+        ),
+        (
+            {"distinct_ids": ["a"], "compliance_type": "HIPAA"},
+            "compliance_type must be one of GDPR, CCPA.",
+        ),
+        (
+            {"distinct_ids": ["a"], "compliance_type": "CCPA", "disclosure_type": "All"},
+            "disclosure_type must be one of Data, Categories, Sources.",
+        ),
+        (
+            {"distinct_ids": ["a"], "disclosure_type": "Categories"},
+            "GDPR requests return all data: disclosure_type must be absent or Data.",
+        ),
         (["a"], "The request body must be a JSON object."),
     ],
 )
@@ -143,12 +184,16 @@ def test_bad_retrieval_bodies_are_400_with_a_clear_message(api, body, message):
 
 
 def test_a_disclosure_on_a_deletion_is_refused(api):
-    response = api("post", DELETIONS, {"distinct_ids": ["a"], "compliance_type": "CCPA",
-                                       "disclosure_type": "Sources"})
+    response = api(
+        "post",
+        DELETIONS,
+        {"distinct_ids": ["a"], "compliance_type": "CCPA", "disclosure_type": "Sources"},
+    )
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response.json()["error"] == (
-        "A deletion always removes all data: disclosure_type must be absent or Data.")
+        "A deletion always removes all data: disclosure_type must be absent or Data."
+    )
 
 
 @pytest.mark.parametrize("raw", ["{not json", "\xff\xfe", "null", '"text"'])
@@ -172,10 +217,15 @@ def test_conflict_is_409_with_the_ids_and_tasks(api):
     response = api("post", DELETIONS, {"distinct_ids": ["b", "c"]})
 
     assert response.status_code == HTTPStatus.CONFLICT
-    assert response.json() == {"status": "error", "error": {
-        "error": f"1 of these ids already have a deletion in progress ({first}); wait for it "
-                 "to finish or cancel it.",
-        "conflicting_distinct_ids": ["b"], "conflicting_task_ids": [first]}}
+    assert response.json() == {
+        "status": "error",
+        "error": {
+            "error": f"1 of these ids already have a deletion in progress ({first}); wait for it "
+            "to finish or cancel it.",
+            "conflicting_distinct_ids": ["b"],
+            "conflicting_task_ids": [first],
+        },
+    }
 
 
 @pytest.mark.parametrize("token", ["", "gdpr_wrong", "Bearer", "not-even-a-token"])
@@ -232,8 +282,12 @@ def test_a_member_token_is_403(api, project):
     response = api("post", RETRIEVALS, {"distinct_ids": ["a"]}, token=gdpr_token_reset(user=member))
 
     assert response.status_code == HTTPStatus.FORBIDDEN
-    assert response.json() == {"status": "error", "error": (
-        "Only owners and admins of the project's organization can make privacy requests.")}
+    assert response.json() == {
+        "status": "error",
+        "error": (
+            "Only owners and admins of the project's organization can make privacy requests."
+        ),
+    }
     assert PrivacyRequest.objects.count() == 0
 
 
@@ -243,8 +297,9 @@ def test_another_organizations_task_is_404_even_for_its_owner(api, project):
     stranger = MembershipFactory(organization=other_project.organization, role=Role.OWNER).user
     stranger_token = gdpr_token_reset(user=stranger)
 
-    on_their_project = api("get", f"{RETRIEVALS}{task_id}/", token=stranger_token,
-                           project_token=other_project.token)
+    on_their_project = api(
+        "get", f"{RETRIEVALS}{task_id}/", token=stranger_token, project_token=other_project.token
+    )
     on_our_project = api("delete", f"{RETRIEVALS}{task_id}/", token=stranger_token)
 
     assert on_their_project.status_code == HTTPStatus.NOT_FOUND
@@ -264,8 +319,10 @@ def test_rate_limit_is_429_with_retry_after(api, settings, monkeypatch):
     assert first.status_code == HTTPStatus.CREATED
     assert second.status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert second["Retry-After"] == "1"
-    assert second.json() == {"status": "error",
-                             "error": "Request was throttled. Expected available in 1 second."}
+    assert second.json() == {
+        "status": "error",
+        "error": "Request was throttled. Expected available in 1 second.",
+    }
     assert [read.status_code for read in reads] == [200, 200, 429]
     assert reads[2]["Retry-After"] == "20"  # the minute's window ends 19.75 s later
     assert PrivacyRequest.objects.count() == 1
@@ -283,8 +340,9 @@ def test_idempotency_key_returns_the_first_answer(api):
     assert AuditEntry.objects.filter(action="submitted").count() == 1
 
 
-@pytest.mark.parametrize(("method", "path"), [("put", RETRIEVALS), ("get", RETRIEVALS),
-                                              ("patch", DELETIONS)])
+@pytest.mark.parametrize(
+    ("method", "path"), [("put", RETRIEVALS), ("get", RETRIEVALS), ("patch", DELETIONS)]
+)
 def test_wrong_method_is_405_in_the_api_shape(api, method, path):
     response = api(method, path)
 
@@ -304,16 +362,24 @@ def test_schema_and_docs_are_served_without_a_cdn(client):
     docs = client.get("/api/docs/")
 
     assert schema.status_code == docs.status_code == HTTPStatus.OK
-    for operation in ("create_retrieval", "retrieval_status", "cancel_retrieval",
-                      "create_deletion", "deletion_status", "cancel_deletion", "list_requests"):
+    for operation in (
+        "create_retrieval",
+        "retrieval_status",
+        "cancel_retrieval",
+        "create_deletion",
+        "deletion_status",
+        "cancel_deletion",
+        "list_requests",
+    ):
         assert f"operationId: {operation}" in schema.content.decode()
     page = docs.content.decode()
     assert "swagger-ui" in page
     assert "cdn." not in page and "unpkg" not in page and "jsdelivr" not in page
 
 
-def test_native_list_endpoint_pages_the_organizations_requests(api, client, project, owner_token,
-                                                              settings):
+def test_native_list_endpoint_pages_the_organizations_requests(
+    api, client, project, owner_token, settings
+):
     for n in range(3):
         api("post", RETRIEVALS, {"distinct_ids": [f"user{n}"]})
     ProjectFactory()  # another organization's project, with nothing visible here

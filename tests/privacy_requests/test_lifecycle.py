@@ -25,17 +25,16 @@ pytestmark = pytest.mark.django_db
 
 
 def actions(request):
-    return list(AuditEntry.objects.filter(request=request).order_by("seq")
-                .values_list("action", flat=True))
+    return list(
+        AuditEntry.objects.filter(request=request).order_by("seq").values_list("action", flat=True)
+    )
 
 
 def reload(request):
     return PrivacyRequest.objects.get(id=request.id)
 
 
-def test_a_request_runs_pending_staging_started_success_with_an_audit_entry_each(
-    submit, add_event
-):
+def test_a_request_runs_pending_staging_started_success_with_an_audit_entry_each(submit, add_event):
     add_event("alice")
     add_event("alice")
 
@@ -48,8 +47,14 @@ def test_a_request_runs_pending_staging_started_success_with_an_audit_entry_each
     assert request.started_at is not None and request.finished_at is not None
     assert request.lease_until is None
     assert actions(request) == ["submitted", "staged", "started", "succeeded"]
-    assert AuditEntry.objects.filter(request=request).exclude(action="submitted").values_list(
-        "actor", flat=True).distinct().get() == SYSTEM.text
+    assert (
+        AuditEntry.objects.filter(request=request)
+        .exclude(action="submitted")
+        .values_list("actor", flat=True)
+        .distinct()
+        .get()
+        == SYSTEM.text
+    )
 
 
 def test_processing_twice_does_nothing_more(submit):
@@ -76,8 +81,7 @@ def test_cancel_before_started(submit, owner_actor, status):
     assert reload(request).runs == 0
 
 
-@pytest.mark.parametrize("status", [Status.STARTED, Status.SUCCESS, Status.FAILURE,
-                                    Status.REVOKED])
+@pytest.mark.parametrize("status", [Status.STARTED, Status.SUCCESS, Status.FAILURE, Status.REVOKED])
 def test_cancel_is_refused_once_started_or_final(submit, owner_actor, status):
     request = submit()
     PrivacyRequest.objects.filter(id=request.id).update(status=status)
@@ -130,10 +134,19 @@ def test_retry_from_failure_keeps_tracking_id_and_due_date(submit, owner_actor, 
     assert retried.attempts == 2
     assert retried.error == ""
     assert privacy_request_process(tracking_id=failed.tracking_id) == Status.SUCCESS
-    assert actions(failed) == ["submitted", "staged", "started", "failed", "retried", "staged",
-                               "started", "succeeded"]
+    assert actions(failed) == [
+        "submitted",
+        "staged",
+        "started",
+        "failed",
+        "retried",
+        "staged",
+        "started",
+        "succeeded",
+    ]
     assert AuditEntry.objects.get(request=failed, action="retried").detail == {
-        "previous_error": "ValueError: the processor broke"}
+        "previous_error": "ValueError: the processor broke"
+    }
 
 
 @pytest.mark.parametrize("status", [Status.PENDING, Status.STARTED, Status.SUCCESS])
@@ -181,9 +194,7 @@ def test_transient_errors_end_in_failure_after_three_retries(submit, monkeypatch
     assert actions(request)[-1] == "failed"
 
 
-def test_a_failed_enqueue_leaves_the_request_pending_and_the_sweep_recovers_it(
-    submit, monkeypatch
-):
+def test_a_failed_enqueue_leaves_the_request_pending_and_the_sweep_recovers_it(submit, monkeypatch):
     def refuse(*args, **kwargs):
         raise RedisConnectionError("Redis is down")
 
@@ -229,10 +240,17 @@ def test_an_expired_lease_is_taken_over_and_resumes_from_the_saved_step(
     request = submit(distinct_ids=["a", "b", "c"])
     PrivacyRequest.objects.filter(id=request.id).update(status=Status.STAGING)
     dead = _claim(reload(request))
-    dead.checkpoint({"phase": "count", "done": 1, "total": 3,
-                     "counts": {"events": 1, "profiles": 0, "identities": 0}})
+    dead.checkpoint(
+        {
+            "phase": "count",
+            "done": 1,
+            "total": 3,
+            "counts": {"events": 1, "profiles": 0, "identities": 0},
+        }
+    )
     PrivacyRequest.objects.filter(id=request.id).update(
-        lease_until=timezone.now() - timedelta(seconds=1))
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
 
     assert privacy_request_process(tracking_id=request.tracking_id) == Status.SUCCESS
 
@@ -250,8 +268,9 @@ def test_extend_once_with_a_reason(submit, owner_actor):
 
     with pytest.raises(InvalidRequest):
         privacy_request_extend(request=request, actor=owner_actor, reason="  ")
-    extended = privacy_request_extend(request=request, actor=owner_actor,
-                                      reason="Large volume of data")
+    extended = privacy_request_extend(
+        request=request, actor=owner_actor, reason="Large volume of data"
+    )
     with pytest.raises(InvalidTransition) as error:
         privacy_request_extend(request=extended, actor=owner_actor, reason="Again")
 

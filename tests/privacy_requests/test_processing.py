@@ -23,17 +23,28 @@ def reload(request):
 def test_the_subject_set_follows_identity_clusters_and_touches_no_one_else(
     submit, project, add_event
 ):
-    identity_links_apply(project=project, links=[
-        LinkRequest("alias-of-alice", "alice", IdentityKind.ALIAS),
-        LinkRequest("$device:phone", "alice", IdentityKind.DEVICE),
-        LinkRequest("bob-anon", "bob", IdentityKind.IDENTIFY),
-    ])
-    for distinct_id in ("alice", "alias-of-alice", "$device:phone", "$device:phone", "bob",
-                        "bob-anon", "carol"):
+    identity_links_apply(
+        project=project,
+        links=[
+            LinkRequest("alias-of-alice", "alice", IdentityKind.ALIAS),
+            LinkRequest("$device:phone", "alice", IdentityKind.DEVICE),
+            LinkRequest("bob-anon", "bob", IdentityKind.IDENTIFY),
+        ],
+    )
+    for distinct_id in (
+        "alice",
+        "alias-of-alice",
+        "$device:phone",
+        "$device:phone",
+        "bob",
+        "bob-anon",
+        "carol",
+    ):
         add_event(distinct_id)
     add_event("alice", target=ProjectFactory(organization=project.organization))
-    Profile.objects.create(project=project, distinct_id="alice", properties={"$name": "A"},
-                           updated_at=timezone.now())
+    Profile.objects.create(
+        project=project, distinct_id="alice", properties={"$name": "A"}, updated_at=timezone.now()
+    )
     Profile.objects.create(project=project, distinct_id="bob", updated_at=timezone.now())
 
     request = reload(submit(distinct_ids=["alias-of-alice", "ghost"], run=True))
@@ -41,10 +52,17 @@ def test_the_subject_set_follows_identity_clusters_and_touches_no_one_else(
     assert request.status == Status.SUCCESS
     assert request.counts == {"events": 4, "profiles": 1, "identities": 2}
     assert request.not_found == ["ghost"]
-    subjects = list(RequestSubject.objects.filter(request=request).order_by("position")
-                    .values_list("distinct_id", "linked"))
-    assert subjects == [("alias-of-alice", False), ("ghost", False),
-                        ("$device:phone", True), ("alice", True)]
+    subjects = list(
+        RequestSubject.objects.filter(request=request)
+        .order_by("position")
+        .values_list("distinct_id", "linked")
+    )
+    assert subjects == [
+        ("alias-of-alice", False),
+        ("ghost", False),
+        ("$device:phone", True),
+        ("alice", True),
+    ]
 
 
 def test_ccpa_export_counts_only_the_twelve_months_before_receipt(submit, add_event):
@@ -84,8 +102,12 @@ def test_progress_is_saved_after_each_step(submit, add_event, settings, monkeypa
 
     request = reload(submit(distinct_ids=ids, run=True))
 
-    assert request.progress == {"phase": "count", "done": 5, "total": 5,
-                                "counts": {"events": 5, "profiles": 0, "identities": 0}}
+    assert request.progress == {
+        "phase": "count",
+        "done": 5,
+        "total": 5,
+        "counts": {"events": 5, "profiles": 0, "identities": 0},
+    }
 
 
 def test_the_sweep_pseudonymizes_subjects_thirty_days_after_the_request_is_final(
@@ -98,8 +120,7 @@ def test_the_sweep_pseudonymizes_subjects_thirty_days_after_the_request_is_final
     failed = submit(distinct_ids=["dave"])
     long_ago = timezone.now() - timedelta(days=31)
     PrivacyRequest.objects.filter(id=old.id).update(finished_at=long_ago)
-    PrivacyRequest.objects.filter(id=failed.id).update(status=Status.FAILURE,
-                                                        finished_at=long_ago)
+    PrivacyRequest.objects.filter(id=failed.id).update(status=Status.FAILURE, finished_at=long_ago)
 
     report = privacy_sweep()
 

@@ -84,8 +84,12 @@ def test_bad_enumerations_are_refused(submit, kind, compliance, disclosure, fiel
 
 @pytest.mark.parametrize(
     ("compliance", "disclosure", "expected"),
-    [("gdpr", None, ("GDPR", "Data")), ("ccpa", "categories", ("CCPA", "Categories")),
-     ("Ccpa", "SOURCES", ("CCPA", "Sources")), (None, "data", ("GDPR", "Data"))],
+    [
+        ("gdpr", None, ("GDPR", "Data")),
+        ("ccpa", "categories", ("CCPA", "Categories")),
+        ("Ccpa", "SOURCES", ("CCPA", "Sources")),
+        (None, "data", ("GDPR", "Data")),
+    ],
 )
 def test_enumerations_are_case_insensitive_with_defaults(submit, compliance, disclosure, expected):
     request = submit(compliance=compliance, disclosure=disclosure)
@@ -111,8 +115,11 @@ def test_due_dates(submit, received_at, compliance, due_at):
 
 @pytest.mark.parametrize("role", [Role.MEMBER, None])
 def test_members_and_anonymous_cannot_submit_and_nothing_is_created(submit, project, role):
-    user = (MembershipFactory(organization=project.organization, role=role).user
-            if role else AnonymousUser())
+    user = (
+        MembershipFactory(organization=project.organization, role=role).user
+        if role
+        else AnonymousUser()
+    )
 
     with pytest.raises(NotAllowed):
         submit(actor=Actor(user=user, via="web"))

@@ -267,9 +267,7 @@ def test_an_extended_deadline_is_reminded_about_again(due_soon, owner_actor):
 
     extended = privacy_request_extend(request=request, actor=owner_actor, reason="Large account")
     assert privacy_sweep().due_reminders == 0  # the new deadline is months away
-    PrivacyRequest.objects.filter(id=request.id).update(
-        due_at=timezone.now() + timedelta(days=3)
-    )
+    PrivacyRequest.objects.filter(id=request.id).update(due_at=timezone.now() + timedelta(days=3))
 
     assert extended.due_reminder_sent_at is None
     assert privacy_sweep().due_reminders == 1

@@ -6,12 +6,19 @@ from privacy_requests.services import privacy_sweep
 
 
 class Command(BaseCommand):
-    help = ("Re-enqueues lost, due and orphaned privacy requests and pseudonymizes old subjects "
-            "(DESIGN section 4). Runs once, or every N seconds with --every.")
+    help = (
+        "Re-enqueues lost, due and orphaned privacy requests and pseudonymizes old subjects "
+        "(DESIGN section 4). Runs once, or every N seconds with --every."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--every", type=int, default=0, metavar="SECONDS",
-                            help="Repeat every SECONDS until interrupted.")
+        parser.add_argument(
+            "--every",
+            type=int,
+            default=0,
+            metavar="SECONDS",
+            help="Repeat every SECONDS until interrupted.",
+        )
 
     def handle(self, *args, every: int, **options):
         if every < 0:
