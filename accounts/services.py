@@ -1,7 +1,7 @@
 """Writes of accounts: users, organizations, memberships and GDPR tokens.
 
-Services that take an `actor` enforce its role; `actor=None` is the operator at the command line
-(createorg, addmember), who may do anything except leave an organization without an owner.
+Services that take an `actor` enforce its role; the operator at the command line (createorg,
+addmember) may do anything except leave an organization without an owner.
 """
 
 from datetime import timedelta
@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actors import Actor
 from accounts.errors import GdprTokenExists, LastOwner, MembershipNotFound, NotAllowed
 from accounts.models import GdprToken, Membership, Organization, Role, User
 from accounts.selectors import MANAGER_ROLES, membership_get
@@ -54,11 +55,11 @@ def organization_create_for_signup(*, user: User) -> Organization:
     return organization_create(name=f"{local_part}'s organization", owner=user)
 
 
-def _require_manager(*, actor: User | None, organization: Organization) -> Role | None:
-    """The actor's role, if it may manage members; None for the command-line operator."""
-    if actor is None:
+def _require_manager(*, actor: Actor, organization: Organization) -> Role | None:
+    """The actor's role, if it may manage members; None for the operator and the system."""
+    if actor.is_trusted:
         return None
-    membership = membership_get(user=actor, organization=organization)
+    membership = membership_get(user=actor.user, organization=organization) if actor.user else None
     if membership is None or membership.role not in MANAGER_ROLES:
         raise NotAllowed("Only owners and admins can manage members.")
     return Role(membership.role)
@@ -79,7 +80,7 @@ def _other_owners_exist(*, membership: Membership) -> bool:
 
 
 def membership_set(
-    *, actor: User | None, organization: Organization, user: User, role: Role | str
+    *, actor: Actor, organization: Organization, user: User, role: Role | str
 ) -> tuple[Membership, bool]:
     """Adds the user to the organization with this role, or changes their role."""
     role = Role(role)
@@ -106,7 +107,7 @@ def membership_set(
 
 def membership_add_by_email(
     *,
-    actor: User | None,
+    actor: Actor,
     organization: Organization,
     email: str,
     role: Role | str,
@@ -120,16 +121,14 @@ def membership_add_by_email(
         return membership_set(actor=actor, organization=organization, user=user, role=role)
 
 
-def membership_change_role(
-    *, actor: User | None, membership: Membership, role: Role | str
-) -> Membership:
+def membership_change_role(*, actor: Actor, membership: Membership, role: Role | str) -> Membership:
     membership, _ = membership_set(
         actor=actor, organization=membership.organization, user=membership.user, role=role
     )
     return membership
 
 
-def membership_remove(*, actor: User | None, membership: Membership) -> None:
+def membership_remove(*, actor: Actor, membership: Membership) -> None:
     with transaction.atomic():
         actor_role = _require_manager(actor=actor, organization=membership.organization)
         _lock_members(membership.organization)

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from accounts.actors import web_actor
 from accounts.errors import AccountsError
 from accounts.forms import GdprTokenResetForm, MemberAddForm, MemberRoleForm, roles_assignable_by
 from accounts.models import Membership, Organization, Role
@@ -127,7 +128,7 @@ def members(request: HttpRequest, organization_id: int) -> HttpResponse:
         else:
             try:
                 membership, _ = membership_add_by_email(
-                    actor=request.user,
+                    actor=web_actor(request),
                     organization=organization,
                     email=email,
                     role=form.cleaned_data["role"],
@@ -242,7 +243,9 @@ def member_role(request: HttpRequest, organization_id: int, membership_id: int) 
         return redirect("accounts:members", organization_id=organization.id)
     try:
         membership = membership_change_role(
-            actor=request.user, membership=membership, role=form.cleaned_data["role"]
+            actor=web_actor(request),
+            membership=membership,
+            role=form.cleaned_data["role"],
         )
     except AccountsError as exc:
         messages.error(request, f"The role of {membership.user.email} was not changed. {exc}")
@@ -276,7 +279,7 @@ def member_remove(request: HttpRequest, organization_id: int, membership_id: int
         )
     email = membership.user.email
     try:
-        membership_remove(actor=request.user, membership=membership)
+        membership_remove(actor=web_actor(request), membership=membership)
     except AccountsError as exc:
         messages.error(request, f"{email} was not removed. {exc}")
         return redirect("accounts:members", organization_id=organization.id)

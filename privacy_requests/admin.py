@@ -18,11 +18,11 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince, timeuntil
 
+from accounts.actors import staff_actor
 from privacy_requests.admin_actions import (
     ExtendDeadlineForm,
     plural,
     privacy_requests_operate,
-    staff_actor,
 )
 from privacy_requests.admin_selectors import (
     deadline_state,

@@ -7,16 +7,12 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest
 
-from privacy_requests.actors import Actor
+from accounts.actors import Actor, staff_actor
 from privacy_requests.errors import PrivacyRequestError
 from privacy_requests.models import PrivacyRequest
 
 # Tracking ids named in one refusal message; the rest are counted.
 NAMED_IN_MESSAGE = 10
-
-
-def staff_actor(request: HttpRequest) -> Actor:
-    return Actor(user=request.user, via="staff")
 
 
 def plural(count: int, singular: str = "request", plural_form: str = "requests") -> str:

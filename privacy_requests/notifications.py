@@ -17,11 +17,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.actors import SYSTEM
 from accounts.models import User
-from privacy_requests.actors import SYSTEM
+from accounts.selectors import MANAGER_ROLES
 from privacy_requests.audit import audit_append
 from privacy_requests.models import PrivacyRequest, RequestKind, Status
-from privacy_requests.permissions import PRIVACY_ROLES, can_act_on_privacy_requests
+from privacy_requests.permissions import can_act_on_privacy_requests
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _managers(request: PrivacyRequest) -> list[str]:
         User.objects.filter(
             is_active=True,
             memberships__organization_id=request.organization_id,
-            memberships__role__in=PRIVACY_ROLES,
+            memberships__role__in=MANAGER_ROLES,
         )
         .exclude(email="")
         .order_by("email")

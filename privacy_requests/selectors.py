@@ -1,8 +1,8 @@
 from django.db.models import QuerySet
 
 from accounts.models import User
+from accounts.selectors import MANAGER_ROLES
 from privacy_requests.models import PrivacyRequest
-from privacy_requests.permissions import PRIVACY_ROLES
 
 
 def privacy_request_list_for_user(*, user: User) -> QuerySet[PrivacyRequest]:
@@ -10,7 +10,7 @@ def privacy_request_list_for_user(*, user: User) -> QuerySet[PrivacyRequest]:
     if not user.is_authenticated or not user.is_active:
         return PrivacyRequest.objects.none()
     return PrivacyRequest.objects.filter(
-        organization__memberships__user=user, organization__memberships__role__in=PRIVACY_ROLES
+        organization__memberships__user=user, organization__memberships__role__in=MANAGER_ROLES
     ).select_related("project", "organization")
 
 

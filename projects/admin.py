@@ -5,7 +5,7 @@ from django.contrib.admin.utils import unquote
 from django.db.models import Q
 from django.utils.html import format_html
 
-from privacy_requests.actors import Actor
+from accounts.actors import staff_actor
 from privacy_requests.services.staff_access import end_user_data_view_record
 from projects.models import Event, GroupProfile, IdentityLink, Profile, Project, SuppressedId
 from projects.pii import distinct_id_hmac
@@ -74,9 +74,7 @@ class EndUserDataAdmin(ReadOnlyAdmin):
         if request.method == "GET" and response.status_code == 200:
             record = self.get_object(request, unquote(object_id))
             if record is not None:
-                end_user_data_view_record(
-                    actor=Actor(user=request.user, via="staff"), record=record
-                )
+                end_user_data_view_record(actor=staff_actor(request), record=record)
         return response
 
     @admin.display(description="properties")

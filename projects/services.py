@@ -3,24 +3,23 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Organization, User
+from accounts.actors import Actor
+from accounts.models import Organization
 from accounts.selectors import MANAGER_ROLES, membership_get
 from accounts.tokens import token_generate, token_hash, token_matches
 from projects.errors import NotAllowed, ProjectNameTaken
 from projects.models import Project
 
 
-def _require_manager(*, actor: User | None, organization: Organization) -> None:
-    if actor is None:  # the operator at the command line
+def _require_manager(*, actor: Actor, organization: Organization) -> None:
+    if actor.is_trusted:
         return
-    membership = membership_get(user=actor, organization=organization)
+    membership = membership_get(user=actor.user, organization=organization) if actor.user else None
     if membership is None or membership.role not in MANAGER_ROLES:
         raise NotAllowed("Only owners and admins can manage projects.")
 
 
-def project_create(
-    *, actor: User | None, organization: Organization, name: str
-) -> tuple[Project, str]:
+def project_create(*, actor: Actor, organization: Organization, name: str) -> tuple[Project, str]:
     """Creates a project; returns it with its API secret, which is never shown again."""
     _require_manager(actor=actor, organization=organization)
     name = name.strip()
@@ -35,7 +34,7 @@ def project_create(
     return project, secret
 
 
-def project_rotate_api_secret(*, actor: User | None, project: Project) -> str:
+def project_rotate_api_secret(*, actor: Actor, project: Project) -> str:
     """Issues a new API secret; the old one stops working at once."""
     _require_manager(actor=actor, organization=project.organization)
     secret = token_generate()

@@ -6,9 +6,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.actors import web_actor
 from accounts.models import Organization
 from accounts.selectors import MANAGER_ROLES, membership_get, organization_list_for_user
-from privacy_requests.actors import Actor
 from privacy_requests.deletions.suppression import (
     suppressed_ids_recent,
     suppression_lift,
@@ -63,7 +63,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             project, secret = project_create_service(
-                actor=request.user,
+                actor=web_actor(request),
                 organization=form.cleaned_data["organization"],
                 name=form.cleaned_data["name"],
             )
@@ -93,10 +93,6 @@ def _managed_project(request: HttpRequest, project_id: int) -> Project | HttpRes
         )
         return render(request, "403.html", {"reason": reason}, status=HTTPStatus.FORBIDDEN)
     return project
-
-
-def _web_actor(request: HttpRequest) -> Actor:
-    return Actor(user=request.user, via="web")
 
 
 def _render_settings(
@@ -145,7 +141,7 @@ def project_api_secret_rotate(request: HttpRequest, project_id: int) -> HttpResp
     if not form.is_valid():
         return _render_settings(request, project, rotate_form=form)
     try:
-        secret = project_rotate_api_secret(actor=request.user, project=project)
+        secret = project_rotate_api_secret(actor=web_actor(request), project=project)
     except ProjectsError as exc:
         messages.error(request, f"The API secret was not rotated. {exc}")
         return redirect("projects:settings", project_id=project.id)
@@ -169,7 +165,7 @@ def project_suppression(request: HttpRequest, project_id: int) -> HttpResponse:
         return redirect("projects:settings", project_id=project.id)
     enabled = form.cleaned_data["enabled"] == "on"
     try:
-        changed = suppression_set(project=project, actor=_web_actor(request), enabled=enabled)
+        changed = suppression_set(project=project, actor=web_actor(request), enabled=enabled)
     except PrivacyRequestError as exc:
         messages.error(request, f"Nothing changed. {exc}")
         return redirect("projects:settings", project_id=project.id)
@@ -202,7 +198,7 @@ def project_suppression_lift(request: HttpRequest, project_id: int) -> HttpRespo
             lifted = suppression_lift(
                 project=project,
                 distinct_id=form.cleaned_data["distinct_id"],
-                actor=_web_actor(request),
+                actor=web_actor(request),
             )
         except PrivacyRequestError as exc:
             form.add_error(None, str(exc))

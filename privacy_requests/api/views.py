@@ -14,7 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from privacy_requests.actors import Actor
+from accounts.actors import Actor
 from privacy_requests.api import serializers
 from privacy_requests.api.authentication import GdprTokenAuthentication
 from privacy_requests.api.parsers import AnyContentTypeJSONParser

@@ -22,7 +22,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, connections, transaction
 
-from privacy_requests.actors import OPERATOR
+from accounts.actors import OPERATOR
 from privacy_requests.deletions.processor import deletion_batch_size
 from privacy_requests.models import FINAL_STATUSES, PrivacyRequest, Status
 from privacy_requests.services import privacy_request_process, privacy_request_submit

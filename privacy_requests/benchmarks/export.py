@@ -19,8 +19,8 @@ from django.db.models import Max
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
+from accounts.actors import OPERATOR
 from config.jobs import get_queue
-from privacy_requests.actors import OPERATOR
 from privacy_requests.benchmarks import (
     BenchDataset,
     BenchRefused,

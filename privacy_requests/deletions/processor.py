@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from privacy_requests.actors import SYSTEM
+from accounts.actors import SYSTEM
 from privacy_requests.audit import audit_append
 from privacy_requests.deletions.receipts import (
     receipt_build,

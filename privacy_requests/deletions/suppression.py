@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from privacy_requests.actors import Actor, actor_require
+from accounts.actors import Actor
 from privacy_requests.audit import audit_append
 from privacy_requests.models import PrivacyRequest
+from privacy_requests.permissions import actor_require
 from projects.models import Project, SuppressedId
 from projects.pii import distinct_id_hmac
 

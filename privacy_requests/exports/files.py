@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from privacy_requests.actors import SYSTEM
+from accounts.actors import SYSTEM
 from privacy_requests.audit import audit_append
 from privacy_requests.models import PrivacyRequest, RequestKind, RequestSubject, Status
 from projects.pii import distinct_id_hmac

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from privacy_requests.actors import Actor, actor_require
+from accounts.actors import Actor
 from privacy_requests.audit import audit_append
 from privacy_requests.deadlines import extended_due_at_for
 from privacy_requests.errors import InvalidRequest, InvalidTransition
@@ -20,6 +20,7 @@ from privacy_requests.models import (
     Status,
 )
 from privacy_requests.notifications import privacy_request_notify_finished
+from privacy_requests.permissions import actor_require
 from privacy_requests.services.queueing import privacy_request_enqueue
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.timeouts import JobTimeoutException
 
-from privacy_requests.actors import SYSTEM
+from accounts.actors import SYSTEM
 from privacy_requests.audit import audit_append
 from privacy_requests.models import PrivacyRequest, RequestSubject, Status
 from privacy_requests.notifications import privacy_request_notify_finished

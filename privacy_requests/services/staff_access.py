@@ -6,9 +6,10 @@ HMAC(PRIVACY_PII_KEY, project ‖ id): the audit trail never holds a raw distinc
 
 from django.db import models
 
-from privacy_requests.actors import Actor, actor_require
+from accounts.actors import Actor
 from privacy_requests.audit import audit_append, subject_hmac
 from privacy_requests.models import AuditEntry
+from privacy_requests.permissions import actor_require
 from projects.models import Project
 
 STAFF_VIEWED_END_USER_DATA = "staff_viewed_end_user_data"

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from privacy_requests.actors import Actor, actor_require
+from accounts.actors import Actor
 from privacy_requests.audit import audit_append, subject_hmac
 from privacy_requests.deadlines import due_at_for
 from privacy_requests.errors import Conflict, InvalidRequest
@@ -22,6 +22,7 @@ from privacy_requests.models import (
     RequestKind,
     RequestSubject,
 )
+from privacy_requests.permissions import actor_require
 from privacy_requests.services.queueing import privacy_request_enqueue
 from projects.models import Project
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from privacy_requests.actors import SYSTEM, Actor
+from accounts.actors import SYSTEM, Actor
 from privacy_requests.audit import audit_append
 from privacy_requests.exports.files import export_files_purge_expired
 from privacy_requests.models import FINAL_STATUSES, PrivacyRequest, RequestSubject, Status

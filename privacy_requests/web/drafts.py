@@ -13,9 +13,10 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actors import Actor
 from accounts.models import Organization, User
-from privacy_requests.actors import Actor, actor_require
 from privacy_requests.models import Channel, DeletionDraft, PrivacyRequest, RequestKind
+from privacy_requests.permissions import actor_require
 from privacy_requests.services.submission import distinct_ids_normalize, privacy_request_submit
 from projects.models import Event, IdentityLink, Profile, Project
 from projects.selectors import identity_subject_set

@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
+from accounts.selectors import MANAGER_ROLES
 from privacy_requests.models import (
     FINAL_STATUSES,
     UNFINISHED_STATUSES,
@@ -19,7 +20,6 @@ from privacy_requests.models import (
     RequestSubject,
     Status,
 )
-from privacy_requests.permissions import PRIVACY_ROLES
 from privacy_requests.selectors import privacy_request_list_for_user
 from projects.models import Project
 
@@ -47,7 +47,7 @@ def privacy_organizations_for_user(*, user: User) -> QuerySet[Organization]:
     if not user.is_authenticated or not user.is_active:
         return Organization.objects.none()
     return Organization.objects.filter(
-        memberships__user=user, memberships__role__in=PRIVACY_ROLES
+        memberships__user=user, memberships__role__in=MANAGER_ROLES
     ).order_by("name", "id")
 
 

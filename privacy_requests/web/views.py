@@ -22,9 +22,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.actors import web_actor
 from accounts.models import Organization
-from accounts.selectors import organization_get_for_user
-from privacy_requests.actors import Actor
+from accounts.selectors import MANAGER_ROLES, organization_get_for_user
 from privacy_requests.errors import Conflict, InvalidRequest, PrivacyRequestError
 from privacy_requests.models import (
     CANCELABLE_STATUSES,
@@ -33,7 +33,6 @@ from privacy_requests.models import (
     RequestKind,
     Status,
 )
-from privacy_requests.permissions import PRIVACY_ROLES
 from privacy_requests.selectors import (
     privacy_request_get_for_user,
     privacy_request_given_ids,
@@ -73,10 +72,6 @@ DRAFT_GONE = (
 )
 
 
-def _web_actor(request: HttpRequest) -> Actor:
-    return Actor(user=request.user, via="web")
-
-
 def _forbidden(request: HttpRequest, organization: Organization, *, as_json: bool = False):
     reason = (
         f"Only owners and admins of {organization.name} can see and submit its privacy "
@@ -103,7 +98,7 @@ def privacy_page(*, as_json: bool = False):
                     return JsonResponse({"error": "NOT_FOUND"}, status=HTTPStatus.NOT_FOUND)
                 raise Http404("No such organization.")
             role = selectors.organization_role(user=request.user, organization=organization)
-            if role not in PRIVACY_ROLES:
+            if role not in MANAGER_ROLES:
                 return _forbidden(request, organization, as_json=as_json)
             return view(request, organization, *args, **kwargs)
 
@@ -290,7 +285,7 @@ def export_new(request: HttpRequest, organization: Organization) -> HttpResponse
         try:
             privacy_request = privacy_request_submit(
                 project=data["project"],
-                actor=_web_actor(request),
+                actor=web_actor(request),
                 channel=Channel.WEB,
                 kind=RequestKind.EXPORT,
                 compliance=data["compliance"],
@@ -336,7 +331,7 @@ def deletion_new(request: HttpRequest, organization: Organization) -> HttpRespon
                     "", distinct_ids=conflict.distinct_ids, tracking_ids=conflict.tracking_ids
                 )
             draft = deletion_draft_create(
-                actor=_web_actor(request),
+                actor=web_actor(request),
                 project=data["project"],
                 compliance=data["compliance"],
                 distinct_ids=data["distinct_ids"],
@@ -369,7 +364,7 @@ def deletion_preview_page(
     form = DeletionConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            privacy_request = deletion_draft_confirm(draft=draft, actor=_web_actor(request))
+            privacy_request = deletion_draft_confirm(draft=draft, actor=web_actor(request))
         except DraftGone:
             messages.error(request, DRAFT_GONE)
             return redirect("privacy_web:deletion_new", organization_id=organization.id)
@@ -496,7 +491,7 @@ def request_cancel(
             },
         )
     try:
-        privacy_request_cancel(request=privacy_request, actor=_web_actor(request))
+        privacy_request_cancel(request=privacy_request, actor=web_actor(request))
     except PrivacyRequestError as exc:
         messages.error(request, f"The request was not canceled. {exc}")
     else:
@@ -513,7 +508,7 @@ def request_retry(
     if request.method == "GET":
         return redirect(_detail_url(privacy_request))
     try:
-        privacy_request_retry(request=privacy_request, actor=_web_actor(request))
+        privacy_request_retry(request=privacy_request, actor=web_actor(request))
     except PrivacyRequestError as exc:
         messages.error(request, f"The request was not retried. {exc}")
     else:

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.actors import OPERATOR, Actor
 from accounts.errors import GdprTokenExists, LastOwner, NotAllowed
 from accounts.models import GdprToken, Membership, Role
 from accounts.services import (
@@ -101,7 +102,9 @@ def test_gdpr_token_verify_records_last_use(user):
 def test_owner_grants_owner_role(organization, owner, member):
     membership = Membership.objects.get(user=member, organization=organization)
 
-    membership_change_role(actor=owner, membership=membership, role=Role.OWNER)
+    membership_change_role(
+        actor=Actor(user=owner, via="web"), membership=membership, role=Role.OWNER
+    )
 
     assert Membership.objects.get(id=membership.id).role == Role.OWNER
 
@@ -110,7 +113,9 @@ def test_admin_cannot_grant_owner_role(organization, admin_user, member):
     membership = Membership.objects.get(user=member, organization=organization)
 
     with pytest.raises(NotAllowed):
-        membership_change_role(actor=admin_user, membership=membership, role=Role.OWNER)
+        membership_change_role(
+            actor=Actor(user=admin_user, via="web"), membership=membership, role=Role.OWNER
+        )
 
     assert Membership.objects.get(id=membership.id).role == Role.MEMBER
 
@@ -120,9 +125,11 @@ def test_admin_cannot_demote_or_remove_an_owner(organization, owner, admin_user)
     membership = Membership.objects.get(user=owner, organization=organization)
 
     with pytest.raises(NotAllowed):
-        membership_change_role(actor=admin_user, membership=membership, role=Role.MEMBER)
+        membership_change_role(
+            actor=Actor(user=admin_user, via="web"), membership=membership, role=Role.MEMBER
+        )
     with pytest.raises(NotAllowed):
-        membership_remove(actor=admin_user, membership=membership)
+        membership_remove(actor=Actor(user=admin_user, via="web"), membership=membership)
 
     assert Membership.objects.get(id=membership.id).role == Role.OWNER
 
@@ -130,10 +137,17 @@ def test_admin_cannot_demote_or_remove_an_owner(organization, owner, admin_user)
 def test_admin_manages_admins_and_members(organization, admin_user, member):
     newcomer = UserFactory()
 
-    membership_set(actor=admin_user, organization=organization, user=newcomer, role=Role.ADMIN)
+    membership_set(
+        actor=Actor(user=admin_user, via="web"),
+        organization=organization,
+        user=newcomer,
+        role=Role.ADMIN,
+    )
     membership = Membership.objects.get(user=member, organization=organization)
-    membership_change_role(actor=admin_user, membership=membership, role=Role.ADMIN)
-    membership_remove(actor=admin_user, membership=membership)
+    membership_change_role(
+        actor=Actor(user=admin_user, via="web"), membership=membership, role=Role.ADMIN
+    )
+    membership_remove(actor=Actor(user=admin_user, via="web"), membership=membership)
 
     assert Membership.objects.get(user=newcomer, organization=organization).role == Role.ADMIN
     assert not Membership.objects.filter(id=membership.id).exists()
@@ -144,12 +158,17 @@ def test_member_cannot_manage_members(organization, member, admin_user):
 
     with pytest.raises(NotAllowed):
         membership_set(
-            actor=member, organization=organization, user=UserFactory(), role=Role.MEMBER
+            actor=Actor(user=member, via="web"),
+            organization=organization,
+            user=UserFactory(),
+            role=Role.MEMBER,
         )
     with pytest.raises(NotAllowed):
-        membership_change_role(actor=member, membership=target, role=Role.MEMBER)
+        membership_change_role(
+            actor=Actor(user=member, via="web"), membership=target, role=Role.MEMBER
+        )
     with pytest.raises(NotAllowed):
-        membership_remove(actor=member, membership=target)
+        membership_remove(actor=Actor(user=member, via="web"), membership=target)
 
     assert Membership.objects.filter(organization=organization).count() == 2
     assert Membership.objects.get(id=target.id).role == Role.ADMIN
@@ -159,7 +178,7 @@ def test_outsider_cannot_manage_members(organization, outsider, member):
     target = Membership.objects.get(user=member, organization=organization)
 
     with pytest.raises(NotAllowed):
-        membership_remove(actor=outsider, membership=target)
+        membership_remove(actor=Actor(user=outsider, via="web"), membership=target)
 
     assert Membership.objects.filter(id=target.id).exists()
 
@@ -168,11 +187,13 @@ def test_last_owner_cannot_be_demoted_or_removed(organization, owner):
     membership = Membership.objects.get(user=owner, organization=organization)
 
     with pytest.raises(LastOwner):
-        membership_change_role(actor=owner, membership=membership, role=Role.ADMIN)
+        membership_change_role(
+            actor=Actor(user=owner, via="web"), membership=membership, role=Role.ADMIN
+        )
     with pytest.raises(LastOwner):
-        membership_remove(actor=owner, membership=membership)
+        membership_remove(actor=Actor(user=owner, via="web"), membership=membership)
     with pytest.raises(LastOwner):
-        membership_remove(actor=None, membership=membership)
+        membership_remove(actor=OPERATOR, membership=membership)
 
     assert Membership.objects.get(id=membership.id).role == Role.OWNER
 
@@ -181,6 +202,8 @@ def test_an_owner_can_step_down_once_another_owner_exists(organization, owner):
     MembershipFactory(organization=organization, role=Role.OWNER)
     membership = Membership.objects.get(user=owner, organization=organization)
 
-    membership_change_role(actor=owner, membership=membership, role=Role.MEMBER)
+    membership_change_role(
+        actor=Actor(user=owner, via="web"), membership=membership, role=Role.MEMBER
+    )
 
     assert Membership.objects.get(id=membership.id).role == Role.MEMBER

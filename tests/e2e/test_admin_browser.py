@@ -18,9 +18,9 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
+from accounts.actors import Actor
 from accounts.models import Role
 from privacy_requests import processors
-from privacy_requests.actors import Actor
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import privacy_request_submit
 from tests.admin_support import fresh_totp_code, staff_user

@@ -17,7 +17,7 @@ from django.utils import timezone
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from privacy_requests.actors import OPERATOR, Actor
+from accounts.actors import OPERATOR, Actor
 from privacy_requests.audit import audit_verify
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import (

@@ -18,7 +18,7 @@ from django.utils import timezone
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
-from privacy_requests.actors import Actor
+from accounts.actors import Actor
 from privacy_requests.audit import audit_verify
 from privacy_requests.models import AuditEntry, PrivacyRequest, RequestSubject, Status
 from privacy_requests.services import privacy_request_submit
@@ -36,7 +36,7 @@ QUEUE = "default"
 SUBMIT_CODE = """
 import json, os
 from accounts.models import User
-from privacy_requests.actors import Actor
+from accounts.actors import Actor
 from privacy_requests.services import privacy_request_submit
 from projects.models import Project
 

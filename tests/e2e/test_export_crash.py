@@ -19,7 +19,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from privacy_requests.actors import Actor
+from accounts.actors import Actor
 from privacy_requests.exports.downloads import export_download_url
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import privacy_request_submit

@@ -1,8 +1,8 @@
 import pytest
 from django.utils import timezone
 
+from accounts.actors import Actor
 from accounts.models import Role
-from privacy_requests.actors import Actor
 from privacy_requests.services import privacy_request_submit
 from projects.models import Event
 from tests.factories import MembershipFactory

@@ -8,8 +8,8 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.actors import Actor
 from accounts.models import Role
-from privacy_requests.actors import Actor
 from privacy_requests.admin_selectors import (
     deadline_state,
     privacy_request_queue_summary,

@@ -37,9 +37,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts.actors import Actor
 from accounts.models import GdprToken, Role
 from accounts.services import gdpr_token_reset
-from privacy_requests.actors import Actor
 from privacy_requests.models import PrivacyRequest, Status
 from privacy_requests.services import privacy_request_submit
 from tests.factories import EventFactory, MembershipFactory, ProjectFactory

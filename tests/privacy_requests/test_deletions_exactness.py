@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from privacy_requests.actors import OPERATOR
+from accounts.actors import OPERATOR
 from privacy_requests.models import PrivacyRequest, Status
 from privacy_requests.services import privacy_request_process, privacy_request_submit
 from projects.identity import LinkRequest, identity_links_apply

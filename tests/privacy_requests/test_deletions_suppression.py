@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 import mixpanel
 import pytest
 
+from accounts.actors import Actor
 from accounts.models import Role
-from privacy_requests.actors import Actor
 from privacy_requests.deletions import processor as deletion_processor
 from privacy_requests.deletions.suppression import suppression_lift, suppression_set
 from privacy_requests.errors import NotAllowed

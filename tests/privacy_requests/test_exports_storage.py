@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, storages
 from django.utils import timezone
 
-from privacy_requests.actors import SYSTEM
+from accounts.actors import SYSTEM
 from privacy_requests.exports import processor as export_processor
 from privacy_requests.exports.downloads import export_download_url
 from privacy_requests.exports.files import (

@@ -5,9 +5,9 @@ from django.db import OperationalError
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from accounts.actors import SYSTEM, Actor
 from accounts.models import Role
 from privacy_requests import processors
-from privacy_requests.actors import SYSTEM, Actor
 from privacy_requests.errors import InvalidRequest, InvalidTransition, NotAllowed
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import (

@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
+from accounts.actors import Actor
 from accounts.models import Role
-from privacy_requests.actors import Actor
 from privacy_requests.errors import Conflict, InvalidRequest, NotAllowed
 from privacy_requests.models import AuditEntry, PrivacyRequest, RequestSubject, Status
 from tests.factories import MembershipFactory, ProjectFactory

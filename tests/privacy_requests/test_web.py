@@ -12,10 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from accounts.actors import Actor
 from accounts.models import Role
 from accounts.services import gdpr_token_issue
 from privacy_requests import processors
-from privacy_requests.actors import Actor
 from privacy_requests.audit import subject_hmac
 from privacy_requests.models import AuditEntry, DeletionDraft, PrivacyRequest, Status
 from privacy_requests.selectors import privacy_request_result_url

@@ -9,9 +9,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from accounts.actors import Actor
 from accounts.models import Membership, Role
 from privacy_requests import processors
-from privacy_requests.actors import Actor
 from privacy_requests.models import AuditEntry, DeletionDraft, PrivacyRequest, Status
 from privacy_requests.services import (
     privacy_request_cancel,

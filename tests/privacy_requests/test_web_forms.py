@@ -10,8 +10,8 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.actors import Actor
 from accounts.models import Role
-from privacy_requests.actors import Actor
 from privacy_requests.models import (
     AuditEntry,
     Channel,

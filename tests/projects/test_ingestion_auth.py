@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 import pytest
 
+from accounts.actors import OPERATOR
 from projects.models import Event, GroupProfile, Profile
 from projects.services import project_rotate_api_secret
 from tests.factories import ProjectFactory
@@ -103,7 +104,7 @@ def test_import_without_the_api_secret_is_401(client, project, authorization):
 
 def test_import_with_another_projects_secret_is_401(client, project):
     other = ProjectFactory()
-    secret = project_rotate_api_secret(actor=None, project=other)
+    secret = project_rotate_api_secret(actor=OPERATOR, project=other)
 
     response = post_import(client, [event(project.token)], secret=secret)
 
@@ -112,7 +113,7 @@ def test_import_with_another_projects_secret_is_401(client, project):
 
 
 def test_import_with_a_rotated_secret_is_401(client, project):
-    new_secret = project_rotate_api_secret(actor=None, project=project)
+    new_secret = project_rotate_api_secret(actor=OPERATOR, project=project)
 
     old = post_import(client, [event(project.token)])
     new = post_import(client, [event(project.token)], secret=new_secret)
@@ -142,7 +143,7 @@ def test_import_names_the_project_by_project_id_when_records_carry_no_token(clie
 
 def test_import_with_project_id_of_another_project_is_401(client, project):
     other = ProjectFactory()
-    project_rotate_api_secret(actor=None, project=other)
+    project_rotate_api_secret(actor=OPERATOR, project=other)
 
     response = post_import(client, [event(None)], query=f"?project_id={other.pk}")
 
@@ -151,7 +152,7 @@ def test_import_with_project_id_of_another_project_is_401(client, project):
 
 def test_import_refuses_records_of_another_projects_token(client, project):
     other = ProjectFactory()
-    project_rotate_api_secret(actor=None, project=other)
+    project_rotate_api_secret(actor=OPERATOR, project=other)
     records = [
         event(project.token, distinct_id="alice"),
         event(other.token, distinct_id="bob", **{"$insert_id": "bob-1"}),

@@ -1,5 +1,6 @@
 import pytest
 
+from accounts.actors import Actor
 from accounts.models import Role
 from accounts.tokens import token_hash
 from projects.errors import NotAllowed, ProjectNameTaken
@@ -15,7 +16,9 @@ def test_owner_and_admin_create_a_project_whose_secret_is_stored_only_as_hash(
 ):
     actor = make_member(role)
 
-    project, secret = project_create(actor=actor, organization=organization, name=" Web app ")
+    project, secret = project_create(
+        actor=Actor(user=actor, via="web"), organization=organization, name=" Web app "
+    )
 
     project.refresh_from_db()
     assert project.name == "Web app"
@@ -28,31 +31,39 @@ def test_owner_and_admin_create_a_project_whose_secret_is_stored_only_as_hash(
 
 def test_member_cannot_create_a_project(organization, member):
     with pytest.raises(NotAllowed):
-        project_create(actor=member, organization=organization, name="Web app")
+        project_create(
+            actor=Actor(user=member, via="web"), organization=organization, name="Web app"
+        )
 
     assert Project.objects.count() == 0
 
 
 def test_outsider_cannot_create_a_project_in_another_organization(organization, outsider):
     with pytest.raises(NotAllowed):
-        project_create(actor=outsider, organization=organization, name="Web app")
+        project_create(
+            actor=Actor(user=outsider, via="web"), organization=organization, name="Web app"
+        )
 
     assert Project.objects.count() == 0
 
 
 def test_project_names_are_unique_within_an_organization(organization, owner):
-    project_create(actor=owner, organization=organization, name="Web app")
+    project_create(actor=Actor(user=owner, via="web"), organization=organization, name="Web app")
 
     with pytest.raises(ProjectNameTaken):
-        project_create(actor=owner, organization=organization, name="Web app")
+        project_create(
+            actor=Actor(user=owner, via="web"), organization=organization, name="Web app"
+        )
 
     assert Project.objects.count() == 1
 
 
 def test_rotating_the_api_secret_invalidates_the_old_one(organization, owner):
-    project, old = project_create(actor=owner, organization=organization, name="Web app")
+    project, old = project_create(
+        actor=Actor(user=owner, via="web"), organization=organization, name="Web app"
+    )
 
-    new = project_rotate_api_secret(actor=owner, project=project)
+    new = project_rotate_api_secret(actor=Actor(user=owner, via="web"), project=project)
 
     project.refresh_from_db()
     assert new != old
@@ -62,10 +73,12 @@ def test_rotating_the_api_secret_invalidates_the_old_one(organization, owner):
 
 
 def test_member_cannot_rotate_the_api_secret(organization, owner, member):
-    project, secret = project_create(actor=owner, organization=organization, name="Web app")
+    project, secret = project_create(
+        actor=Actor(user=owner, via="web"), organization=organization, name="Web app"
+    )
 
     with pytest.raises(NotAllowed):
-        project_rotate_api_secret(actor=member, project=project)
+        project_rotate_api_secret(actor=Actor(user=member, via="web"), project=project)
 
     project.refresh_from_db()
     assert project_verify_api_secret(project=project, secret=secret) is True

@@ -1,6 +1,7 @@
 from django.core.management.base import CommandError, CommandParser
 from django.db import IntegrityError, transaction
 
+from accounts.actors import OPERATOR
 from accounts.errors import AccountsError
 from accounts.management.commands._operator import (
     OperatorCommand,
@@ -83,7 +84,7 @@ class Command(OperatorCommand):
             .first()
         )
         membership, _ = membership_add_by_email(
-            actor=None, organization=organization, email=email, role=role, password=password
+            actor=OPERATOR, organization=organization, email=email, role=role, password=password
         )
         user = membership.user
         refuse_inactive(user)

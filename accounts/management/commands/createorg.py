@@ -1,6 +1,7 @@
 from django.core.management.base import CommandError, CommandParser
 from django.db import IntegrityError, transaction
 
+from accounts.actors import OPERATOR
 from accounts.errors import AccountsError
 from accounts.management.commands._operator import (
     OperatorCommand,
@@ -96,15 +97,15 @@ class Command(OperatorCommand):
         if organization is None:
             organization = organization_create(name=organization_name, owner=owner)
         else:
-            membership_set(actor=None, organization=organization, user=owner, role=Role.OWNER)
+            membership_set(actor=OPERATOR, organization=organization, user=owner, role=Role.OWNER)
         project = Project.objects.filter(organization=organization, name=project_name).first()
         project_created = project is None
         if project is None:
             project, api_secret = project_create(
-                actor=None, organization=organization, name=project_name
+                actor=OPERATOR, organization=organization, name=project_name
             )
         else:
-            api_secret = project_rotate_api_secret(actor=None, project=project)
+            api_secret = project_rotate_api_secret(actor=OPERATOR, project=project)
         gdpr_token = gdpr_token_reset(user=owner)
 
         payload: dict[str, object] = {

@@ -11,6 +11,7 @@ import secrets
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from accounts.actors import OPERATOR
 from accounts.models import Organization, Role, User
 from accounts.selectors import organization_list_for_user
 from accounts.services import membership_set, organization_create, user_get_or_create
@@ -58,13 +59,13 @@ def demo_seed(*, password: str) -> tuple[User, Organization, Project]:
             organization = organization_create(name=DEMO_ORGANIZATION_NAME, owner=owner)
         else:
             # Someone may have demoted the demo owner in the UI; the demo needs an owner login.
-            membership_set(actor=None, organization=organization, user=owner, role=Role.OWNER)
+            membership_set(actor=OPERATOR, organization=organization, user=owner, role=Role.OWNER)
         project = _demo_project_get(owner=owner, organization=organization)
         if project is None:
             # The API secret is not printed: the demo does not need it, and createorg with this
             # organization, owner and project issues a new one (and a GDPR token) on demand.
             project, _ = project_create(
-                actor=None, organization=organization, name=DEMO_PROJECT_NAME
+                actor=OPERATOR, organization=organization, name=DEMO_PROJECT_NAME
             )
     if not Event.objects.filter(project=project).exists():
         # A small, realistic store, so requests have something to export and delete.
