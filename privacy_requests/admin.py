@@ -25,14 +25,12 @@ from privacy_requests.admin_actions import (
     privacy_requests_operate,
 )
 from privacy_requests.admin_selectors import (
-    deadline_state,
-    due_this_week_q,
-    overdue_q,
     privacy_request_queue_summary,
     privacy_requests_matching,
     urgency_ordering,
 )
 from privacy_requests.audit import audit_verify
+from privacy_requests.deadlines import deadline_state, due_soon_q, overdue_q
 from privacy_requests.models import (
     CANCELABLE_STATUSES,
     FINAL_STATUSES,
@@ -95,7 +93,7 @@ class DeadlineFilter(admin.SimpleListFilter):
         if self.value() == "overdue":
             return queryset.filter(overdue_q(now))
         if self.value() == "week":
-            return queryset.filter(due_this_week_q(now))
+            return queryset.filter(due_soon_q(now))
         return queryset
 
 

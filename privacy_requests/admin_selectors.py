@@ -1,48 +1,22 @@
-"""Reads behind the back office: deadlines, urgency, the queue summary and the id search.
-
-A request is *open* until it is final (SUCCESS or REVOKED): a FAILURE still owes the end user
-an answer. An open request is *overdue* once its deadline has passed (due_at < now; finishing
-at due_at itself is on time) and *due this week* when its deadline is within the next 7 days.
-"""
+"""Reads behind the back office: urgency, the queue summary and the id search. What counts as
+open, overdue and due soon is privacy_requests.deadlines'."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
-from privacy_requests.models import FINAL_STATUSES, PrivacyRequest, RequestSubject, Status
+from privacy_requests.deadlines import due_soon_q, open_q, overdue_q
+from privacy_requests.models import PrivacyRequest, RequestSubject, Status
 from projects.pii import distinct_id_hmac
-
-DUE_SOON = timedelta(days=7)
-
-OPEN = ~Q(status__in=FINAL_STATUSES)
-
-
-def overdue_q(now: datetime) -> Q:
-    return OPEN & Q(due_at__lt=now)
-
-
-def due_this_week_q(now: datetime) -> Q:
-    return OPEN & Q(due_at__gte=now, due_at__lte=now + DUE_SOON)
-
-
-def deadline_state(request: PrivacyRequest, *, now: datetime) -> str:
-    """ "overdue", "due_soon" or "" for one request; the same rules as the Q objects above."""
-    if request.status in FINAL_STATUSES:
-        return ""
-    if request.due_at < now:
-        return "overdue"
-    if request.due_at <= now + DUE_SOON:
-        return "due_soon"
-    return ""
 
 
 def urgency_ordering() -> list[OrderBy]:
     """Most urgent first: open requests by due date, then the rest, newest first."""
-    is_open = Case(When(OPEN, then=Value(0)), default=Value(1), output_field=IntegerField())
-    open_due = Case(When(OPEN, then=F("due_at")), default=None)
+    is_open = Case(When(open_q(), then=Value(0)), default=Value(1), output_field=IntegerField())
+    open_due = Case(When(open_q(), then=F("due_at")), default=None)
     return [is_open.asc(), open_due.asc(nulls_last=True), F("received_at").desc(), F("id").desc()]
 
 
@@ -62,7 +36,7 @@ def privacy_request_queue_summary(*, now: datetime | None = None) -> QueueSummar
         running=Count("id", filter=Q(status=Status.STARTED)),
         failed=Count("id", filter=Q(status=Status.FAILURE)),
         overdue=Count("id", filter=overdue_q(now)),
-        due_this_week=Count("id", filter=due_this_week_q(now)),
+        due_this_week=Count("id", filter=due_soon_q(now)),
     )
     return QueueSummary(**counts)
 

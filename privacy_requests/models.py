@@ -39,6 +39,31 @@ CANCELABLE_STATUSES = (Status.PENDING, Status.STAGING)
 FINAL_STATUSES = (Status.SUCCESS, Status.REVOKED)
 
 
+class AuditAction(models.TextChoices):
+    """What an audit entry records; the label is how the pages name it."""
+
+    SUBMITTED = "submitted", "Submitted"
+    STAGED = "staged", "Picked up"
+    STARTED = "started", "Started"
+    RESUMED = "resumed", "Resumed after a worker stopped"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+    RETRIED = "retried", "Retried"
+    EXTENDED = "extended", "Deadline extended"
+    EXPEDITED = "expedited", "Grace period ended early"
+    DOWNLOADED = "downloaded", "Downloaded"
+    DELETED = "deleted", "Data deleted"
+    IDS_SUPPRESSED = "ids_suppressed", "Ids suppressed"
+    EXPORT_PURGED = "export_purged", "Export file deleted"
+    PSEUDONYMIZED = "pseudonymized", "Ids pseudonymized"
+    DUE_REMINDER_SENT = "due_reminder_sent", "Due date reminder sent"
+    SUPPRESSION_ENABLED = "suppression_enabled", "Suppression enabled"
+    SUPPRESSION_DISABLED = "suppression_disabled", "Suppression disabled"
+    SUPPRESSION_LIFTED = "suppression_lifted", "Suppression lifted"
+    STAFF_VIEWED_END_USER_DATA = "staff_viewed_end_user_data", "Staff viewed end user data"
+
+
 class Channel(models.TextChoices):
     WEB = "web", "Web"
     API = "api", "API"
@@ -154,7 +179,7 @@ class AuditEntry(models.Model):
     request = models.ForeignKey(
         PrivacyRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit"
     )
-    action = models.CharField(max_length=64)
+    action = models.CharField(max_length=64, choices=AuditAction.choices)
     detail = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)

@@ -8,7 +8,7 @@ A failed send is logged and never breaks the caller; the engine calls these afte
 
 import logging
 import smtplib
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -21,15 +21,13 @@ from accounts.actors import SYSTEM
 from accounts.models import User
 from accounts.selectors import MANAGER_ROLES
 from privacy_requests.audit import audit_append
-from privacy_requests.models import PrivacyRequest, RequestKind, Status
+from privacy_requests.deadlines import deadline_state, due_or_overdue_q, open_q
+from privacy_requests.models import AuditAction, PrivacyRequest, RequestKind, Status
 from privacy_requests.permissions import can_act_on_privacy_requests
 
 logger = logging.getLogger(__name__)
 
-REMINDER_BEFORE = timedelta(days=7)
 NOTIFIED_STATUSES = (Status.SUCCESS, Status.FAILURE, Status.REVOKED)
-# Requests a deadline still binds: a FAILURE waits for a retry, so it is still due.
-DUE_STATUSES = (Status.PENDING, Status.STAGING, Status.STARTED, Status.FAILURE)
 SEND_ERRORS = (smtplib.SMTPException, OSError)
 
 
@@ -102,24 +100,20 @@ def privacy_due_reminders_send(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     due = (
-        PrivacyRequest.objects.filter(
-            status__in=DUE_STATUSES,
-            due_reminder_sent_at__isnull=True,
-            due_at__lte=now + REMINDER_BEFORE,
-        )
+        PrivacyRequest.objects.filter(due_or_overdue_q(now), due_reminder_sent_at__isnull=True)
         .select_related("project", "organization")
         .order_by("due_at")
     )
     reminded = 0
     connection = None
     for request in due.iterator(chunk_size=100):
-        claim = Q(id=request.id, due_reminder_sent_at__isnull=True, status__in=DUE_STATUSES)
+        claim = open_q() & Q(id=request.id, due_reminder_sent_at__isnull=True)
         if PrivacyRequest.objects.filter(claim).update(due_reminder_sent_at=now) != 1:
             continue
         recipients = _managers(request)
         context = {
             **_context(request),
-            "overdue": request.due_at <= now,
+            "overdue": deadline_state(request, now=now) == "overdue",
             "days_left": max(0, (request.due_at - now).days),
         }
         subject, body = _render("due_reminder", context)
@@ -138,7 +132,7 @@ def privacy_due_reminders_send(*, now: datetime | None = None) -> int:
         audit_append(
             organization_id=request.organization_id,
             actor=SYSTEM.text,
-            action="due_reminder_sent",
+            action=AuditAction.DUE_REMINDER_SENT,
             request=request,
             detail={"due_at": request.due_at.isoformat(), "recipients": len(recipients)},
         )

@@ -15,11 +15,10 @@ from privacy_requests.deadlines import ccpa_window_start
 from privacy_requests.deletions.processor import deletion_process
 from privacy_requests.exports.processor import export_process
 from privacy_requests.models import Compliance, PrivacyRequest, RequestKind
+from projects.chunking import in_chunks
 from projects.models import Event, IdentityLink, Profile
 
 Processor = Callable[["Run"], dict]  # noqa: F821 - Run lives in services.processing
-
-IN_LIST_CHUNK = 1000
 
 
 def event_window(request: PrivacyRequest) -> tuple[datetime, datetime] | None:
@@ -46,8 +45,7 @@ def ids_with_rows(
 ) -> set[str]:
     """Which of these ids have any event (up to the snapshot), profile or identity link."""
     found: set[str] = set()
-    for start in range(0, len(distinct_ids), IN_LIST_CHUNK):
-        chunk = list(distinct_ids[start : start + IN_LIST_CHUNK])
+    for chunk in in_chunks(distinct_ids):
         found.update(
             Event.objects.filter(
                 project_id=project_id, distinct_id__in=chunk, id__lte=snapshot_max_event_id

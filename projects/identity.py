@@ -6,14 +6,14 @@ order, with a bounded number of queries: the involved ids and the sizes of their
 read up front, the batch is computed in memory, and the result is written set-based.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, F, Value, When
 from django.utils import timezone
 
+from projects.chunking import in_chunks
 from projects.models import IdentityKind, IdentityLink, Project
 
 # Mixpanel's limit; read at call time so tests can lower it.
@@ -21,14 +21,12 @@ IDENTITY_CLUSTER_MAX_IDS = 500
 DISTINCT_ID_MAX_LENGTH = 255
 
 # Ids per IN list; well under the bind-variable limits of SQLite (32,766) and PostgreSQL (65,535).
-_IN_LIST_CHUNK = 1000
 # Root moves per UPDATE ... CASE: three bind variables each.
 _MOVE_CHUNK = 300
 # The two-key form of PostgreSQL's advisory locks; this first key names identity writes, so the
 # lock never collides with another feature's lock on the same project id.
 _ADVISORY_LOCK_NAMESPACE = 0x49445400
 
-_T = TypeVar("_T")
 
 _JOIN_REFUSAL = {
     IdentityKind.ALIAS: "the alias already maps to another id; an alias maps to one id only",
@@ -147,11 +145,6 @@ def _lock_identity_writes(*, project_id: int) -> None:
         Project.objects.filter(pk=project_id).update(token=F("token"))
 
 
-def _chunks(values: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 class _Clusters:
     """The clusters of a batch's ids, as a union-find whose roots are the clusters' roots."""
 
@@ -166,7 +159,7 @@ class _Clusters:
     @classmethod
     def load(cls, *, project_id: int, distinct_ids: list[str]) -> "_Clusters":
         parent = {distinct_id: distinct_id for distinct_id in distinct_ids}
-        for chunk in _chunks(distinct_ids, _IN_LIST_CHUNK):
+        for chunk in in_chunks(distinct_ids):
             rows = IdentityLink.objects.filter(
                 project_id=project_id, distinct_id__in=chunk
             ).values_list("distinct_id", "canonical_id")
@@ -175,7 +168,7 @@ class _Clusters:
                 parent.setdefault(canonical_id, canonical_id)
         roots = [distinct_id for distinct_id, up in parent.items() if distinct_id == up]
         size = dict.fromkeys(roots, 1)
-        for chunk in _chunks(roots, _IN_LIST_CHUNK):
+        for chunk in in_chunks(roots):
             counts = (
                 IdentityLink.objects.filter(project_id=project_id, canonical_id__in=chunk)
                 .order_by()
@@ -226,7 +219,7 @@ class _Clusters:
             for old_root in self._stored_roots
             if (new_root := self.root(old_root)) != old_root
         ]
-        for chunk in _chunks(moves, _MOVE_CHUNK):
+        for chunk in in_chunks(moves, _MOVE_CHUNK):
             IdentityLink.objects.filter(
                 project_id=project_id, canonical_id__in=[old for old, _ in chunk]
             ).update(

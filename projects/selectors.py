@@ -1,8 +1,9 @@
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from django.db.models import QuerySet
 
 from accounts.models import User
+from projects.chunking import in_chunks
 from projects.models import IdentityLink, Project
 
 
@@ -28,16 +29,6 @@ def project_get_by_token(*, token: str) -> Project | None:
     return Project.objects.select_related("organization").filter(token=token).first()
 
 
-# Ids per IN list: two queries resolve a whole request of 2,000 ids, well under the bind-variable
-# limits of SQLite (32,766) and PostgreSQL (65,535).
-_IDENTITY_IN_CHUNK = 1000
-
-
-def _id_chunks(distinct_ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(distinct_ids), _IDENTITY_IN_CHUNK):
-        yield distinct_ids[start : start + _IDENTITY_IN_CHUNK]
-
-
 def identity_clusters_resolve(
     *, project_id: int, distinct_ids: Sequence[str]
 ) -> dict[str, list[str]]:
@@ -49,7 +40,7 @@ def identity_clusters_resolve(
     """
     unique = list(dict.fromkeys(distinct_ids))
     root_of: dict[str, str] = {}
-    for chunk in _id_chunks(unique):
+    for chunk in in_chunks(unique):
         root_of.update(
             IdentityLink.objects.filter(project_id=project_id, distinct_id__in=chunk).values_list(
                 "distinct_id", "canonical_id"
@@ -57,7 +48,7 @@ def identity_clusters_resolve(
         )
     roots = list(dict.fromkeys(root_of.get(distinct_id, distinct_id) for distinct_id in unique))
     members: dict[str, list[str]] = {root: [root] for root in roots}
-    for chunk in _id_chunks(roots):
+    for chunk in in_chunks(roots):
         rows = IdentityLink.objects.filter(project_id=project_id, canonical_id__in=chunk)
         for distinct_id, root in rows.values_list("distinct_id", "canonical_id"):
             members[root].append(distinct_id)

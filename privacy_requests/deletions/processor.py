@@ -34,7 +34,7 @@ from privacy_requests.deletions.receipts import (
 )
 from privacy_requests.deletions.suppression import suppressed_ids_store
 from privacy_requests.exports.files import export_files_purge_for_subjects
-from privacy_requests.models import PrivacyRequest, Status
+from privacy_requests.models import AuditAction, PrivacyRequest, Status
 from privacy_requests.services.lifecycle import transition
 from privacy_requests.services.processing import LeaseLost, Run
 from projects.models import Event, IdentityLink, Profile
@@ -176,7 +176,7 @@ def _suppress(steps: _Steps, progress: Progress) -> Progress:
             audit_append(
                 organization_id=run.request.organization_id,
                 actor=SYSTEM.text,
-                action="ids_suppressed",
+                action=AuditAction.IDS_SUPPRESSED,
                 request=run.request,
                 detail={"ids": len(subjects)},
             )
@@ -294,7 +294,7 @@ def _write_receipt(steps: _Steps, progress: Progress) -> Progress:
         entry = audit_append(
             organization_id=request.organization_id,
             actor=SYSTEM.text,
-            action="deleted",
+            action=AuditAction.DELETED,
             request=request,
             detail={
                 "counts": progress["counts"],

@@ -13,12 +13,10 @@ from django.db import transaction
 
 from accounts.actors import Actor
 from privacy_requests.audit import audit_append
-from privacy_requests.models import PrivacyRequest
+from privacy_requests.models import AuditAction, PrivacyRequest
 from privacy_requests.permissions import actor_require
 from projects.models import Project, SuppressedId
 from projects.pii import distinct_id_hmac
-
-INSERT_CHUNK = 1000
 
 
 def suppressed_ids_store(*, project_id: int, request_id: int, distinct_ids: Sequence[str]) -> None:
@@ -31,7 +29,7 @@ def suppressed_ids_store(*, project_id: int, request_id: int, distinct_ids: Sequ
         )
         for distinct_id in distinct_ids
     ]
-    SuppressedId.objects.bulk_create(rows, batch_size=INSERT_CHUNK, ignore_conflicts=True)
+    SuppressedId.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
 
 
 def suppression_lift(*, project: Project, distinct_id: str, actor: Actor) -> bool:
@@ -45,7 +43,7 @@ def suppression_lift(*, project: Project, distinct_id: str, actor: Actor) -> boo
         audit_append(
             organization_id=project.organization_id,
             actor=actor.text,
-            action="suppression_lifted",
+            action=AuditAction.SUPPRESSION_LIFTED,
             detail={"project": project.pk, "id_hmac": id_hmac},
         )
     return True
@@ -62,7 +60,9 @@ def suppression_set(*, project: Project, actor: Actor, enabled: bool) -> bool:
             audit_append(
                 organization_id=project.organization_id,
                 actor=actor.text,
-                action="suppression_enabled" if enabled else "suppression_disabled",
+                action=(
+                    AuditAction.SUPPRESSION_ENABLED if enabled else AuditAction.SUPPRESSION_DISABLED
+                ),
                 detail={"project": project.pk},
             )
     project.suppress_deleted_ids = enabled

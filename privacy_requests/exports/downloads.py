@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET
 
 from privacy_requests.audit import audit_append
 from privacy_requests.exports.files import EXPIRED, STORAGE_ERRORS, private_storage
-from privacy_requests.models import PrivacyRequest, RequestKind, Status
+from privacy_requests.models import AuditAction, PrivacyRequest, RequestKind, Status
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def result_download(http_request: HttpRequest, tracking_id: str, signature: str)
         audit_append(
             organization_id=request.organization_id,
             actor=LINK_ACTOR,
-            action="downloaded",
+            action=AuditAction.DOWNLOADED,
             request=request,
             detail={
                 "file_version": file_version(request.result_file),

@@ -19,13 +19,13 @@ from django.utils import timezone
 
 from accounts.actors import SYSTEM
 from privacy_requests.audit import audit_append
-from privacy_requests.models import PrivacyRequest, RequestKind, RequestSubject, Status
+from privacy_requests.models import AuditAction, PrivacyRequest, RequestKind, RequestSubject, Status
+from projects.chunking import in_chunks
 from projects.pii import distinct_id_hmac
 
 logger = logging.getLogger(__name__)
 
 PRIVATE_STORAGE = "private"
-IN_LIST_CHUNK = 1000
 EXPIRED = "expired"
 
 
@@ -107,7 +107,7 @@ def _export_purge(
         audit_append(
             organization_id=request.organization_id,
             actor=actor,
-            action="export_purged",
+            action=AuditAction.EXPORT_PURGED,
             request=request,
             detail={"reason": reason, **(detail or {})},
         )
@@ -142,8 +142,7 @@ def export_files_purge_for_subjects(
     """
     unique = list(dict.fromkeys(distinct_ids))
     request_ids: set[int] = set()
-    for start in range(0, len(unique), IN_LIST_CHUNK):
-        chunk = unique[start : start + IN_LIST_CHUNK]
+    for chunk in in_chunks(unique):
         # Subjects of requests final for 30 days are HMACs: match those too.
         keys = chunk + [
             distinct_id_hmac(project_id=project_id, distinct_id=distinct_id)
@@ -158,8 +157,8 @@ def export_files_purge_for_subjects(
         )
     purged = 0
     ids = sorted(request_ids)
-    for start in range(0, len(ids), IN_LIST_CHUNK):
-        for request in _unpurged_exports().filter(id__in=ids[start : start + IN_LIST_CHUNK]):
+    for chunk in in_chunks(ids):
+        for request in _unpurged_exports().filter(id__in=chunk):
             purged += _export_purge(request, actor=actor, reason=reason)
     return purged
 

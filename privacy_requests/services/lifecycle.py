@@ -15,6 +15,7 @@ from privacy_requests.errors import InvalidRequest, InvalidTransition
 from privacy_requests.models import (
     CANCELABLE_STATUSES,
     FINAL_STATUSES,
+    AuditAction,
     PrivacyRequest,
     RequestKind,
     Status,
@@ -54,7 +55,7 @@ def privacy_request_cancel(*, request: PrivacyRequest, actor: Actor) -> PrivacyR
         audit_append(
             organization_id=request.organization_id,
             actor=actor.text,
-            action="canceled",
+            action=AuditAction.CANCELED,
             request=request,
             detail={},
         )
@@ -89,7 +90,7 @@ def privacy_request_retry(*, request: PrivacyRequest, actor: Actor) -> PrivacyRe
         audit_append(
             organization_id=request.organization_id,
             actor=actor.text,
-            action="retried",
+            action=AuditAction.RETRIED,
             request=request,
             detail={"previous_error": previous_error[:500]},
         )
@@ -129,7 +130,7 @@ def privacy_request_extend(*, request: PrivacyRequest, actor: Actor, reason: str
         audit_append(
             organization_id=request.organization_id,
             actor=actor.text,
-            action="extended",
+            action=AuditAction.EXTENDED,
             request=request,
             detail={
                 "reason": reason,
@@ -158,7 +159,7 @@ def privacy_request_expedite(*, request: PrivacyRequest, actor: Actor) -> Privac
         audit_append(
             organization_id=request.organization_id,
             actor=actor.text,
-            action="expedited",
+            action=AuditAction.EXPEDITED,
             request=request,
             detail={},
         )

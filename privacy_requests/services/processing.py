@@ -21,7 +21,7 @@ from rq.timeouts import JobTimeoutException
 
 from accounts.actors import SYSTEM
 from privacy_requests.audit import audit_append
-from privacy_requests.models import PrivacyRequest, RequestSubject, Status
+from privacy_requests.models import AuditAction, PrivacyRequest, RequestSubject, Status
 from privacy_requests.notifications import privacy_request_notify_finished
 from privacy_requests.selectors import privacy_request_given_ids
 from privacy_requests.services.lifecycle import transition
@@ -93,7 +93,7 @@ def _stage(request: PrivacyRequest) -> None:
             audit_append(
                 organization_id=request.organization_id,
                 actor=SYSTEM.text,
-                action="staged",
+                action=AuditAction.STAGED,
                 request=request,
                 detail={"not_before": request.not_before.isoformat()},
             )
@@ -126,7 +126,7 @@ def _claim(request: PrivacyRequest) -> Run | None:
         audit_append(
             organization_id=request.organization_id,
             actor=SYSTEM.text,
-            action="resumed" if resumed else "started",
+            action=AuditAction.RESUMED if resumed else AuditAction.STARTED,
             request=request,
             detail={
                 "run": request.runs,
@@ -247,7 +247,7 @@ def _finish(run: Run, *, status: Status, counts: dict | None = None, error: str 
         audit_append(
             organization_id=run.request.organization_id,
             actor=SYSTEM.text,
-            action="succeeded" if status == Status.SUCCESS else "failed",
+            action=AuditAction.SUCCEEDED if status == Status.SUCCESS else AuditAction.FAILED,
             request=run.request,
             detail=detail,
         )

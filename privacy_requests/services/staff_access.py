@@ -8,11 +8,9 @@ from django.db import models
 
 from accounts.actors import Actor
 from privacy_requests.audit import audit_append, subject_hmac
-from privacy_requests.models import AuditEntry
+from privacy_requests.models import AuditAction, AuditEntry
 from privacy_requests.permissions import actor_require
 from projects.models import Project
-
-STAFF_VIEWED_END_USER_DATA = "staff_viewed_end_user_data"
 
 
 def end_user_data_view_record(*, actor: Actor, record: models.Model) -> AuditEntry:
@@ -31,6 +29,6 @@ def end_user_data_view_record(*, actor: Actor, record: models.Model) -> AuditEnt
     return audit_append(
         organization_id=project.organization_id,
         actor=actor.text,
-        action=STAFF_VIEWED_END_USER_DATA,
+        action=AuditAction.STAFF_VIEWED_END_USER_DATA,
         detail=detail,
     )

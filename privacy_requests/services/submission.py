@@ -15,6 +15,7 @@ from privacy_requests.deadlines import due_at_for
 from privacy_requests.errors import Conflict, InvalidRequest
 from privacy_requests.models import (
     UNFINISHED_STATUSES,
+    AuditAction,
     Channel,
     Compliance,
     Disclosure,
@@ -171,7 +172,7 @@ def privacy_request_submit(
         audit_append(
             organization_id=request.organization_id,
             actor=actor.text,
-            action="submitted",
+            action=AuditAction.SUBMITTED,
             request=request,
             detail={
                 "kind": kind.value,

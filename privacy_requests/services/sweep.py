@@ -17,7 +17,13 @@ from redis.exceptions import RedisError
 from accounts.actors import SYSTEM, Actor
 from privacy_requests.audit import audit_append
 from privacy_requests.exports.files import export_files_purge_expired
-from privacy_requests.models import FINAL_STATUSES, PrivacyRequest, RequestSubject, Status
+from privacy_requests.models import (
+    FINAL_STATUSES,
+    AuditAction,
+    PrivacyRequest,
+    RequestSubject,
+    Status,
+)
 from privacy_requests.notifications import privacy_due_reminders_send
 from privacy_requests.services.queueing import job_is_live, privacy_request_enqueue
 from privacy_requests.web.drafts import deletion_drafts_purge_expired
@@ -117,7 +123,7 @@ def _pseudonymize(*, now: datetime, actor: Actor = SYSTEM) -> int:
             audit_append(
                 organization_id=request.organization_id,
                 actor=actor.text,
-                action="pseudonymized",
+                action=AuditAction.PSEUDONYMIZED,
                 request=request,
                 detail={"subjects": len(subjects)},
             )

@@ -18,11 +18,11 @@ from accounts.models import Organization, User
 from privacy_requests.models import Channel, DeletionDraft, PrivacyRequest, RequestKind
 from privacy_requests.permissions import actor_require
 from privacy_requests.services.submission import distinct_ids_normalize, privacy_request_submit
+from projects.chunking import in_chunks
 from projects.models import Event, IdentityLink, Profile, Project
 from projects.selectors import identity_subject_set
 
 DRAFT_LIFETIME = timedelta(minutes=15)
-IN_LIST_CHUNK = 1000
 
 
 class DraftGone(Exception):
@@ -105,8 +105,7 @@ def deletion_preview(*, project: Project, distinct_ids: Sequence[str]) -> Deleti
     and links. The worker records the subject set again when it starts."""
     subjects = identity_subject_set(project_id=project.id, distinct_ids=distinct_ids)
     events = profiles = links = 0
-    for start in range(0, len(subjects), IN_LIST_CHUNK):
-        chunk = subjects[start : start + IN_LIST_CHUNK]
+    for chunk in in_chunks(subjects):
         events += Event.objects.filter(project=project, distinct_id__in=chunk).count()
         profiles += Profile.objects.filter(project=project, distinct_id__in=chunk).count()
         links += IdentityLink.objects.filter(project=project, distinct_id__in=chunk).count()

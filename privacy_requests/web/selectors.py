@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
 from accounts.selectors import MANAGER_ROLES
+from privacy_requests.deadlines import deadline_state
 from privacy_requests.models import (
-    FINAL_STATUSES,
     UNFINISHED_STATUSES,
+    AuditAction,
     AuditEntry,
     PrivacyRequest,
     RequestKind,
@@ -21,9 +22,8 @@ from privacy_requests.models import (
     Status,
 )
 from privacy_requests.selectors import privacy_request_list_for_user
+from projects.chunking import in_chunks
 from projects.models import Project
-
-IN_LIST_CHUNK = 1000
 
 # What a worker is doing, in the words of the page; keys are the processors' progress steps.
 STEP_LABELS = {
@@ -91,7 +91,7 @@ def given_id_counts(request_ids: Sequence[int]) -> dict[int, int]:
 
 
 def is_overdue(request: PrivacyRequest, *, now: datetime | None = None) -> bool:
-    return request.status not in FINAL_STATUSES and request.due_at < (now or timezone.now())
+    return deadline_state(request, now=now or timezone.now()) == "overdue"
 
 
 def is_live(request: PrivacyRequest) -> bool:
@@ -145,28 +145,10 @@ def request_status_payload(request: PrivacyRequest) -> dict:
     }
 
 
-ACTION_LABELS = {
-    "submitted": "Submitted",
-    "staged": "Picked up",
-    "started": "Started",
-    "resumed": "Resumed after a worker stopped",
-    "succeeded": "Succeeded",
-    "failed": "Failed",
-    "canceled": "Canceled",
-    "retried": "Retried",
-    "extended": "Deadline extended",
-    "expedited": "Grace period ended early",
-    "downloaded": "Downloaded",
-    "deleted": "Data deleted",
-    "ids_suppressed": "Ids suppressed",
-    "export_purged": "Export file deleted",
-    "pseudonymized": "Ids pseudonymized",
-    "due_reminder_sent": "Due date reminder sent",
-}
-
-
 def audit_action_label(action: str) -> str:
-    return ACTION_LABELS.get(action) or action.replace("_", " ").capitalize()
+    if action in AuditAction.values:
+        return AuditAction(action).label
+    return action.replace("_", " ").capitalize()
 
 
 def audit_trail(*, request: PrivacyRequest) -> QuerySet[AuditEntry]:
@@ -187,7 +169,7 @@ def audit_detail_summary(entry: AuditEntry) -> str:
     chain; the HMACs that stand for them are summarized as counts, never shown."""
     detail = entry.detail or {}
     action = entry.action
-    if action == "submitted":
+    if action == AuditAction.SUBMITTED:
         subjects = detail.get("subjects") or []
         text = (
             f"{detail.get('compliance', '')} {detail.get('kind', '')} of {len(subjects):,} "
@@ -196,29 +178,29 @@ def audit_detail_summary(entry: AuditEntry) -> str:
         if detail.get("kind") == RequestKind.EXPORT and detail.get("compliance") == "CCPA":
             text += f", disclosure {detail['disclosure']}"
         return text
-    if action in ("started", "resumed"):
+    if action in (AuditAction.STARTED, AuditAction.RESUMED):
         return f"run {detail.get('run', '?')}, {detail.get('subjects', 0):,} subject ids"
-    if action == "staged":
+    if action == AuditAction.STAGED:
         return "picked up by a worker"
-    if action == "succeeded":
+    if action == AuditAction.SUCCEEDED:
         text = _counts_text(detail.get("counts") or {})
         not_found = detail.get("not_found")
         if not_found:
             text += f"; {not_found:,} id{'s' if not_found != 1 else ''} had no data"
         return text
-    if action == "deleted":
+    if action == AuditAction.DELETED:
         return _counts_text(detail.get("counts") or detail.get("rows_removed") or {})
-    if action in ("failed", "retried"):
+    if action in (AuditAction.FAILED, AuditAction.RETRIED):
         error = detail.get("error") or detail.get("previous_error") or ""
         return f"reason: {error}" if error else ""
-    if action == "extended":
+    if action == AuditAction.EXTENDED:
         return f"new due date {str(detail.get('due_at', ''))[:10]}: {detail.get('reason', '')}"
-    if action == "downloaded":
+    if action == AuditAction.DOWNLOADED:
         where = "a short-lived storage link" if detail.get("redirected") else "this site"
         return f"the file, through its signed link, served by {where}"
-    if action == "pseudonymized":
+    if action == AuditAction.PSEUDONYMIZED:
         return f"{detail.get('subjects', 0):,} subject ids replaced by HMACs"
-    if action == "due_reminder_sent":
+    if action == AuditAction.DUE_REMINDER_SENT:
         return f"{detail.get('recipients', 0):,} owners and admins emailed"
     return _generic_summary(detail)
 
@@ -252,12 +234,12 @@ def deletion_conflicts_find(*, project: Project, distinct_ids: Sequence[str]) ->
     """Which of these ids already have an unfinished deletion in the project: shown before the
     preview. The submission service checks again, under the project's lock, when it counts."""
     clashes: dict[str, set[str]] = {}
-    for start in range(0, len(distinct_ids), IN_LIST_CHUNK):
+    for chunk in in_chunks(distinct_ids):
         rows = RequestSubject.objects.filter(
             request__project=project,
             request__kind=RequestKind.DELETION,
             request__status__in=UNFINISHED_STATUSES,
-            distinct_id__in=list(distinct_ids[start : start + IN_LIST_CHUNK]),
+            distinct_id__in=chunk,
         ).values_list("distinct_id", "request__tracking_id")
         for distinct_id, tracking_id in rows:
             clashes.setdefault(distinct_id, set()).add(tracking_id)

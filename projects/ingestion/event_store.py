@@ -11,12 +11,13 @@ limit allows (a whole batch on any SQLite of the last years).
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
 
+from projects.chunking import in_chunks
 from projects.models import Event
 
 EVENT_COLUMNS = (
@@ -85,7 +86,7 @@ def _insert_values(rows: list[tuple[Any, ...]]) -> int:
     row_placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     inserted = 0
     with connection.cursor() as cursor:
-        for chunk in _chunks(rows, max(1, _max_query_params() // len(fields))):
+        for chunk in in_chunks(rows, max(1, _max_query_params() // len(fields))):
             params = [
                 field.get_db_prep_save(value, connection)
                 for row in chunk
@@ -103,8 +104,3 @@ def _max_query_params() -> int:
         connection.ensure_connection()
         return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     return connection.features.max_query_params or 1000
-
-
-def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

@@ -10,10 +10,8 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.models import Role
-from privacy_requests.admin_selectors import (
-    deadline_state,
-    privacy_request_queue_summary,
-)
+from privacy_requests.admin_selectors import privacy_request_queue_summary
+from privacy_requests.deadlines import deadline_state
 from privacy_requests.models import PrivacyRequest, RequestSubject, Status
 from privacy_requests.services import privacy_sweep
 from projects.pii import distinct_id_hmac
