@@ -6,7 +6,7 @@ takes an entry with it.
 """
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from django.http import HttpRequest
 
@@ -38,10 +38,10 @@ OPERATOR = Actor(user=None, via="cli")
 
 
 def web_actor(request: HttpRequest) -> Actor:
-    """The signed-in person behind a web page's request."""
-    return Actor(user=request.user, via="web")
+    """The signed-in person behind a web page's request (the pages require sign-in)."""
+    return Actor(user=cast(User, request.user), via="web")
 
 
 def staff_actor(request: HttpRequest) -> Actor:
-    """The staff user behind a back-office request."""
-    return Actor(user=request.user, via="staff")
+    """The staff user behind a back-office request (the admin requires sign-in)."""
+    return Actor(user=cast(User, request.user), via="staff")

@@ -31,7 +31,7 @@ def get_queue(name: str = QUEUE_NAME) -> Queue:
 
 
 def enqueue(
-    func: Callable[..., Any],
+    func: Callable[..., Any] | str,
     *args: Any,
     job_id: str | None = None,
     job_timeout: int | None = None,

@@ -105,7 +105,7 @@ def audit_verify(*, organization_id: int) -> ChainBreak | None:
             return broken(f"expected entry #{expected_seq} here, found #{entry.seq}")
         if entry.prev_hash != expected_prev:
             return broken("prev_hash does not match the previous entry's hash")
-        tracking_id = entry.request.tracking_id if entry.request_id else None
+        tracking_id = entry.request.tracking_id if entry.request is not None else None
         if not hmac.compare_digest(entry.hash, _entry_hash(entry, tracking_id=tracking_id)):
             return broken("the entry's content does not match its hash")
         expected_prev = entry.hash
