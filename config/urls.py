@@ -3,6 +3,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import views
+from privacy_requests.web import project_urls as privacy_project_urls
+from projects import urls as project_urls
+
+# One `projects` namespace: projects' own pages, and a project's settings pages, which
+# privacy_requests serves because they change suppression (projects cannot import it).
+projects_patterns = (
+    project_urls.urlpatterns + privacy_project_urls.urlpatterns,
+    project_urls.app_name,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,7 +23,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
-    path("projects/", include("projects.urls")),
+    path("projects/", include(projects_patterns)),
     path("", include("privacy_requests.urls")),
     path("", include("privacy_requests.web.urls")),
     path("admin/rq/", include("django_rq.urls")),

@@ -1,17 +1,40 @@
-from django.db.models import QuerySet
+"""Reads of privacy requests. Every interface reaches a request through these access functions,
+so the pages, the API and the permission function see exactly the same requests."""
 
-from accounts.models import User
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from accounts.models import Membership, Organization, User
 from accounts.selectors import MANAGER_ROLES
-from privacy_requests.models import PrivacyRequest
+from privacy_requests.exports.downloads import export_download_url
+from privacy_requests.models import (
+    UNFINISHED_STATUSES,
+    AuditEntry,
+    DeletionDraft,
+    PrivacyRequest,
+    RequestKind,
+    RequestSubject,
+)
+from projects.chunking import in_chunks
+from projects.models import Event, IdentityLink, Profile, Project
+from projects.selectors import identity_subject_set
+
+
+def _privacy_requests() -> QuerySet[PrivacyRequest]:
+    return PrivacyRequest.objects.select_related("project", "organization")
 
 
 def privacy_request_list_for_user(*, user: User) -> QuerySet[PrivacyRequest]:
     """Requests of every organization where the user is an owner or admin."""
     if not user.is_authenticated or not user.is_active:
         return PrivacyRequest.objects.none()
-    return PrivacyRequest.objects.filter(
+    return _privacy_requests().filter(
         organization__memberships__user=user, organization__memberships__role__in=MANAGER_ROLES
-    ).select_related("project", "organization")
+    )
 
 
 def privacy_request_get_for_user(*, user: User, tracking_id: str) -> PrivacyRequest | None:
@@ -19,10 +42,53 @@ def privacy_request_get_for_user(*, user: User, tracking_id: str) -> PrivacyRequ
     return privacy_request_list_for_user(user=user).filter(tracking_id=tracking_id).first()
 
 
+def privacy_request_get_for_project(
+    *, project: Project, kind: RequestKind | str, tracking_id: str
+) -> PrivacyRequest | None:
+    """The project's request of this kind; None (answer 404) otherwise. Who may act on it is
+    the caller's next check (the API answers 404 before 403)."""
+    return _privacy_requests().filter(project=project, kind=kind, tracking_id=tracking_id).first()
+
+
+def privacy_request_list_for_organization(
+    *,
+    user: User,
+    organization: Organization,
+    project: Project | None = None,
+    status: str = "",
+    kind: str = "",
+) -> QuerySet[PrivacyRequest]:
+    requests = privacy_request_list_for_user(user=user).filter(organization=organization)
+    if project is not None:
+        requests = requests.filter(project=project)
+    if status:
+        requests = requests.filter(status=status)
+    if kind:
+        requests = requests.filter(kind=kind)
+    return requests.order_by("-received_at", "-id")
+
+
+def privacy_organizations_for_user(*, user: User) -> QuerySet[Organization]:
+    """Organizations whose privacy requests this user may see (owner or admin)."""
+    if not user.is_authenticated or not user.is_active:
+        return Organization.objects.none()
+    return Organization.objects.filter(
+        memberships__user=user, memberships__role__in=MANAGER_ROLES
+    ).order_by("name", "id")
+
+
+def organization_role(*, user: User, organization: Organization) -> str | None:
+    if not user.is_authenticated or not user.is_active:
+        return None
+    return (
+        Membership.objects.filter(user=user, organization=organization)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
 def privacy_request_result_url(*, request: PrivacyRequest, absolute_base: str) -> str:
     """The signed link to the export or the deletion receipt, or "" while there is none."""
-    from privacy_requests.exports.downloads import export_download_url
-
     return export_download_url(request, absolute_base=absolute_base)
 
 
@@ -32,4 +98,87 @@ def privacy_request_given_ids(*, request: PrivacyRequest) -> list[str]:
         request.subjects.filter(linked=False)
         .order_by("position")
         .values_list("distinct_id", flat=True)
+    )
+
+
+def given_id_counts(request_ids: Sequence[int]) -> dict[int, int]:
+    """How many distinct_ids each request was given (linked ids found later not counted)."""
+    rows = (
+        RequestSubject.objects.filter(request_id__in=list(request_ids), linked=False)
+        .values("request_id")
+        .annotate(ids=Count("id"))
+        .values_list("request_id", "ids")
+    )
+    return dict(rows)
+
+
+def audit_trail(*, request: PrivacyRequest) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(request=request).order_by("seq")
+
+
+@dataclass(frozen=True)
+class DeletionConflict:
+    distinct_ids: list[str]
+    tracking_ids: list[str]
+
+
+def deletion_conflicts_find(*, project: Project, distinct_ids: Sequence[str]) -> DeletionConflict:
+    """Which of these ids already have an unfinished deletion in the project, in the order
+    given, and which requests those are. Only a caller holding the project's row lock (the
+    submission service) can rely on the answer staying true."""
+    clashes: dict[str, set[str]] = {}
+    for chunk in in_chunks(distinct_ids):
+        rows = RequestSubject.objects.filter(
+            request__project=project,
+            request__kind=RequestKind.DELETION,
+            request__status__in=UNFINISHED_STATUSES,
+            distinct_id__in=chunk,
+        ).values_list("distinct_id", "request__tracking_id")
+        for distinct_id, tracking_id in rows:
+            clashes.setdefault(distinct_id, set()).add(tracking_id)
+    return DeletionConflict(
+        distinct_ids=[distinct_id for distinct_id in distinct_ids if distinct_id in clashes],
+        tracking_ids=sorted(set().union(*clashes.values())) if clashes else [],
+    )
+
+
+def deletion_draft_get_for_user(
+    *, user: User, organization: Organization, draft_id: UUID
+) -> DeletionDraft | None:
+    """The user's own unexpired draft in this organization; None otherwise."""
+    return (
+        DeletionDraft.objects.select_related("project", "organization")
+        .filter(id=draft_id, user=user, organization=organization, expires_at__gt=timezone.now())
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class DeletionPreview:
+    given: int
+    subjects: int
+    events: int
+    profiles: int
+    identity_links: int
+
+    @property
+    def linked(self) -> int:
+        return self.subjects - self.given
+
+
+def deletion_preview(*, project: Project, distinct_ids: Sequence[str]) -> DeletionPreview:
+    """What a deletion of these ids would remove now: their identity clusters' events, profiles
+    and links. The worker records the subject set again when it starts."""
+    subjects = identity_subject_set(project_id=project.id, distinct_ids=distinct_ids)
+    events = profiles = links = 0
+    for chunk in in_chunks(subjects):
+        events += Event.objects.filter(project=project, distinct_id__in=chunk).count()
+        profiles += Profile.objects.filter(project=project, distinct_id__in=chunk).count()
+        links += IdentityLink.objects.filter(project=project, distinct_id__in=chunk).count()
+    return DeletionPreview(
+        given=len(distinct_ids),
+        subjects=len(subjects),
+        events=events,
+        profiles=profiles,
+        identity_links=links,
     )

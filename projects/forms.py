@@ -22,16 +22,3 @@ class ApiSecretRotateForm(forms.Form):
             "required": "Tick the box to confirm: the current secret stops working at once."
         },
     )
-
-
-class SuppressionForm(forms.Form):
-    enabled = forms.ChoiceField(choices=[("on", "On"), ("off", "Off")], widget=forms.HiddenInput)
-
-
-class SuppressionLiftForm(forms.Form):
-    distinct_id = forms.CharField(
-        label="distinct_id to accept again",
-        max_length=255,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="Exactly as your product sends it: ids are case-sensitive.",
-    )

@@ -1,31 +1,14 @@
-from http import HTTPStatus
-
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from accounts.actors import web_actor
 from accounts.models import Organization
-from accounts.selectors import MANAGER_ROLES, membership_get, organization_list_for_user
-from privacy_requests.deletions.suppression import (
-    suppressed_ids_recent,
-    suppression_lift,
-    suppression_set,
-)
-from privacy_requests.errors import PrivacyRequestError
+from accounts.selectors import MANAGER_ROLES, organization_list_for_user
 from projects.errors import ProjectsError
-from projects.forms import (
-    ApiSecretRotateForm,
-    ProjectCreateForm,
-    SuppressionForm,
-    SuppressionLiftForm,
-)
-from projects.models import Project, SuppressedId
-from projects.selectors import project_get_for_user, project_list_for_user
+from projects.forms import ProjectCreateForm
+from projects.selectors import project_list_for_user
 from projects.services import project_create as project_create_service
-from projects.services import project_rotate_api_secret
 
 
 def _organizations_managed_by(user) -> "list[Organization]":
@@ -77,143 +60,3 @@ def project_create(request: HttpRequest) -> HttpResponse:
             response["Cache-Control"] = "no-store"
             return response
     return render(request, "projects/project_form.html", {"form": form})
-
-
-def _managed_project(request: HttpRequest, project_id: int) -> Project | HttpResponse:
-    """The project for its organization's owners and admins; 404 for everyone outside the
-    organization, 403 (with the reason) for its members."""
-    project = project_get_for_user(user=request.user, project_id=project_id)
-    if project is None:
-        raise Http404("No such project.")
-    membership = membership_get(user=request.user, organization=project.organization)
-    if membership is None or membership.role not in MANAGER_ROLES:
-        reason = (
-            f"Only owners and admins of {project.organization.name} can change the "
-            "settings of its projects. Ask one of them if something needs changing."
-        )
-        return render(request, "403.html", {"reason": reason}, status=HTTPStatus.FORBIDDEN)
-    return project
-
-
-def _render_settings(
-    request: HttpRequest,
-    project: Project,
-    *,
-    rotate_form=None,
-    lift_form=None,
-    status: int = HTTPStatus.OK,
-) -> HttpResponse:
-    return render(
-        request,
-        "projects/project_settings.html",
-        {
-            "project": project,
-            "rotate_form": rotate_form or ApiSecretRotateForm(),
-            "lift_form": lift_form or SuppressionLiftForm(),
-            "suppression_form": SuppressionForm(
-                initial={"enabled": "off" if project.suppress_deleted_ids else "on"}
-            ),
-            "suppressed_count": SuppressedId.objects.filter(project=project).count(),
-            "suppressed_recent": suppressed_ids_recent(project=project),
-        },
-        status=status,
-    )
-
-
-@login_required
-@require_http_methods(["GET"])
-def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = _managed_project(request, project_id)
-    if isinstance(project, HttpResponse):
-        return project
-    return _render_settings(request, project)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def project_api_secret_rotate(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = _managed_project(request, project_id)
-    if isinstance(project, HttpResponse):
-        return project
-    if request.method == "GET":
-        return redirect("projects:settings", project_id=project.id)
-    form = ApiSecretRotateForm(request.POST)
-    if not form.is_valid():
-        return _render_settings(request, project, rotate_form=form)
-    try:
-        secret = project_rotate_api_secret(actor=web_actor(request), project=project)
-    except ProjectsError as exc:
-        messages.error(request, f"The API secret was not rotated. {exc}")
-        return redirect("projects:settings", project_id=project.id)
-    # The secret is rendered in this response only; it is never stored in clear.
-    response = render(
-        request, "projects/api_secret_rotated.html", {"project": project, "api_secret": secret}
-    )
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@login_required
-@require_http_methods(["POST"])
-def project_suppression(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = _managed_project(request, project_id)
-    if isinstance(project, HttpResponse):
-        return project
-    form = SuppressionForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Nothing changed: choose to turn suppression on or off.")
-        return redirect("projects:settings", project_id=project.id)
-    enabled = form.cleaned_data["enabled"] == "on"
-    try:
-        changed = suppression_set(project=project, actor=web_actor(request), enabled=enabled)
-    except PrivacyRequestError as exc:
-        messages.error(request, f"Nothing changed. {exc}")
-        return redirect("projects:settings", project_id=project.id)
-    if not changed:
-        messages.info(request, f"Suppression was already {'on' if enabled else 'off'}.")
-    elif enabled:
-        messages.success(
-            request,
-            "Suppression is on: ids removed by later deletions are "
-            "dropped from ingestion, and so are ids suppressed before.",
-        )
-    else:
-        messages.success(
-            request,
-            "Suppression is off: ingestion accepts every id again. The "
-            "suppressed ids are kept, in case you turn it back on.",
-        )
-    return redirect("projects:settings", project_id=project.id)
-
-
-@login_required
-@require_http_methods(["POST"])
-def project_suppression_lift(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = _managed_project(request, project_id)
-    if isinstance(project, HttpResponse):
-        return project
-    form = SuppressionLiftForm(request.POST)
-    if form.is_valid():
-        try:
-            lifted = suppression_lift(
-                project=project,
-                distinct_id=form.cleaned_data["distinct_id"],
-                actor=web_actor(request),
-            )
-        except PrivacyRequestError as exc:
-            form.add_error(None, str(exc))
-        else:
-            if lifted:
-                # The id itself stays out of the message: messages live in the session.
-                messages.success(
-                    request,
-                    "The suppression of that id was lifted: ingestion "
-                    "accepts its events and profile updates again.",
-                )
-                return redirect("projects:settings", project_id=project.id)
-            form.add_error(
-                "distinct_id",
-                "This id is not suppressed in this project; nothing "
-                "changed. Ids are case-sensitive.",
-            )
-    return _render_settings(request, project, lift_form=form)

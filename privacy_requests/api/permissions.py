@@ -4,8 +4,8 @@ rate limit (429) and the body (400, 409) come after."""
 from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.permissions import BasePermission
 
-from privacy_requests.models import PrivacyRequest
 from privacy_requests.permissions import can_act_on_privacy_requests
+from privacy_requests.selectors import privacy_request_get_for_project
 from projects.selectors import project_get_by_token
 
 
@@ -26,12 +26,8 @@ class ProjectPrivacyPermission(BasePermission):
             view.privacy_request = (
                 None
                 if "\x00" in task_id
-                else (
-                    PrivacyRequest.objects.filter(
-                        project=project, kind=view.kind, tracking_id=task_id
-                    )
-                    .select_related("project", "organization")
-                    .first()
+                else privacy_request_get_for_project(
+                    project=project, kind=view.kind, tracking_id=task_id
                 )
             )
             if view.privacy_request is None:

@@ -14,7 +14,6 @@ from privacy_requests.audit import audit_append, subject_hmac
 from privacy_requests.deadlines import due_at_for
 from privacy_requests.errors import Conflict, InvalidRequest
 from privacy_requests.models import (
-    UNFINISHED_STATUSES,
     AuditAction,
     Channel,
     Compliance,
@@ -24,6 +23,7 @@ from privacy_requests.models import (
     RequestSubject,
 )
 from privacy_requests.permissions import actor_require
+from privacy_requests.selectors import deletion_conflicts_find
 from privacy_requests.services.queueing import privacy_request_enqueue
 from projects.models import Project
 
@@ -88,24 +88,13 @@ def choice_parse(value: object, choices: type[Enum], *, field: str, default=None
 def _conflicts_check(*, project: Project, distinct_ids: Sequence[str]) -> None:
     """Refuses ids that already have an unfinished deletion in this project. The caller holds
     the project's row lock, so two submissions cannot both pass this check."""
-    clashes: dict[str, set[str]] = {}
-    for start in range(0, len(distinct_ids), 1000):
-        rows = RequestSubject.objects.filter(
-            request__project=project,
-            request__kind=RequestKind.DELETION,
-            request__status__in=UNFINISHED_STATUSES,
-            distinct_id__in=distinct_ids[start : start + 1000],
-        ).values_list("distinct_id", "request__tracking_id")
-        for distinct_id, tracking_id in rows:
-            clashes.setdefault(distinct_id, set()).add(tracking_id)
-    if clashes:
-        ordered = [distinct_id for distinct_id in distinct_ids if distinct_id in clashes]
-        tracking_ids = sorted(set().union(*clashes.values()))
+    conflict = deletion_conflicts_find(project=project, distinct_ids=distinct_ids)
+    if conflict.distinct_ids:
         raise Conflict(
-            f"{len(ordered)} of these ids already have a deletion in progress "
-            f"({', '.join(tracking_ids)}); wait for it to finish or cancel it.",
-            distinct_ids=ordered,
-            tracking_ids=tracking_ids,
+            f"{len(conflict.distinct_ids)} of these ids already have a deletion in progress "
+            f"({', '.join(conflict.tracking_ids)}); wait for it to finish or cancel it.",
+            distinct_ids=conflict.distinct_ids,
+            tracking_ids=conflict.tracking_ids,
         )
 
 

@@ -25,8 +25,8 @@ from privacy_requests.models import (
     Status,
 )
 from privacy_requests.notifications import privacy_due_reminders_send
+from privacy_requests.services.drafts import deletion_drafts_purge_expired
 from privacy_requests.services.queueing import job_is_live, privacy_request_enqueue
-from privacy_requests.web.drafts import deletion_drafts_purge_expired
 from projects.pii import distinct_id_hmac
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 from django import template
 from django.urls import reverse
 
-from privacy_requests.web.selectors import privacy_organizations_for_user
+from privacy_requests.selectors import privacy_organizations_for_user
 
 register = template.Library()
 

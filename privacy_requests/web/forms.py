@@ -142,3 +142,16 @@ class RequestFilterForm(forms.Form):
     def __init__(self, *args, projects, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["project"].queryset = projects
+
+
+class SuppressionForm(forms.Form):
+    enabled = forms.ChoiceField(choices=[("on", "On"), ("off", "Off")], widget=forms.HiddenInput)
+
+
+class SuppressionLiftForm(forms.Form):
+    distinct_id = forms.CharField(
+        label="distinct_id to accept again",
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="Exactly as your product sends it: ids are case-sensitive.",
+    )

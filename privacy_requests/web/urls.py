@@ -1,36 +1,44 @@
 from django.urls import path
 
-from privacy_requests.web import views
+from privacy_requests.web.views import requests, submission
 
 app_name = "privacy_web"
 
 urlpatterns = [
-    path("privacy/", views.privacy_home, name="home"),
-    path("orgs/<int:organization_id>/privacy/", views.request_list, name="list"),
-    path("orgs/<int:organization_id>/privacy/status/", views.requests_status, name="list_status"),
-    path("orgs/<int:organization_id>/privacy/export/", views.export_new, name="export_new"),
-    path("orgs/<int:organization_id>/privacy/deletion/", views.deletion_new, name="deletion_new"),
+    path("privacy/", requests.privacy_home, name="home"),
+    path("orgs/<int:organization_id>/privacy/", requests.request_list, name="list"),
+    path(
+        "orgs/<int:organization_id>/privacy/status/", requests.requests_status, name="list_status"
+    ),
+    path("orgs/<int:organization_id>/privacy/export/", submission.export_new, name="export_new"),
+    path(
+        "orgs/<int:organization_id>/privacy/deletion/",
+        submission.deletion_new,
+        name="deletion_new",
+    ),
     path(
         "orgs/<int:organization_id>/privacy/deletion/<uuid:draft_id>/",
-        views.deletion_preview_page,
+        submission.deletion_preview_page,
         name="deletion_preview",
     ),
     path(
-        "orgs/<int:organization_id>/privacy/<str:tracking_id>/", views.request_detail, name="detail"
+        "orgs/<int:organization_id>/privacy/<str:tracking_id>/",
+        requests.request_detail,
+        name="detail",
     ),
     path(
         "orgs/<int:organization_id>/privacy/<str:tracking_id>/status/",
-        views.request_status,
+        requests.request_status,
         name="status",
     ),
     path(
         "orgs/<int:organization_id>/privacy/<str:tracking_id>/cancel/",
-        views.request_cancel,
+        requests.request_cancel,
         name="cancel",
     ),
     path(
         "orgs/<int:organization_id>/privacy/<str:tracking_id>/retry/",
-        views.request_retry,
+        requests.request_retry,
         name="retry",
     ),
 ]

@@ -1,16 +1,10 @@
-"""Reads behind the Data & Privacy pages. Access goes through the shared selectors
-(privacy_request_list_for_user), so these pages see exactly what the API and the permission
-function allow."""
+"""How the Data & Privacy pages word a request: its progress, its status for the pages' script,
+and its audit trail in plain words."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from accounts.models import Membership, Organization, User
-from accounts.selectors import MANAGER_ROLES
 from privacy_requests.deadlines import deadline_state
 from privacy_requests.models import (
     UNFINISHED_STATUSES,
@@ -18,12 +12,8 @@ from privacy_requests.models import (
     AuditEntry,
     PrivacyRequest,
     RequestKind,
-    RequestSubject,
     Status,
 )
-from privacy_requests.selectors import privacy_request_list_for_user
-from projects.chunking import in_chunks
-from projects.models import Project
 
 # What a worker is doing, in the words of the page; keys are the processors' progress steps.
 STEP_LABELS = {
@@ -40,54 +30,6 @@ STEP_LABELS = {
     "saving": "saving the file",
     "finished": "finishing",
 }
-
-
-def privacy_organizations_for_user(*, user: User) -> QuerySet[Organization]:
-    """Organizations whose privacy requests this user may see (owner or admin)."""
-    if not user.is_authenticated or not user.is_active:
-        return Organization.objects.none()
-    return Organization.objects.filter(
-        memberships__user=user, memberships__role__in=MANAGER_ROLES
-    ).order_by("name", "id")
-
-
-def organization_role(*, user: User, organization: Organization) -> str | None:
-    if not user.is_authenticated or not user.is_active:
-        return None
-    return (
-        Membership.objects.filter(user=user, organization=organization)
-        .values_list("role", flat=True)
-        .first()
-    )
-
-
-def privacy_request_list_for_organization(
-    *,
-    user: User,
-    organization: Organization,
-    project: Project | None = None,
-    status: str = "",
-    kind: str = "",
-) -> QuerySet[PrivacyRequest]:
-    requests = privacy_request_list_for_user(user=user).filter(organization=organization)
-    if project is not None:
-        requests = requests.filter(project=project)
-    if status:
-        requests = requests.filter(status=status)
-    if kind:
-        requests = requests.filter(kind=kind)
-    return requests.order_by("-received_at", "-id")
-
-
-def given_id_counts(request_ids: Sequence[int]) -> dict[int, int]:
-    """How many distinct_ids each request was given (linked ids found later not counted)."""
-    rows = (
-        RequestSubject.objects.filter(request_id__in=list(request_ids), linked=False)
-        .values("request_id")
-        .annotate(ids=Count("id"))
-        .values_list("request_id", "ids")
-    )
-    return dict(rows)
 
 
 def is_overdue(request: PrivacyRequest, *, now: datetime | None = None) -> bool:
@@ -149,10 +91,6 @@ def audit_action_label(action: str) -> str:
     if action in AuditAction.values:
         return AuditAction(action).label
     return action.replace("_", " ").capitalize()
-
-
-def audit_trail(*, request: PrivacyRequest) -> QuerySet[AuditEntry]:
-    return AuditEntry.objects.filter(request=request).order_by("seq")
 
 
 def _counts_text(counts: dict) -> str:
@@ -222,28 +160,3 @@ def _generic_summary(detail: dict) -> str:
         elif value not in (None, ""):
             parts.append(f"{label}: {value}")
     return "; ".join(parts)
-
-
-@dataclass(frozen=True)
-class DeletionConflict:
-    distinct_ids: list[str]
-    tracking_ids: list[str]
-
-
-def deletion_conflicts_find(*, project: Project, distinct_ids: Sequence[str]) -> DeletionConflict:
-    """Which of these ids already have an unfinished deletion in the project: shown before the
-    preview. The submission service checks again, under the project's lock, when it counts."""
-    clashes: dict[str, set[str]] = {}
-    for chunk in in_chunks(distinct_ids):
-        rows = RequestSubject.objects.filter(
-            request__project=project,
-            request__kind=RequestKind.DELETION,
-            request__status__in=UNFINISHED_STATUSES,
-            distinct_id__in=chunk,
-        ).values_list("distinct_id", "request__tracking_id")
-        for distinct_id, tracking_id in rows:
-            clashes.setdefault(distinct_id, set()).add(tracking_id)
-    return DeletionConflict(
-        distinct_ids=[distinct_id for distinct_id in distinct_ids if distinct_id in clashes],
-        tracking_ids=sorted(set().union(*clashes.values())) if clashes else [],
-    )

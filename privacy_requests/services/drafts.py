@@ -6,21 +6,16 @@ draft is consumed in the transaction that submits the request, so a double click
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
-from accounts.models import Organization, User
 from privacy_requests.models import Channel, DeletionDraft, PrivacyRequest, RequestKind
 from privacy_requests.permissions import actor_require
 from privacy_requests.services.submission import distinct_ids_normalize, privacy_request_submit
-from projects.chunking import in_chunks
-from projects.models import Event, IdentityLink, Profile, Project
-from projects.selectors import identity_subject_set
+from projects.models import Project
 
 DRAFT_LIFETIME = timedelta(minutes=15)
 
@@ -53,17 +48,6 @@ def deletion_draft_create(
     )
 
 
-def deletion_draft_get_for_user(
-    *, user: User, organization: Organization, draft_id: UUID
-) -> DeletionDraft | None:
-    """The user's own unexpired draft in this organization; None otherwise."""
-    return (
-        DeletionDraft.objects.select_related("project", "organization")
-        .filter(id=draft_id, user=user, organization=organization, expires_at__gt=timezone.now())
-        .first()
-    )
-
-
 def deletion_draft_confirm(*, draft: DeletionDraft, actor: Actor) -> PrivacyRequest:
     """Submits the draft's deletion and consumes the draft; raises DraftGone when another
     request (a second click) consumed it first, or it expired meanwhile."""
@@ -85,34 +69,3 @@ def deletion_draft_confirm(*, draft: DeletionDraft, actor: Actor) -> PrivacyRequ
         )
         locked.delete()
     return request
-
-
-@dataclass(frozen=True)
-class DeletionPreview:
-    given: int
-    subjects: int
-    events: int
-    profiles: int
-    identity_links: int
-
-    @property
-    def linked(self) -> int:
-        return self.subjects - self.given
-
-
-def deletion_preview(*, project: Project, distinct_ids: Sequence[str]) -> DeletionPreview:
-    """What a deletion of these ids would remove now: their identity clusters' events, profiles
-    and links. The worker records the subject set again when it starts."""
-    subjects = identity_subject_set(project_id=project.id, distinct_ids=distinct_ids)
-    events = profiles = links = 0
-    for chunk in in_chunks(subjects):
-        events += Event.objects.filter(project=project, distinct_id__in=chunk).count()
-        profiles += Profile.objects.filter(project=project, distinct_id__in=chunk).count()
-        links += IdentityLink.objects.filter(project=project, distinct_id__in=chunk).count()
-    return DeletionPreview(
-        given=len(distinct_ids),
-        subjects=len(subjects),
-        events=events,
-        profiles=profiles,
-        identity_links=links,
-    )
