@@ -1,6 +1,6 @@
 from django.core.management.base import CommandError, CommandParser
 
-from accounts.management.commands._operator import OperatorCommand, bounded_int_arg
+from config.commands import OperatorCommand, bounded_int_arg
 from projects.benchmark import ingest_bench_run
 from projects.errors import ProjectsError
 
