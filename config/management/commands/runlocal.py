@@ -26,7 +26,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from projects.management.commands.seed_demo import DEMO_OWNER_EMAIL, demo_password_generate
+from projects.demo import DEMO_OWNER_EMAIL, demo_password_generate
 
 READY_TIMEOUT = 60  # seconds for the web server to answer its first request
 REDIS_START_TIMEOUT = 10
