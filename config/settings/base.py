@@ -1,5 +1,6 @@
 """Settings shared by every environment; everything that differs comes from the environment."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -64,6 +65,17 @@ INSTALLED_APPS = [
     "projects",
     "privacy_requests",
 ]
+
+
+def _checkout_app(name: str) -> bool:
+    """Whether `name` is a package of this checkout: the dev-only apps are not installed."""
+    spec = importlib.util.find_spec(name)
+    return bool(spec and spec.origin) and Path(spec.origin).resolve().is_relative_to(BASE_DIR)
+
+
+# bench_ingest and bench_privacy: from a checkout only (the installed package leaves them out).
+if _checkout_app("benchmarks"):
+    INSTALLED_APPS.append("benchmarks")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

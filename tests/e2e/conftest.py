@@ -3,11 +3,8 @@
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -17,144 +14,52 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.cookiejar import CookieJar
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from django.conf import settings
 
+from config.processes import Child, ChildFailed
+
 MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
 
 
-class Spawned:
-    """A child process in a session of its own, its output collected line by line."""
+class Spawned(Child):
+    """A child process in a session of its own, its output collected line by line; a wait that
+    goes wrong fails the test with the child's output."""
 
     def __init__(self, command: list[str], *, env: dict[str, str]):
-        self.command = command
-        self.process = subprocess.Popen(
-            command,
-            env=env,
-            cwd=settings.BASE_DIR,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        super().__init__(command, env=env, cwd=settings.BASE_DIR, collect_output=True)
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str) -> NoReturn:
         pytest.fail(f"{message}\n--- output of {' '.join(self.command)}:\n{self.output()}")
 
     def wait_for_line(self, pattern: str, *, timeout: float) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while True:
-            exited = self.process.poll() is not None
-            if exited:
-                self._reader.join(timeout=5)  # the last lines
-            for line in list(self.lines):
-                match = re.search(pattern, line)
-                if match:
-                    return match
-            if exited:
-                self._fail(f"exited with code {self.process.returncode} before {pattern!r}")
-            if time.monotonic() > deadline:
-                self._fail(f"no line matching {pattern!r} within {timeout} s")
-            time.sleep(0.1)
+        try:
+            return super().wait_for_line(pattern, timeout=timeout)
+        except ChildFailed as exc:
+            self._fail(str(exc))
 
     def wait_for_http(self, url: str, *, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                self._reader.join(timeout=5)
-                self._fail(f"exited with code {self.process.returncode} before serving {url}")
-            try:
-                with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                self._fail(f"{url} did not answer 200 within {timeout} s")
-            time.sleep(0.2)
-
-    def wait(self, *, timeout: float) -> int:
         try:
-            code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self._fail(f"still running after {timeout} s")
-        self._reader.join(timeout=5)
-        return code
+            super().wait_for_http(url, timeout=timeout)
+        except ChildFailed as exc:
+            self._fail(str(exc))
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-        self._signal_group(signal.SIGKILL)
-        # rq's work-horse leaves the worker's process group (os.setpgrp): kill by session.
-        self._signal_session(signal.SIGKILL)
-        self.process.wait()
-        self._reader.join(timeout=5)
-        self.process.stdout.close()
+    def wait(self, *, timeout: float | None = None) -> int:
+        try:
+            return super().wait(timeout=timeout)
+        except ChildFailed as exc:
+            self._fail(str(exc))
+
+    def stop(self, *, grace: float = 15, **options) -> bool:
+        return super().stop(grace=grace, **options)
 
     def kill(self, *, timeout: float = 10) -> None:
-        """SIGKILL, as a crash or the OOM killer would: every process of the child's session,
-        including those in process groups of their own (rq's work-horse). Returns once they are
-        all gone."""
-        self._signal_group(signal.SIGKILL)
-        self._signal_session(signal.SIGKILL)
-        self.process.wait(timeout=timeout)
-        deadline = time.monotonic() + timeout
-        while session_members(self.process.pid):
-            if time.monotonic() > deadline:
-                self._fail(f"processes of session {self.process.pid} outlived SIGKILL")
-            time.sleep(0.05)
-
-    def session_members(self) -> list[int]:
-        return session_members(self.process.pid)
-
-    def _signal_group(self, signum: int) -> None:
         try:
-            os.killpg(self.process.pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def _signal_session(self, signum: int) -> None:
-        for pid in session_members(self.process.pid):
-            try:
-                os.killpg(os.getpgid(pid), signum)
-                os.kill(pid, signum)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-
-def session_members(session_id: int) -> list[int]:
-    """Live (non-zombie) processes of a session, found through /proc (Linux)."""
-    members = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            # Fields after the command name: state ppid pgrp session ...
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if fields[0] not in ("Z", "X") and int(fields[3]) == session_id:
-            members.append(int(entry.name))
-    return members
+            super().kill(timeout=timeout)
+        except ChildFailed as exc:
+            self._fail(str(exc))
 
 
 @pytest.fixture

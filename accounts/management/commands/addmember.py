@@ -2,20 +2,17 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import IntegrityError, transaction
 
 from accounts.actors import OPERATOR
-from accounts.errors import AccountsError
-from accounts.management.commands._operator import (
-    OperatorCommand,
-    add_json_argument,
+from accounts.command_args import (
     email_address_arg,
-    operator_lock,
     organization_get_by_name,
     organization_name_arg,
-    password_arg,
     refuse_inactive,
     role_arg,
 )
+from accounts.errors import AccountsError
 from accounts.models import Membership, Role
 from accounts.services import gdpr_token_reset, membership_add_by_email
+from config.commands import OperatorCommand, add_json_argument, operator_lock, password_arg
 
 
 class Command(OperatorCommand):

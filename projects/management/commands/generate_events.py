@@ -3,7 +3,7 @@ import os
 
 from django.core.management.base import CommandError, CommandParser
 
-from accounts.management.commands._operator import OperatorCommand, bounded_int_arg
+from config.commands import OperatorCommand, bounded_int_arg
 from projects.errors import ProjectsError
 from projects.generation import synthetic_data_generate
 from projects.models import Project

@@ -1,7 +1,8 @@
 from django.core.management.base import CommandError, CommandParser
 
-from accounts.management.commands._operator import OperatorCommand, bounded_int_arg
-from projects.benchmark import ingest_bench_run
+from benchmarks.errors import BenchRefused
+from benchmarks.ingest import ingest_bench_run
+from config.commands import OperatorCommand, bounded_int_arg
 from projects.errors import ProjectsError
 
 
@@ -47,7 +48,7 @@ class Command(OperatorCommand):
                 keep_data=options["keep_data"],
                 say=self.stdout.write,
             )
-        except ProjectsError as exc:
+        except (BenchRefused, ProjectsError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"/import through gunicorn: {result.import_rate:,.0f} events/s; "

@@ -1,14 +1,11 @@
 from django.core.management.base import CommandError, CommandParser
 
-from accounts.management.commands._operator import OperatorCommand, bounded_int_arg
-from privacy_requests.benchmarks import (
-    BenchRefused,
-    bench_dataset,
-    bench_require_postgresql_and_redis,
-    bench_subjects,
-)
-from privacy_requests.benchmarks.deletion import run as deletion_bench_run
-from privacy_requests.benchmarks.export import export_bench_run
+from benchmarks.errors import BenchRefused
+from benchmarks.privacy import bench_dataset, bench_require_postgresql_and_redis, bench_subjects
+from benchmarks.privacy_deletion import run as deletion_bench_run
+from benchmarks.privacy_export import export_bench_run
+from config.commands import OperatorCommand, bounded_int_arg
+from privacy_requests.errors import PrivacyRequestError
 
 
 class Command(OperatorCommand):
@@ -60,5 +57,5 @@ class Command(OperatorCommand):
             # It deletes, so it runs last, on other users than the export's.
             doomed = bench_subjects(dataset.project, count=options["subjects"], seed=seed + 1)
             deletion_bench_run(project=dataset.project, subjects=doomed, stdout=self.stdout)
-        except BenchRefused as exc:
+        except (BenchRefused, PrivacyRequestError) as exc:
             raise CommandError(str(exc)) from exc

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from accounts.models import Organization
-from projects.benchmark import BENCH_ORGANIZATION
+from benchmarks.ingest import BENCH_ORGANIZATION
 from projects.models import Event, Project
 
 ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")

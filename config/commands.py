@@ -1,22 +1,19 @@
-"""What createorg and addmember share: the operator's command-line contract (DESIGN section 11).
+"""The operator's command-line contract (DESIGN section 11), shared by the apps' commands.
 
 Outside test suites script these commands, so their failures are predictable: a bad argument
 exits 2 and a refusal (unknown or ambiguous organization, last owner, ...) exits 1, each with
 exactly one line on stderr; with --json, stdout holds exactly one JSON object and nothing else.
+
+Generic parts only: argument types that know a model live with their app.
 """
 
 import argparse
 import json
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.core.validators import validate_email
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
-
-from accounts.models import Organization, Role, User
-from projects.models import Project
 
 # Any fixed number will do: it only has to be the same for every operator command.
 OPERATOR_LOCK_KEY = 7_406_315_281
@@ -54,42 +51,27 @@ def operator_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OPERATOR_LOCK_KEY])
 
 
-def _name_type(field_max_length: int):
+def add_json_argument(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="Print one JSON object on stdout and nothing else."
+    )
+
+
+def name_arg(*, max_length: int) -> Callable[[str], str]:
+    """An argparse type: a name of at most `max_length` characters (a model field's), trimmed,
+    not empty and without control characters."""
+
     def parse(value: str) -> str:
         name = value.strip()
         if not name:
             raise argparse.ArgumentTypeError("must not be empty")
-        if len(name) > field_max_length:
-            raise argparse.ArgumentTypeError(f"must be at most {field_max_length} characters")
+        if len(name) > max_length:
+            raise argparse.ArgumentTypeError(f"must be at most {max_length} characters")
         if any(unicodedata.category(char) == "Cc" for char in name):
             raise argparse.ArgumentTypeError("must not contain control characters")
         return name
 
     return parse
-
-
-organization_name_arg = _name_type(Organization._meta.get_field("name").max_length)
-project_name_arg = _name_type(Project._meta.get_field("name").max_length)
-EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
-
-
-def email_address_arg(value: str) -> str:
-    email = value.strip()
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        raise argparse.ArgumentTypeError(f"invalid email address: {value!r}") from exc
-    if len(email) > EMAIL_MAX_LENGTH:
-        raise argparse.ArgumentTypeError(f"must be at most {EMAIL_MAX_LENGTH} characters")
-    return User.objects.normalize_email(email).lower()
-
-
-def role_arg(value: str) -> Role:
-    try:
-        return Role(value.strip().lower())
-    except ValueError as exc:
-        choices = ", ".join(Role.values)
-        raise argparse.ArgumentTypeError(f"must be one of {choices}, not {value!r}") from exc
 
 
 def password_arg(value: str) -> str:
@@ -100,31 +82,7 @@ def password_arg(value: str) -> str:
     return value
 
 
-def add_json_argument(parser: CommandParser) -> None:
-    parser.add_argument(
-        "--json", action="store_true", help="Print one JSON object on stdout and nothing else."
-    )
-
-
-def organization_get_by_name(name: str) -> Organization | None:
-    """The organization with exactly this name; refuses to guess between namesakes."""
-    matches = list(Organization.objects.filter(name=name).order_by("id")[:2])
-    if len(matches) > 1:
-        count = Organization.objects.filter(name=name).count()
-        raise CommandError(
-            f"{count} organizations are named {name!r}; rename all but one in the admin first."
-        )
-    return matches[0] if matches else None
-
-
-def refuse_inactive(user: User) -> None:
-    if not user.is_active:
-        # A staff decision to deactivate is not undone from the command line; the tokens
-        # printed for an inactive user would not work anyway.
-        raise CommandError(f"The account {user.email!r} is deactivated; reactivate it first.")
-
-
-def bounded_int_arg(*, low: int, high: int | None = None):
+def bounded_int_arg(*, low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` up to `high` (no upper bound if None)."""
 
     def parse(value: str) -> int:

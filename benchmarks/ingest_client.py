@@ -1,5 +1,5 @@
 """The client side of `manage.py bench_ingest`, run as its own process: `python -m
-projects.bench_client` reads its task as JSON on stdin and prints its result as JSON on stdout.
+benchmarks.ingest_client` reads its task as JSON on stdin and prints its result as JSON on stdout.
 
 Standard library only, and no Django: the process measured against the server must not share
 an interpreter (or a GIL) with it. The events it sends are made by `bench_events_build`, which

@@ -11,25 +11,22 @@ import io
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from projects.bench_client import LIBRARY, LIBRARY_VERSION, bench_events_build
-from projects.errors import ProjectsError
+from benchmarks.database import database_url
+from benchmarks.errors import BenchRefused
+from benchmarks.ingest_client import LIBRARY, LIBRARY_VERSION, bench_events_build
+from config.processes import Child, ChildFailed
 from projects.generation import disk_check
 from projects.models import Event, Project
 
@@ -43,10 +40,6 @@ SERVER_START_TIMEOUT = 60.0
 CLIENT_TIMEOUT = 3600.0
 
 Say = Callable[[str], None]
-
-
-class BenchRefused(ProjectsError):
-    pass
 
 
 @dataclass
@@ -165,7 +158,7 @@ def _import_through_gunicorn(*, task: dict, workers: int, say: Say) -> dict:
     env = {
         **os.environ,
         # The database this process uses, however its settings were given.
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         # As deployed: no debug bookkeeping, persistent database connections, plain HTTP here.
         "DEBUG": "0",
         "SECURE_SSL_REDIRECT": "0",
@@ -174,8 +167,7 @@ def _import_through_gunicorn(*, task: dict, workers: int, say: Say) -> dict:
             "DJANGO_SETTINGS_MODULE", "config.settings.production"
         ),
     }
-    server_log = tempfile.TemporaryFile()
-    server = subprocess.Popen(  # noqa: S603 - fixed arguments
+    server = Child(
         [
             sys.executable,
             "-m",
@@ -197,15 +189,13 @@ def _import_through_gunicorn(*, task: dict, workers: int, say: Say) -> dict:
         ],  # fmt: skip
         cwd=settings.BASE_DIR,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=server_log,
-        start_new_session=True,
+        collect_output=True,
     )
     try:
-        _server_wait(server=server, port=port, log=server_log)
+        _server_wait(server=server, port=port)
         say(f"  gunicorn (pid {server.pid}) answers on 127.0.0.1:{port}")
         finished = subprocess.run(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "projects.bench_client"],
+            [sys.executable, "-m", "benchmarks.ingest_client"],
             input=json.dumps({**task, "port": port}).encode(),
             capture_output=True,
             cwd=settings.BASE_DIR,
@@ -218,48 +208,18 @@ def _import_through_gunicorn(*, task: dict, workers: int, say: Say) -> dict:
             )
         return json.loads(finished.stdout)
     finally:
-        _server_stop(server)
-        server_log.close()
+        server.stop(grace=30)  # the arbiter and its workers
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = quote(db["HOST"] or "localhost", safe="")  # a socket directory is percent-encoded
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}{'@' if credentials else ''}{host}{port}/{quote(db['NAME'])}"
-
-
-def _server_wait(*, server: subprocess.Popen, port: int, log) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            log.seek(0)
-            raise BenchRefused(
-                f"gunicorn exited with status {server.returncode}: "
-                + _last_line(log.read().decode(errors="replace"))
-            )
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:  # noqa: S310
-                if answer.status == 200:
-                    return
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.2)
-    raise BenchRefused(f"gunicorn did not answer within {SERVER_START_TIMEOUT:.0f} s.")
-
-
-def _server_stop(server: subprocess.Popen) -> None:
-    if server.poll() is not None:
-        return
-    os.killpg(server.pid, signal.SIGTERM)  # the arbiter and its workers
+def _server_wait(*, server: Child, port: int) -> None:
     try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+        server.wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=SERVER_START_TIMEOUT)
+    except ChildFailed as exc:
+        if server.poll() is not None:
+            raise BenchRefused(
+                f"gunicorn exited with status {server.poll()}: " + _last_line(server.output())
+            ) from exc
+        raise BenchRefused(f"gunicorn did not answer within {SERVER_START_TIMEOUT:.0f} s.") from exc
 
 
 def _last_line(text: str) -> str:

@@ -4,7 +4,7 @@ from io import StringIO
 
 import pytest
 
-from privacy_requests.benchmarks.deletion import run
+from benchmarks.privacy_deletion import run
 from projects.identity import LinkRequest, identity_links_apply
 from projects.models import Event, IdentityKind
 from tests.privacy_requests.deletion_support import events_add

@@ -2,18 +2,13 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import IntegrityError, transaction
 
 from accounts.actors import OPERATOR
-from accounts.errors import AccountsError
-from accounts.management.commands._operator import (
-    OperatorCommand,
-    add_json_argument,
+from accounts.command_args import (
     email_address_arg,
-    operator_lock,
     organization_get_by_name,
     organization_name_arg,
-    password_arg,
-    project_name_arg,
     refuse_inactive,
 )
+from accounts.errors import AccountsError
 from accounts.models import Role
 from accounts.services import (
     gdpr_token_reset,
@@ -21,9 +16,18 @@ from accounts.services import (
     organization_create,
     user_get_or_create,
 )
+from config.commands import (
+    OperatorCommand,
+    add_json_argument,
+    name_arg,
+    operator_lock,
+    password_arg,
+)
 from projects.errors import ProjectsError
 from projects.models import Project
 from projects.services import project_create, project_rotate_api_secret
+
+project_name_arg = name_arg(max_length=Project._meta.get_field("name").max_length)
 
 
 class Command(OperatorCommand):

@@ -2,29 +2,26 @@
 
 What the parts share lives here: the refusal on other databases, the dataset (built with
 `manage.py generate_events`, or reused), the choice of subjects, and a real `rqworker` process.
-Each part (export.py, and a deletion part beside it) measures one kind of request.
+Each part (privacy_export.py, privacy_deletion.py) measures one kind of request.
 """
 
 import io
 import json
 import os
-import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import User
-from privacy_requests.errors import PrivacyRequestError
+from benchmarks.database import database_url
+from benchmarks.errors import BenchRefused
+from config.processes import Child, ChildFailed
 from projects.models import Event, Project
 
 BENCH_ORGANIZATION = "Privacy benchmark"
@@ -32,10 +29,6 @@ BENCH_OWNER = "privacy-bench@example.com"
 WORKER_START_TIMEOUT = 60.0
 
 Say = Callable[[str], None]
-
-
-class BenchRefused(PrivacyRequestError):
-    """The benchmark cannot run here; the message says why."""
 
 
 def bench_require_postgresql_and_redis() -> None:
@@ -115,18 +108,7 @@ def bench_subjects(project: Project, *, count: int, seed: int) -> list[str]:
     return subjects
 
 
-def database_url() -> str:
-    """This process's database as a URL, for the worker it starts."""
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = quote(db["HOST"] or "localhost", safe="")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}{'@' if credentials else ''}{host}{port}/{quote(db['NAME'])}"
-
-
-class BenchWorker:
+class BenchWorker(Child):
     """A real `manage.py rqworker` in a session of its own, its output collected.
 
     `code` runs in `python -c` after django.setup() and before the worker starts, e.g. to have
@@ -150,44 +132,24 @@ class BenchWorker:
             + "\nfrom django.core.management import call_command\n"
             "call_command('rqworker', 'default')\n"
         )
-        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [sys.executable, "-c", script],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
+        super().__init__(
+            [sys.executable, "-c", script], env=env, cwd=settings.BASE_DIR, collect_output=True
         )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while not any(re.search(r"Listening on", line) for line in self.lines):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise BenchRefused("The rqworker did not start:\n" + "\n".join(self.lines[-20:]))
-            time.sleep(0.05)
+        try:
+            self.wait_for_line(r"Listening on", timeout=WORKER_START_TIMEOUT)
+        except ChildFailed as exc:
+            self.stop()
+            raise BenchRefused(
+                "The rqworker did not start:\n" + "\n".join(self.lines[-20:])
+            ) from exc
 
     def rss_kb(self) -> int:
-        return proc_status_kb(self.process.pid, "VmRSS")
+        return proc_status_kb(self.pid, "VmRSS")
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self._reader.join(timeout=5)
+    def stop(self, *, grace: float = 30, **options) -> bool:
+        return super().stop(grace=grace, **options)
 
 
 def proc_status_kb(pid: int | str, field: str) -> int:

@@ -20,27 +20,28 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 
 from accounts.actors import OPERATOR
-from config.jobs import get_queue
-from privacy_requests.benchmarks import (
+from benchmarks.errors import BenchRefused
+from benchmarks.privacy import (
     BenchDataset,
-    BenchRefused,
     BenchWorker,
     Say,
     bench_require_postgresql_and_redis,
 )
+from config.jobs import get_queue
 from privacy_requests.exports.files import export_file_purge
 from privacy_requests.exports.package import DEFLATE_LEVEL
 from privacy_requests.models import PrivacyRequest, Status
 from privacy_requests.services import privacy_request_submit
 from privacy_requests.services.queueing import job_id_for
 from projects.models import Event
+from projects.selectors import identity_subject_set
 
 FINISH_TIMEOUT = 600.0
 
 # Runs in the worker before it starts (see BenchWorker): the job reports the horse's memory.
 MEASURING_WORKER = """
+from benchmarks.privacy import proc_status_kb
 from privacy_requests import tasks
-from privacy_requests.benchmarks import proc_status_kb
 
 _process = tasks.process_privacy_request
 
@@ -180,8 +181,6 @@ def _job_report(request: PrivacyRequest) -> dict:
 
 def _raw_copy_of_ids(project, given: list[str]) -> tuple[float, int, int]:
     """The same COPY for the given ids and their identity clusters, all events."""
-    from projects.selectors import identity_subject_set
-
     subject_ids = identity_subject_set(project_id=project.id, distinct_ids=given)
     top = Event.objects.filter(project=project).aggregate(top=Max("id"))["top"] or 0
     return _copy_deflated(project_id=project.id, subject_ids=subject_ids, snapshot=top)
