@@ -52,7 +52,7 @@ def _render_settings(
 ) -> HttpResponse:
     return render(
         request,
-        "projects/project_settings.html",
+        "privacy_requests/project_settings.html",
         {
             "project": project,
             "rotate_form": rotate_form or ApiSecretRotateForm(),
@@ -94,7 +94,7 @@ def project_api_secret_rotate(request: HttpRequest, project_id: int) -> HttpResp
         return redirect("projects:settings", project_id=project.id)
     # The secret is rendered in this response only; it is never stored in clear.
     response = render(
-        request, "projects/api_secret_rotated.html", {"project": project, "api_secret": secret}
+        request, "privacy_requests/api_secret_rotated.html", {"project": project, "api_secret": secret}
     )
     response["Cache-Control"] = "no-store"
     return response
