@@ -31,7 +31,7 @@ class BackOfficeAdminSite(AdminSite):
         from django_rq.settings import get_queues_map
 
         from config.jobs import QUEUE_NAME
-        from privacy_requests.admin import queue_summary_links
+        from privacy_requests.admin.requests import queue_summary_links
 
         queue_index = get_queues_map().get(QUEUE_NAME, 0)
         context = {

@@ -1,8 +1,8 @@
-"""The back office for privacy requests (DESIGN sections 1, 4 and 9).
+"""The privacy request list and page in the back office (DESIGN sections 1, 4 and 9).
 
 Staff work the queues here: every state change is a service call with the staff user as actor
-(which writes the audit entry); nothing here saves a request itself. Requests and audit entries
-are read-only, and no page links to an export: staff cannot download them.
+(which writes the audit entry); nothing here saves a request itself. Requests are read-only, and
+no page links to an export: staff cannot download them.
 """
 
 import json
@@ -10,62 +10,32 @@ import json
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
-from django.template.response import TemplateResponse
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince, timeuntil
 
 from accounts.actors import staff_actor
-from privacy_requests.admin_actions import (
-    ExtendDeadlineForm,
-    plural,
-    privacy_requests_operate,
+from privacy_requests.admin.actions import (
+    actions_available,
+    cancel_requests,
+    expedite_deletions,
+    extend_deadline,
+    retry_failed,
 )
+from privacy_requests.admin.display import BackOfficeMedia, plural, pretty_json, short_when, when
 from privacy_requests.admin_selectors import (
     privacy_request_queue_summary,
     privacy_requests_matching,
     urgency_ordering,
 )
-from privacy_requests.audit import audit_verify
 from privacy_requests.deadlines import deadline_state, due_soon_q, overdue_q
-from privacy_requests.models import (
-    CANCELABLE_STATUSES,
-    FINAL_STATUSES,
-    AuditEntry,
-    PrivacyRequest,
-    RequestKind,
-    Status,
-)
-from privacy_requests.services import (
-    privacy_request_cancel,
-    privacy_request_expedite,
-    privacy_request_extend,
-    privacy_request_retry,
-    privacy_sweep,
-)
+from privacy_requests.models import AuditEntry, PrivacyRequest, RequestKind, Status
+from privacy_requests.services import privacy_sweep
 
 # Subjects listed on a request's page; a request may have thousands (2,000 given, plus links).
 SUBJECTS_SHOWN = 200
-# A request page posts its action buttons to the list with this field, to come back after.
-RETURN_TO_REQUEST = "_return_to_request"
-
-
-def short_when(moment) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i") if moment else "—"
-
-
-def when(moment) -> str:
-    return f"{short_when(moment)} UTC" if moment else "—"
-
-
-def pretty_json(value) -> str:
-    return format_html(
-        '<pre class="back-office-json">{}</pre>',
-        json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False),
-    )
 
 
 def queue_summary_links() -> list[tuple[str, int, str]]:
@@ -97,10 +67,6 @@ class DeadlineFilter(admin.SimpleListFilter):
         return queryset
 
 
-class BackOfficeMedia:
-    css = {"all": ["css/back_office.css"]}
-
-
 @admin.register(PrivacyRequest)
 class PrivacyRequestAdmin(admin.ModelAdmin):
     list_display = [
@@ -123,7 +89,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         "A tracking id, or a distinct_id (exact and case-sensitive; also finds "
         "requests whose subjects have since been pseudonymized)."
     )
-    actions = ["retry_failed", "cancel_requests", "expedite_deletions", "extend_deadline"]
+    actions = [retry_failed, cancel_requests, expedite_deletions, extend_deadline]
     fieldsets = [
         (
             "Request",
@@ -269,120 +235,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         context = {"request_actions": [], **(extra_context or {})}
         privacy_request = self.get_object(request, unquote(object_id))
         if privacy_request is not None and self.has_operate_permission(request):
-            context["request_actions"] = self.actions_available(privacy_request)
+            context["request_actions"] = actions_available(privacy_request)
         return super().change_view(request, object_id, form_url, extra_context=context)
-
-    @staticmethod
-    def actions_available(privacy_request: PrivacyRequest) -> list[tuple[str, str]]:
-        """The action buttons a request's page offers; the services still decide."""
-        available = []
-        if privacy_request.status == Status.FAILURE:
-            available.append(("retry_failed", "Retry"))
-        if privacy_request.status in CANCELABLE_STATUSES:
-            available.append(("cancel_requests", "Cancel"))
-            if (
-                privacy_request.kind == RequestKind.DELETION
-                and privacy_request.not_before > timezone.now()
-            ):
-                available.append(("expedite_deletions", "Expedite (end the grace period)"))
-        if not privacy_request.extended and privacy_request.status not in FINAL_STATUSES:
-            available.append(("extend_deadline", "Extend the deadline…"))
-        return available
-
-    # -- Actions: each calls a service per request, as the staff user. --
-
-    def _after_action(self, request: HttpRequest, queryset):
-        if request.POST.get(RETURN_TO_REQUEST):
-            privacy_request = queryset.first()
-            if privacy_request is not None:
-                return HttpResponseRedirect(
-                    reverse(
-                        "admin:privacy_requests_privacyrequest_change", args=[privacy_request.pk]
-                    )
-                )
-        return None
-
-    @staticmethod
-    def _selected(queryset):
-        return (
-            PrivacyRequest.objects.filter(pk__in=list(queryset.values_list("pk", flat=True)))
-            .select_related("project")
-            .order_by("due_at", "id")
-        )
-
-    @admin.action(description="Retry the selected failed requests", permissions=["operate"])
-    def retry_failed(self, request, queryset):
-        privacy_requests_operate(
-            request,
-            self._selected(queryset),
-            operation=lambda pr, actor: privacy_request_retry(request=pr, actor=actor),
-            done="retried: queued again on the same tracking id",
-            not_done="not retried",
-        )
-        return self._after_action(request, queryset)
-
-    @admin.action(
-        description="Cancel the selected requests (PENDING or STAGING only)",
-        permissions=["operate"],
-    )
-    def cancel_requests(self, request, queryset):
-        privacy_requests_operate(
-            request,
-            self._selected(queryset),
-            operation=lambda pr, actor: privacy_request_cancel(request=pr, actor=actor),
-            done="canceled",
-            not_done="not canceled",
-        )
-        return self._after_action(request, queryset)
-
-    @admin.action(
-        description="Expedite the selected deletions (end their grace period)",
-        permissions=["operate"],
-    )
-    def expedite_deletions(self, request, queryset):
-        privacy_requests_operate(
-            request,
-            self._selected(queryset),
-            operation=lambda pr, actor: privacy_request_expedite(request=pr, actor=actor),
-            done="expedited",
-            not_done="not expedited",
-        )
-        return self._after_action(request, queryset)
-
-    @admin.action(
-        description="Extend the deadline of the selected requests (once, with a reason)",
-        permissions=["operate"],
-    )
-    def extend_deadline(self, request, queryset):
-        form = ExtendDeadlineForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            privacy_requests_operate(
-                request,
-                self._selected(queryset),
-                operation=lambda pr, actor: privacy_request_extend(
-                    request=pr, actor=actor, reason=reason
-                ),
-                done="extended",
-                not_done="not extended",
-            )
-            return self._after_action(request, queryset)
-        selected = list(self._selected(queryset))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Extend the deadline",
-            "subtitle": None,
-            "opts": self.model._meta,
-            "form": form,
-            "privacy_requests": selected,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "return_to_request": request.POST.get(RETURN_TO_REQUEST, ""),
-            "return_to_request_field": RETURN_TO_REQUEST,
-            "media": self.media,
-        }
-        return TemplateResponse(
-            request, "admin/privacy_requests/privacyrequest/extend_deadline.html", context
-        )
 
     def sweep_view(self, request):
         if request.method != "POST":
@@ -535,107 +389,3 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             "<th>action</th><th>detail</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    """Append-only: nothing here writes; "verify" recomputes each organization's chain."""
-
-    list_display = ["at", "organization", "seq", "action", "actor", "request_link", "hash_short"]
-    list_filter = ["organization", "action", "at"]
-    date_hierarchy = "at"
-    search_fields = ["request__tracking_id", "actor"]
-    list_select_related = ["organization", "request"]
-    ordering = ["-at", "-id"]
-    list_per_page = 100
-    actions = ["verify_chains"]
-    fields = [
-        "organization",
-        "seq",
-        "at",
-        "actor",
-        "request_link",
-        "action",
-        "detail_display",
-        "prev_hash",
-        "hash",
-    ]
-    readonly_fields = fields
-    Media = BackOfficeMedia
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_urls(self):
-        return [
-            path(
-                "verify/",
-                self.admin_site.admin_view(self.verify_all_view),
-                name="privacy_requests_auditentry_verify",
-            ),
-            *super().get_urls(),
-        ]
-
-    @admin.display(description="request")
-    def request_link(self, obj):
-        if obj.request_id is None:
-            return "—"
-        url = reverse("admin:privacy_requests_privacyrequest_change", args=[obj.request_id])
-        return format_html('<a href="{}">{}</a>', url, obj.request.tracking_id)
-
-    @admin.display(description="hash")
-    def hash_short(self, obj):
-        return format_html('<code title="{}">{}…</code>', obj.hash, obj.hash[:12])
-
-    @admin.display(description="detail")
-    def detail_display(self, obj):
-        return pretty_json(obj.detail)
-
-    @admin.action(description="Verify the audit chains of the selected entries' organizations")
-    def verify_chains(self, request, queryset):
-        organization_ids = sorted(set(queryset.values_list("organization_id", flat=True)))
-        self._report_verification(request, organization_ids)
-
-    def verify_all_view(self, request):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        organization_ids = list(
-            AuditEntry.objects.order_by("organization_id")
-            .values_list("organization_id", flat=True)
-            .distinct()
-        )
-        self._report_verification(request, organization_ids)
-        return HttpResponseRedirect(reverse("admin:privacy_requests_auditentry_changelist"))
-
-    @staticmethod
-    def _report_verification(request, organization_ids: list[int]) -> None:
-        from accounts.models import Organization
-
-        names = dict(Organization.objects.filter(id__in=organization_ids).values_list("id", "name"))
-        intact = []
-        for organization_id in organization_ids:
-            chain_break = audit_verify(organization_id=organization_id)
-            label = f"{names.get(organization_id, '?')} (#{organization_id})"
-            if chain_break is None:
-                intact.append(label)
-            else:
-                messages.error(
-                    request,
-                    (
-                        f"Audit chain of {label} is broken at entry #{chain_break.seq} "
-                        f"(id {chain_break.entry_id}): {chain_break.reason}."
-                    ),
-                )
-        if intact:
-            shown = ", ".join(intact[:20])
-            if len(intact) > 20:
-                shown += f" and {len(intact) - 20} more"
-            messages.success(
-                request, f"{plural(len(intact), 'audit chain', 'audit chains')} intact: {shown}."
-            )
