@@ -11,9 +11,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Count, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.timesince import timesince, timeuntil
 
 from accounts.actors import staff_actor
@@ -343,49 +344,36 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         total = obj.subjects.count()
         if not subjects:
             return "—"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            (
-                (
-                    subject.position + 1,
-                    subject.distinct_id,
-                    "linked through the identity cluster" if subject.linked else "given",
-                )
-                for subject in subjects
-            ),
-        )
         note = ""
         if obj.subjects_pseudonymized_at:
             note = f"Pseudonymized {when(obj.subjects_pseudonymized_at)}: ids shown as HMACs. "
         if total > len(subjects):
             note += f"First {len(subjects)} of {total}."
-        return format_html(
-            '<p>{}</p><table class="back-office-table"><thead><tr><th>#</th><th>distinct_id'
-            "</th><th>how</th></tr></thead><tbody>{}</tbody></table>",
-            note or plural(total, "subject", "subjects"),
-            rows,
+        rows = [
+            (
+                subject.position + 1,
+                subject.distinct_id,
+                "linked through the identity cluster" if subject.linked else "given",
+            )
+            for subject in subjects
+        ]
+        return render_to_string(
+            "admin/privacy_requests/privacyrequest/subjects_table.html",
+            {"note": note or plural(total, "subject", "subjects"), "rows": rows},
         )
 
     @admin.display(description="audit trail")
     def audit_trail_display(self, obj):
-        entries = AuditEntry.objects.filter(request=obj).order_by("seq")
-        rows = format_html_join(
-            "",
-            "<tr><td>#{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+        rows = [
             (
-                (
-                    entry.seq,
-                    when(entry.at),
-                    entry.actor,
-                    entry.action,
-                    json.dumps(entry.detail, sort_keys=True, ensure_ascii=False),
-                )
-                for entry in entries
-            ),
-        )
-        return format_html(
-            '<table class="back-office-table"><thead><tr><th>seq</th><th>at</th><th>actor</th>'
-            "<th>action</th><th>detail</th></tr></thead><tbody>{}</tbody></table>",
-            rows,
+                entry.seq,
+                when(entry.at),
+                entry.actor,
+                entry.action,
+                json.dumps(entry.detail, sort_keys=True, ensure_ascii=False),
+            )
+            for entry in AuditEntry.objects.filter(request=obj).order_by("seq")
+        ]
+        return render_to_string(
+            "admin/privacy_requests/privacyrequest/audit_trail_table.html", {"rows": rows}
         )
