@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.models import Organization
-from privacy_requests.admin.display import BackOfficeMedia, plural, pretty_json
+from privacy_requests.admin.display import BackOfficeMedia, ReadOnlyAdminMixin, plural, pretty_json
 from privacy_requests.audit import audit_verify
 from privacy_requests.models import AuditEntry
 
@@ -16,7 +16,7 @@ NAMED_INTACT = 20
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["at", "organization", "seq", "action", "actor", "request_link", "hash_short"]
     list_filter = ["organization", "action", "at"]
     date_hierarchy = "at"
@@ -38,15 +38,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     Media = BackOfficeMedia
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         return [

@@ -1,4 +1,5 @@
-"""How the back office shows values: times in UTC, JSON, counts, and its stylesheet."""
+"""How the back office shows things: times in UTC, JSON, counts, its stylesheet, and the
+read-only pages of records that only the services write."""
 
 import json
 
@@ -28,3 +29,18 @@ def plural(count: int, singular: str = "request", plural_form: str = "requests")
 
 class BackOfficeMedia:
     css = {"all": ["css/back_office.css"]}
+
+
+class ReadOnlyAdminMixin:
+    """For records that only the services and ingestion write or delete: the back office shows
+    them and, through actions that call those services, acts on them, but never adds, changes
+    or deletes one itself."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -8,7 +8,7 @@ no page links to an export: staff cannot download them.
 import json
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.db.models import Count, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
@@ -25,7 +25,14 @@ from privacy_requests.admin.actions import (
     extend_deadline,
     retry_failed,
 )
-from privacy_requests.admin.display import BackOfficeMedia, plural, pretty_json, short_when, when
+from privacy_requests.admin.display import (
+    BackOfficeMedia,
+    ReadOnlyAdminMixin,
+    plural,
+    pretty_json,
+    short_when,
+    when,
+)
 from privacy_requests.admin_selectors import (
     privacy_request_queue_summary,
     privacy_requests_matching,
@@ -69,7 +76,7 @@ class DeadlineFilter(admin.SimpleListFilter):
 
 
 @admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(admin.ModelAdmin):
+class PrivacyRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "tracking_display",
         "status_display",
@@ -151,49 +158,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         ("Subjects", {"fields": ["subjects_display"]}),
         ("Audit trail", {"fields": ["audit_trail_display"]}),
     ]
-    readonly_fields = [
-        "tracking_id",
-        "status_display",
-        "kind",
-        "compliance",
-        "disclosure",
-        "channel",
-        "organization",
-        "project",
-        "requested_by",
-        "received_display",
-        "due_display",
-        "extended",
-        "extension_reason",
-        "not_before",
-        "progress_display",
-        "started_at",
-        "finished_at",
-        "attempts",
-        "runs",
-        "lease_until",
-        "snapshot_max_event_id",
-        "error_display",
-        "counts_display",
-        "not_found_display",
-        "result_display",
-        "canceled_by",
-        "canceled_at",
-        "subjects_pseudonymized_at",
-        "subjects_display",
-        "audit_trail_display",
-    ]
+    readonly_fields = flatten_fieldsets(fieldsets)
     Media = BackOfficeMedia
-
-    # Read-only: states change only through the actions below, which call the services.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_operate_permission(self, request) -> bool:
         """May run the actions: staff holding the "change privacy request" permission."""
