@@ -33,30 +33,14 @@ from privacy_requests.admin.display import (
     short_when,
     when,
 )
-from privacy_requests.admin_selectors import (
-    privacy_request_queue_summary,
-    privacy_requests_matching,
-    urgency_ordering,
-)
+from privacy_requests.admin_links import queue_summary_links
+from privacy_requests.admin_selectors import privacy_requests_matching, urgency_ordering
 from privacy_requests.deadlines import deadline_state, due_soon_q, overdue_q
 from privacy_requests.models import AuditEntry, PrivacyRequest, RequestKind, Status
 from privacy_requests.services import privacy_sweep
 
 # Subjects listed on a request's page; a request may have thousands (2,000 given, plus links).
 SUBJECTS_SHOWN = 200
-
-
-def queue_summary_links() -> list[tuple[str, int, str]]:
-    """(label, count, filtered list URL) for the summary above the list and on the index."""
-    changelist = reverse("admin:privacy_requests_privacyrequest_changelist")
-    summary = privacy_request_queue_summary()
-    return [
-        ("Queued", summary.queued, f"{changelist}?status__in=PENDING,STAGING"),
-        ("Running", summary.running, f"{changelist}?status__exact=STARTED"),
-        ("Failed", summary.failed, f"{changelist}?status__exact=FAILURE"),
-        ("Overdue", summary.overdue, f"{changelist}?deadline=overdue"),
-        ("Due this week", summary.due_this_week, f"{changelist}?deadline=week"),
-    ]
 
 
 class DeadlineFilter(admin.SimpleListFilter):
