@@ -8,6 +8,10 @@ from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.urls import reverse
+from django_rq.settings import get_queues_map
+
+from config.jobs import QUEUE_NAME
+from privacy_requests.admin_links import queue_summary_links
 
 
 class BackOfficeAdminSite(AdminSite):
@@ -28,11 +32,6 @@ class BackOfficeAdminSite(AdminSite):
         return super().index(request, extra_context=context)
 
     def back_office_context(self, request) -> dict:
-        from django_rq.settings import get_queues_map
-
-        from config.jobs import QUEUE_NAME
-        from privacy_requests.admin import queue_summary_links
-
         queue_index = get_queues_map().get(QUEUE_NAME, 0)
         context = {
             "failed_job_ttl_days": settings.RQ_FAILED_JOB_TTL // 86400,
