@@ -94,7 +94,9 @@ def project_api_secret_rotate(request: HttpRequest, project_id: int) -> HttpResp
         return redirect("projects:settings", project_id=project.id)
     # The secret is rendered in this response only; it is never stored in clear.
     response = render(
-        request, "privacy_requests/api_secret_rotated.html", {"project": project, "api_secret": secret}
+        request,
+        "privacy_requests/api_secret_rotated.html",
+        {"project": project, "api_secret": secret},
     )
     response["Cache-Control"] = "no-store"
     return response
