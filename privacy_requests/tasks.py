@@ -1,12 +1,14 @@
 """RQ jobs: thin entry points that reload by id and call a service; safe to run twice."""
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
 from redis.exceptions import RedisError
 
 from config.jobs import get_queue
+from privacy_requests.services import privacy_request_process, privacy_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -15,15 +17,11 @@ SWEEP_JOB_PREFIX = "privacy-sweep-"
 
 
 def process_privacy_request(tracking_id: str) -> str:
-    from privacy_requests.services import privacy_request_process
-
     return privacy_request_process(tracking_id=tracking_id)
 
 
 def sweep() -> str:
     """The self-scheduling sweep: runs once, then books the next run."""
-    from privacy_requests.services import privacy_sweep
-
     try:
         return privacy_sweep().as_text()
     finally:
@@ -33,8 +31,6 @@ def sweep() -> str:
 def sweep_schedule_next() -> None:
     """Books the next sweep in one interval. The job id names the time slot, so workers that
     book the same slot book it once."""
-    import time
-
     interval = settings.PRIVACY_SWEEP_INTERVAL
     slot = int(time.time() // interval) + 1
     try:
