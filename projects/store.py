@@ -90,10 +90,12 @@ def events_of_ids_delete_batch(
 ) -> int:
     """Deletes at most `size` of these ids' events up to the snapshot; returns how many. One
     statement, DELETE ... WHERE id IN (SELECT id ... LIMIT size): no id travels to Python."""
-    batch_ids = events_of_ids(
-        project_id=project_id, distinct_ids=distinct_ids, snapshot_max_event_id=snapshot_max_event_id
-    ).values("id")[:size]
-    removed, _ = Event.objects.filter(id__in=batch_ids).delete()
+    events = events_of_ids(
+        project_id=project_id,
+        distinct_ids=distinct_ids,
+        snapshot_max_event_id=snapshot_max_event_id,
+    )
+    removed, _ = Event.objects.filter(id__in=events.values("id")[:size]).delete()
     return removed
 
 
