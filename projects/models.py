@@ -34,6 +34,11 @@ class Project(models.Model):
         return self.name
 
 
+# The properties an event keeps in columns rather than in `properties`: ingestion takes them out
+# of what it stores, and an export record puts them back from the columns.
+EVENT_COLUMN_PROPERTIES = ("time", "distinct_id", "$insert_id")
+
+
 class Event(models.Model):
     """One tracked event of an end user. Stored UTC; `time` is when it happened."""
 

@@ -21,12 +21,11 @@ from django.db.models.functions import Collate
 from privacy_requests.engine.subjects import subject_events
 from privacy_requests.exports.package import iso_utc, json_text
 from privacy_requests.models import PrivacyRequest
+from projects.models import EVENT_COLUMN_PROPERTIES
 from projects.store import identity_links_of_ids, profiles_of_ids
 
 # Rows fetched from the cursor at a time.
 FETCH_ROWS = 2000
-# The properties an event keeps in columns; its export record takes them from there.
-COLUMN_PROPERTIES = ("time", "distinct_id", "$insert_id")
 
 
 def _by_distinct_id():
@@ -46,12 +45,12 @@ class StoredPropertiesText(Func):
 
     def as_postgresql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        removed = "".join(f" - '{key}'" for key in COLUMN_PROPERTIES)
+        removed = "".join(f" - '{key}'" for key in EVENT_COLUMN_PROPERTIES)
         return f"(({sql}){removed})::text", params
 
     def as_sqlite(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        paths = ", ".join(f"'$.\"{key}\"'" for key in COLUMN_PROPERTIES)
+        paths = ", ".join(f"'$.\"{key}\"'" for key in EVENT_COLUMN_PROPERTIES)
         return f"json_remove({sql}, {paths})", params
 
 
@@ -192,7 +191,7 @@ class Categories:
         for name, rest in rows.iterator(chunk_size=FETCH_ROWS):
             self.event_names[name] += 1
             # Every exported event record carries these, taken from columns.
-            self.event_properties.update(COLUMN_PROPERTIES)
+            self.event_properties.update(EVENT_COLUMN_PROPERTIES)
             stored = json.loads(rest) if rest else {}
             if isinstance(stored, dict):
                 self.event_properties.update(stored.keys())
