@@ -22,6 +22,7 @@ from accounts.actors import SYSTEM
 from privacy_requests.audit import audit_append
 from privacy_requests.engine.registry import processor_for
 from privacy_requests.engine.run import LeaseLost, Run, transition
+from privacy_requests.exports.files import STORAGE_ERRORS
 from privacy_requests.models import AuditAction, PrivacyRequest, RequestSubject, Status
 from privacy_requests.notifications import privacy_request_notify_finished
 from privacy_requests.selectors import privacy_request_given_ids
@@ -31,13 +32,7 @@ from projects.store import events_snapshot_bound, ids_with_rows
 logger = logging.getLogger(__name__)
 
 # Errors worth trying again: the database, Redis or storage may be back in a moment.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DatabaseError, RedisError, OSError)
-try:  # S3 storage, when installed
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    TRANSIENT_ERRORS += (BotoCoreError, ClientError)
-except ImportError:  # pragma: no cover
-    pass
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DatabaseError, RedisError, *STORAGE_ERRORS)
 
 
 def privacy_request_process(*, tracking_id: str) -> str:
