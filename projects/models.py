@@ -144,7 +144,8 @@ class SuppressedId(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     id_hmac = models.CharField(max_length=64)
-    # The deletion request that suppressed it; a foreign key once privacy requests exist.
+    # The deletion request that suppressed it: an id, not a foreign key, since projects does not
+    # depend on privacy_requests.
     request_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
