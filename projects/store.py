@@ -1,10 +1,11 @@
 """The end-user data store as privacy requests read and delete it: one project's events,
 profiles and identity links of a set of distinct_ids.
 
-Every query goes through its table's index led by (project, distinct_id): the events' dedupe
-index, whose (project, distinct_id, time) prefix also serves a time window, and the unique
-indexes of profiles and links. Functions named `…_of_ids` take one chunk of ids (one IN list,
-see projects.chunking); the others chunk their ids themselves. Nothing here loops per row.
+The queries go through the indexes led by (project, distinct_id): the events' dedupe index,
+whose (project, distinct_id, time) prefix also serves a time window, and the unique indexes of
+profiles and links (a cluster's root is found through the links' (project, canonical_id)
+index). Functions with `of_ids` in their name take one chunk of ids, one IN list; the others
+chunk the ids themselves (projects.chunking). Nothing here loops per row.
 """
 
 from collections.abc import Sequence
