@@ -34,6 +34,11 @@ class Project(models.Model):
         return self.name
 
 
+# The properties an event keeps in columns rather than in `properties`: ingestion takes them out
+# of what it stores, and an export record puts them back from the columns.
+EVENT_COLUMN_PROPERTIES = ("time", "distinct_id", "$insert_id")
+
+
 class Event(models.Model):
     """One tracked event of an end user. Stored UTC; `time` is when it happened."""
 
@@ -139,7 +144,8 @@ class SuppressedId(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     id_hmac = models.CharField(max_length=64)
-    # The deletion request that suppressed it; a foreign key once privacy requests exist.
+    # The deletion request that suppressed it: an id, not a foreign key, since projects does not
+    # depend on privacy_requests.
     request_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -33,11 +33,14 @@ from privacy_requests.deletions.receipts import (
     receipt_store,
 )
 from privacy_requests.deletions.suppression import suppressed_ids_store
+from privacy_requests.engine.run import LeaseLost, Run, transition
 from privacy_requests.exports.files import export_files_purge_for_subjects
 from privacy_requests.models import AuditAction, PrivacyRequest, Status
-from privacy_requests.services.lifecycle import transition
-from privacy_requests.services.processing import LeaseLost, Run
-from projects.models import Event, IdentityLink, Profile
+from projects.store import (
+    events_of_ids_delete_batch,
+    identity_links_of_ids_delete,
+    profiles_of_ids_delete,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -221,14 +224,12 @@ def _delete_events(steps: _Steps, progress: Progress) -> Progress:
 
     def remove_batch(progress: Progress) -> Progress:
         chunk = subjects[progress["position"] : progress["position"] + _chunk_size()]
-        # One statement: DELETE ... WHERE id IN (SELECT id ... LIMIT batch), the ids found
-        # through the (project, distinct_id, time, …) index; no ids travel to Python and back.
-        batch_ids = Event.objects.filter(
+        removed = events_of_ids_delete_batch(
             project_id=request.project_id,
-            distinct_id__in=chunk,
-            id__lte=request.snapshot_max_event_id,
-        ).values("id")[:batch]
-        removed, _ = Event.objects.filter(id__in=batch_ids).delete()
+            distinct_ids=chunk,
+            snapshot_max_event_id=request.snapshot_max_event_id,
+            size=batch,
+        )
         if removed:
             progress["counts"]["events"] += removed
             progress["batches"] += 1
@@ -246,7 +247,9 @@ def _delete_events(steps: _Steps, progress: Progress) -> Progress:
     return progress
 
 
-def _delete_chunks(steps: _Steps, progress: Progress, *, model, table: str) -> Progress:
+def _delete_chunks(
+    steps: _Steps, progress: Progress, *, delete: Callable[..., int], table: str
+) -> Progress:
     """Profiles and identity links: at most one row per subject, one chunk per transaction.
     Clusters are flat, so the links whose distinct_id is a subject are the whole clusters'."""
     run = steps.run
@@ -255,9 +258,7 @@ def _delete_chunks(steps: _Steps, progress: Progress, *, model, table: str) -> P
 
     def remove_chunk(progress: Progress) -> Progress:
         chunk = subjects[progress["position"] : progress["position"] + _chunk_size()]
-        removed, _ = model.objects.filter(
-            project_id=run.request.project_id, distinct_id__in=chunk
-        ).delete()
+        removed = delete(project_id=run.request.project_id, distinct_ids=chunk)
         progress["counts"][table] += removed
         progress["position"] += len(chunk)
         progress["done"] += len(chunk)
@@ -271,11 +272,11 @@ def _delete_chunks(steps: _Steps, progress: Progress, *, model, table: str) -> P
 
 
 def _delete_profiles(steps: _Steps, progress: Progress) -> Progress:
-    return _delete_chunks(steps, progress, model=Profile, table="profiles")
+    return _delete_chunks(steps, progress, delete=profiles_of_ids_delete, table="profiles")
 
 
 def _delete_identities(steps: _Steps, progress: Progress) -> Progress:
-    return _delete_chunks(steps, progress, model=IdentityLink, table="identities")
+    return _delete_chunks(steps, progress, delete=identity_links_of_ids_delete, table="identities")
 
 
 def _write_receipt(steps: _Steps, progress: Progress) -> Progress:

@@ -16,6 +16,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from privacy_requests.engine.run import LeaseLost, Run, transition
+from privacy_requests.engine.subjects import event_window, subject_chunks
+from privacy_requests.exports import records
 from privacy_requests.exports.files import (
     export_purge_if_deleted,
     result_file_delete,
@@ -24,8 +27,6 @@ from privacy_requests.exports.files import (
 )
 from privacy_requests.exports.package import PackageWriter, iso_utc
 from privacy_requests.models import Disclosure, PrivacyRequest, Status
-from privacy_requests.services.lifecycle import transition
-from privacy_requests.services.processing import LeaseLost, Run
 
 PHASE = "export"
 # Events written between two checkpoints within one chunk of subjects.
@@ -111,13 +112,7 @@ def _file_sha256(spool: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-# privacy_requests.processors imports this module to name the processor, and the readers of
-# privacy_requests.exports.records use the queries it shares: they are imported where used.
-
-
 def _package_write(run: Run, spool: IO[bytes], progress: _Progress) -> dict:
-    from privacy_requests.exports.records import subject_chunks
-
     request = run.request
     chunks = subject_chunks(run.subject_ids, settings.PRIVACY_SUBJECT_CHUNK)
     generated_at = timezone.now()
@@ -144,8 +139,6 @@ def _package_write(run: Run, spool: IO[bytes], progress: _Progress) -> dict:
 def _data_write(
     request: PrivacyRequest, package: PackageWriter, chunks: list[list[str]], progress: _Progress
 ) -> dict:
-    from privacy_requests.exports import records
-
     done = 0
     with package.entry("events.jsonl", large=True) as out:
         for chunk in chunks:
@@ -182,8 +175,6 @@ def _each(chunks, read, progress: _Progress, step: str):
 def _categories_write(
     request: PrivacyRequest, package: PackageWriter, chunks: list[list[str]], progress: _Progress
 ) -> dict:
-    from privacy_requests.exports import records
-
     categories = records.Categories()
     done = 0
     for chunk in chunks:
@@ -208,8 +199,6 @@ def _categories_write(
 def _sources_write(
     request: PrivacyRequest, package: PackageWriter, chunks: list[list[str]], progress: _Progress
 ) -> dict:
-    from privacy_requests.exports import records
-
     sources = records.Sources()
     done = 0
     profiles = identities = 0
@@ -232,8 +221,6 @@ def _sources_write(
 
 
 def _manifest(run: Run, *, counts: dict, files: dict, generated_at) -> dict:
-    from privacy_requests.processors import event_window
-
     request = run.request
     window = event_window(request)
     given = set(run.given_ids)
@@ -320,8 +307,6 @@ manifest.json    What this package covers: the request, the ids, the counts, and
 
 
 def readme_text(request: PrivacyRequest) -> str:
-    from privacy_requests.processors import event_window
-
     window = event_window(request)
     if window:
         coverage = (

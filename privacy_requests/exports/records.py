@@ -18,20 +18,14 @@ from django.db import NotSupportedError, connection
 from django.db.models import Count, F, Func, Max, Min, TextField
 from django.db.models.functions import Collate
 
+from privacy_requests.engine.subjects import subject_events
 from privacy_requests.exports.package import iso_utc, json_text
 from privacy_requests.models import PrivacyRequest
-from privacy_requests.processors import subject_events
-from projects.models import IdentityLink, Profile
+from projects.models import EVENT_COLUMN_PROPERTIES
+from projects.store import identity_links_of_ids, profiles_of_ids
 
 # Rows fetched from the cursor at a time.
 FETCH_ROWS = 2000
-# The properties an event keeps in columns; its export record takes them from there.
-COLUMN_PROPERTIES = ("time", "distinct_id", "$insert_id")
-
-
-def subject_chunks(subject_ids: Sequence[str], size: int) -> list[list[str]]:
-    ordered = sorted(set(subject_ids))
-    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
 
 
 def _by_distinct_id():
@@ -51,12 +45,12 @@ class StoredPropertiesText(Func):
 
     def as_postgresql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        removed = "".join(f" - '{key}'" for key in COLUMN_PROPERTIES)
+        removed = "".join(f" - '{key}'" for key in EVENT_COLUMN_PROPERTIES)
         return f"(({sql}){removed})::text", params
 
     def as_sqlite(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        paths = ", ".join(f"'$.\"{key}\"'" for key in COLUMN_PROPERTIES)
+        paths = ", ".join(f"'$.\"{key}\"'" for key in EVENT_COLUMN_PROPERTIES)
         return f"json_remove({sql}, {paths})", params
 
 
@@ -149,7 +143,7 @@ def event_lines(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[str]:
 def profile_records(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[dict]:
     """Mixpanel's profile (engage) export shape."""
     rows = (
-        Profile.objects.filter(project_id=request.project_id, distinct_id__in=chunk)
+        profiles_of_ids(project_id=request.project_id, distinct_ids=chunk)
         .order_by(_by_distinct_id())
         .values_list("distinct_id", "properties")
     )
@@ -161,7 +155,7 @@ def identity_records(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[
     """The subject set's identity links. The set holds whole clusters, so the links of its
     members are exactly the rows of its ids (a cluster's root has no row)."""
     rows = (
-        IdentityLink.objects.filter(project_id=request.project_id, distinct_id__in=chunk)
+        identity_links_of_ids(project_id=request.project_id, distinct_ids=chunk)
         .order_by(_by_distinct_id())
         .values_list("distinct_id", "canonical_id", "kind")
     )
@@ -170,11 +164,11 @@ def identity_records(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[
 
 
 def profile_count(request: PrivacyRequest, chunk: Sequence[str]) -> int:
-    return Profile.objects.filter(project_id=request.project_id, distinct_id__in=chunk).count()
+    return profiles_of_ids(project_id=request.project_id, distinct_ids=chunk).count()
 
 
 def identity_count(request: PrivacyRequest, chunk: Sequence[str]) -> int:
-    return IdentityLink.objects.filter(project_id=request.project_id, distinct_id__in=chunk).count()
+    return identity_links_of_ids(project_id=request.project_id, distinct_ids=chunk).count()
 
 
 @dataclass
@@ -197,7 +191,7 @@ class Categories:
         for name, rest in rows.iterator(chunk_size=FETCH_ROWS):
             self.event_names[name] += 1
             # Every exported event record carries these, taken from columns.
-            self.event_properties.update(COLUMN_PROPERTIES)
+            self.event_properties.update(EVENT_COLUMN_PROPERTIES)
             stored = json.loads(rest) if rest else {}
             if isinstance(stored, dict):
                 self.event_properties.update(stored.keys())

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.actors import Actor
 from privacy_requests.audit import audit_append
 from privacy_requests.deadlines import extended_due_at_for
+from privacy_requests.engine.run import transition
 from privacy_requests.errors import InvalidRequest, InvalidTransition
 from privacy_requests.models import (
     CANCELABLE_STATUSES,
@@ -23,11 +24,6 @@ from privacy_requests.models import (
 from privacy_requests.notifications import privacy_request_notify_finished
 from privacy_requests.permissions import actor_require
 from privacy_requests.services.queueing import privacy_request_enqueue
-
-
-def transition(request_id: int, *, condition: Q, **changes) -> bool:
-    """Applies `changes` if the row still matches `condition`; True when it did."""
-    return PrivacyRequest.objects.filter(condition, id=request_id).update(**changes) == 1
 
 
 def _current_status(request: PrivacyRequest) -> str:

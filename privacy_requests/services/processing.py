@@ -8,12 +8,11 @@ lease, and the sweep hands the request to another worker, which resumes from the
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -21,53 +20,19 @@ from rq.timeouts import JobTimeoutException
 
 from accounts.actors import SYSTEM
 from privacy_requests.audit import audit_append
+from privacy_requests.engine.registry import processor_for
+from privacy_requests.engine.run import LeaseLost, Run, transition
+from privacy_requests.exports.files import STORAGE_ERRORS
 from privacy_requests.models import AuditAction, PrivacyRequest, RequestSubject, Status
 from privacy_requests.notifications import privacy_request_notify_finished
 from privacy_requests.selectors import privacy_request_given_ids
-from privacy_requests.services.lifecycle import transition
-from projects.models import Event
 from projects.selectors import identity_clusters_resolve
+from projects.store import events_snapshot_bound, ids_with_rows
 
 logger = logging.getLogger(__name__)
 
 # Errors worth trying again: the database, Redis or storage may be back in a moment.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DatabaseError, RedisError, OSError)
-try:  # S3 storage, when installed
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    TRANSIENT_ERRORS += (BotoCoreError, ClientError)
-except ImportError:  # pragma: no cover
-    pass
-
-
-class LeaseLost(Exception):
-    """Another worker took the request over; this one must stop without writing."""
-
-
-@dataclass
-class Run:
-    """One worker's hold on a STARTED request, handed to the kind's processor."""
-
-    request: PrivacyRequest
-    owner: str
-    given_ids: list[str]
-    subject_ids: list[str]
-    resumed: bool
-    progress: dict = field(default_factory=dict)
-
-    def checkpoint(self, progress: dict) -> None:
-        """Saves progress and renews the lease; raises LeaseLost if the request was taken."""
-        lease_until = timezone.now() + timedelta(seconds=settings.PRIVACY_LEASE_SECONDS)
-        if not transition(
-            self.request.id,
-            condition=Q(status=Status.STARTED, lease_owner=self.owner),
-            progress=progress,
-            lease_until=lease_until,
-        ):
-            raise LeaseLost(self.request.tracking_id)
-        self.progress = progress
-        if settings.PRIVACY_STEP_DELAY_SECONDS:
-            time.sleep(settings.PRIVACY_STEP_DELAY_SECONDS)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DatabaseError, RedisError, *STORAGE_ERRORS)
 
 
 def privacy_request_process(*, tracking_id: str) -> str:
@@ -148,9 +113,7 @@ def _claim(request: PrivacyRequest) -> Run | None:
 def _record_subject_set(request: PrivacyRequest) -> None:
     """At the first start: the snapshot bound, the subject set through the identity clusters,
     and the given ids that have no data at all (not_found)."""
-    from privacy_requests.processors import ids_with_rows
-
-    snapshot = Event.objects.aggregate(top=Max("id"))["top"] or 0
+    snapshot = events_snapshot_bound()
     given = privacy_request_given_ids(request=request)
     clusters = identity_clusters_resolve(project_id=request.project_id, distinct_ids=given)
     known = set(given)
@@ -177,8 +140,6 @@ def _record_subject_set(request: PrivacyRequest) -> None:
 
 
 def _execute(run: Run) -> str:
-    from privacy_requests.processors import processor_for
-
     backoff = list(settings.PRIVACY_RETRY_BACKOFF)
     for attempt in range(len(backoff) + 1):
         try:

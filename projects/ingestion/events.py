@@ -33,10 +33,11 @@ from projects.ingestion.validation import (
     properties_problem,
     record_encoding_problem,
 )
-from projects.models import IdentityKind, Project
+from projects.models import EVENT_COLUMN_PROPERTIES, IdentityKind, Project
 
-# Properties kept in columns of Event rather than in its `properties`.
-COLUMN_PROPERTIES = frozenset({"token", "distinct_id", "time", "$insert_id"})
+# What ingestion leaves out of an event's stored `properties`: what its columns keep, and the
+# project token.
+UNSTORED_PROPERTIES = frozenset({"token", *EVENT_COLUMN_PROPERTIES})
 IDENTITY_EVENTS = frozenset({"$create_alias", "$identify", "$merge"})
 DEVICE_PREFIX = "$device:"
 _SOURCE_MAX_LENGTH = 100
@@ -170,7 +171,7 @@ def _event_record_parse(
         return fail(identity)
     distinct_id, device_link = identity
 
-    stored = {key: value for key, value in properties.items() if key not in COLUMN_PROPERTIES}
+    stored = {key: value for key, value in properties.items() if key not in UNSTORED_PROPERTIES}
     if given_insert_id is None:
         insert_id = _insert_id_derive(name=name, time=time, distinct_id=distinct_id, stored=stored)
     else:

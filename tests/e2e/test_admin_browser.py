@@ -20,7 +20,7 @@ from django.db import connections
 
 from accounts.actors import Actor
 from accounts.models import Role
-from privacy_requests import processors
+from privacy_requests.engine import registry
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import privacy_request_submit
 from tests.admin_support import fresh_totp_code, staff_user
@@ -93,7 +93,7 @@ def failed_request(transactional_db, monkeypatch):
     def broken(run):
         raise ValueError("event 42 has a time the export cannot represent")
 
-    monkeypatch.setitem(processors.PROCESSORS, "export", broken)
+    monkeypatch.setitem(registry.PROCESSORS, "export", broken)
     request = privacy_request_submit(
         project=project,
         actor=Actor(user=owner, via="web"),

@@ -59,7 +59,7 @@ import django
 django.setup()
 from django.core.management import call_command
 from django.db import OperationalError
-from privacy_requests import processors
+from privacy_requests.engine import registry
 
 fault = os.environ["E2E_FAULT"]
 tries = 0
@@ -75,8 +75,8 @@ def faulty_processor(run):
         raise OperationalError("server closed the connection unexpectedly\\nDETAIL: row 7")
     return export_process(run)
 
-export_process = processors.PROCESSORS["export"]
-processors.PROCESSORS["export"] = faulty_processor
+export_process = registry.PROCESSORS["export"]
+registry.PROCESSORS["export"] = faulty_processor
 call_command("rqworker", "default")
 """
 

@@ -11,7 +11,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from privacy_requests import processors
+from privacy_requests.engine import registry
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from tests.admin_support import sign_in_with_mfa, staff_user
 
@@ -359,11 +359,11 @@ def test_a_processor_failure_then_an_admin_retry_succeeds(
     def broken(run):
         raise ValueError("event 42 has a time the export cannot represent")
 
-    export_processor = processors.PROCESSORS["export"]
-    monkeypatch.setitem(processors.PROCESSORS, "export", broken)
+    export_processor = registry.PROCESSORS["export"]
+    monkeypatch.setitem(registry.PROCESSORS, "export", broken)
     failed = reload(submit(distinct_ids=["alice"], run=True))
     assert failed.status == Status.FAILURE
-    monkeypatch.setitem(processors.PROCESSORS, "export", export_processor)
+    monkeypatch.setitem(registry.PROCESSORS, "export", export_processor)
 
     with django_capture_on_commit_callbacks(execute=True):
         post_action(staff_client, "retry_failed", [failed])

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from privacy_requests.deletions import processor as deletion_processor
+from privacy_requests.engine.run import LeaseLost
 from privacy_requests.errors import Conflict, InvalidTransition
 from privacy_requests.models import AuditEntry, PrivacyRequest, RequestSubject, Status
 from privacy_requests.services import (
@@ -16,7 +17,7 @@ from privacy_requests.services import (
     privacy_request_process,
     privacy_sweep,
 )
-from privacy_requests.services.processing import LeaseLost, _claim
+from privacy_requests.services.processing import _claim
 from projects.identity import LinkRequest, identity_links_apply
 from projects.models import Event, IdentityKind, IdentityLink, Profile
 from projects.pii import distinct_id_hmac

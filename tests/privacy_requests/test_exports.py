@@ -411,7 +411,7 @@ def test_progress_is_checkpointed_per_chunk_of_subjects(project, submit, setting
     for distinct_id in ids:
         event(project, distinct_id, insert_id=f"{distinct_id}-1")
     saved: list[tuple[str, int, int]] = []
-    from privacy_requests.services.processing import Run
+    from privacy_requests.engine.run import Run
 
     real_checkpoint = Run.checkpoint
 
@@ -487,8 +487,8 @@ def test_an_interrupted_export_starts_over_and_deletes_the_file_the_dead_run_sav
 
 
 def test_a_run_that_lost_its_lease_leaves_no_file(people, submit):
+    from privacy_requests.engine.run import LeaseLost
     from privacy_requests.exports.processor import export_process
-    from privacy_requests.services.processing import LeaseLost
 
     request = submit(distinct_ids=["alice"])
     PrivacyRequest.objects.filter(id=request.id).update(status=Status.STAGING)

@@ -7,7 +7,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from accounts.actors import SYSTEM, Actor
 from accounts.models import Role
-from privacy_requests import processors
+from privacy_requests.engine import registry
+from privacy_requests.engine.run import LeaseLost
+from privacy_requests.engine.subjects import count_subject_rows
 from privacy_requests.errors import InvalidRequest, InvalidTransition, NotAllowed
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import (
@@ -18,7 +20,7 @@ from privacy_requests.services import (
     privacy_request_retry,
     privacy_sweep,
 )
-from privacy_requests.services.processing import LeaseLost, _claim
+from privacy_requests.services.processing import _claim
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -120,12 +122,12 @@ def test_retry_from_failure_keeps_tracking_id_and_due_date(submit, owner_actor, 
     def broken(run):
         raise ValueError("the processor broke")
 
-    monkeypatch.setitem(processors.PROCESSORS, "export", broken)
+    monkeypatch.setitem(registry.PROCESSORS, "export", broken)
     failed = reload(submit(run=True))
     assert failed.status == Status.FAILURE
     assert failed.error == "ValueError: the processor broke"
 
-    monkeypatch.setitem(processors.PROCESSORS, "export", processors.count_subject_rows)
+    monkeypatch.setitem(registry.PROCESSORS, "export", count_subject_rows)
     retried = privacy_request_retry(request=failed, actor=owner_actor)
 
     assert retried.status == Status.PENDING
@@ -167,9 +169,9 @@ def test_transient_errors_are_retried_automatically(submit, monkeypatch):
         calls.append(1)
         if len(calls) < 3:
             raise OperationalError("server closed the connection unexpectedly")
-        return processors.count_subject_rows(run)
+        return count_subject_rows(run)
 
-    monkeypatch.setitem(processors.PROCESSORS, "export", flaky)
+    monkeypatch.setitem(registry.PROCESSORS, "export", flaky)
 
     request = reload(submit(run=True))
 
@@ -184,7 +186,7 @@ def test_transient_errors_end_in_failure_after_three_retries(submit, monkeypatch
         calls.append(1)
         raise RedisConnectionError("Connection refused")
 
-    monkeypatch.setitem(processors.PROCESSORS, "export", down)
+    monkeypatch.setitem(registry.PROCESSORS, "export", down)
 
     request = reload(submit(run=True))
 

@@ -3,9 +3,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from privacy_requests import processors
+from privacy_requests.engine import registry
+from privacy_requests.engine.subjects import count_subject_rows
 from privacy_requests.models import PrivacyRequest, RequestSubject, Status
-from privacy_requests.processors import count_subject_rows
 from privacy_requests.services import privacy_sweep
 from privacy_requests.services.processing import _claim
 from projects.identity import LinkRequest, identity_links_apply
@@ -94,7 +94,7 @@ def test_events_after_the_snapshot_are_never_read(submit, add_event):
 
 
 def test_progress_is_saved_after_each_step(submit, add_event, settings, monkeypatch):
-    monkeypatch.setitem(processors.PROCESSORS, "export", count_subject_rows)
+    monkeypatch.setitem(registry.PROCESSORS, "export", count_subject_rows)
     settings.PRIVACY_SUBJECT_CHUNK = 2
     ids = [f"user{n}" for n in range(5)]
     for distinct_id in ids:

@@ -15,8 +15,8 @@ from django.utils.html import escape
 from accounts.actors import Actor
 from accounts.models import Role
 from accounts.services import gdpr_token_issue
-from privacy_requests import processors
 from privacy_requests.audit import subject_hmac
+from privacy_requests.engine import registry
 from privacy_requests.models import AuditEntry, DeletionDraft, PrivacyRequest, Status
 from privacy_requests.selectors import privacy_request_result_url
 from privacy_requests.services import privacy_request_submit
@@ -436,7 +436,7 @@ def test_a_failed_request_shows_its_reason_and_a_retry_button(
     def broken(run):
         raise ValueError("the processor broke")
 
-    monkeypatch.setitem(processors.PROCESSORS, "export", broken)
+    monkeypatch.setitem(registry.PROCESSORS, "export", broken)
     request = submit(run=True)
 
     page = signed_in(owner).get(detail_url(request)).content.decode()

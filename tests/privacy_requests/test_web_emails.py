@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.models import Membership, Role
-from privacy_requests import processors
+from privacy_requests.engine import registry
 from privacy_requests.models import AuditEntry, DeletionDraft, PrivacyRequest, Status
 from privacy_requests.services import (
     privacy_request_cancel,
@@ -86,7 +86,7 @@ def test_the_requester_is_emailed_when_a_request_fails_without_the_error(
     def broken(run):
         raise ValueError(f"cannot read {IDS[0]}")
 
-    monkeypatch.setitem(processors.PROCESSORS, "export", broken)
+    monkeypatch.setitem(registry.PROCESSORS, "export", broken)
 
     request = submit(distinct_ids=IDS, run=True)
 

@@ -1,0 +1,128 @@
+"""The end-user data store as privacy requests read and delete it: one project's events,
+profiles and identity links of a set of distinct_ids.
+
+The queries go through the indexes led by (project, distinct_id): the events' dedupe index,
+whose (project, distinct_id, time) prefix also serves a time window, and the unique indexes of
+profiles and links (a cluster's root is found through the links' (project, canonical_id)
+index). Functions with `of_ids` in their name take one chunk of ids, one IN list; the others
+chunk the ids themselves (projects.chunking). Nothing here loops per row.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Max, QuerySet
+
+from projects.chunking import in_chunks
+from projects.models import Event, IdentityLink, Profile
+
+
+def events_snapshot_bound() -> int:
+    """The highest event id stored now (0 when there is none): a later event has a higher id,
+    so `id <= bound` keeps the events that existed at this moment."""
+    return Event.objects.aggregate(top=Max("id"))["top"] or 0
+
+
+def events_of_ids(
+    *,
+    project_id: int,
+    distinct_ids: Sequence[str],
+    snapshot_max_event_id: int,
+    window: tuple[datetime, datetime] | None = None,
+) -> QuerySet[Event]:
+    """The events of these ids up to the snapshot, within `window` (first, last: both
+    included) when given; unordered, for the caller to order, annotate or stream."""
+    events = Event.objects.filter(
+        project_id=project_id, distinct_id__in=distinct_ids, id__lte=snapshot_max_event_id
+    )
+    if window is not None:
+        events = events.filter(time__gte=window[0], time__lte=window[1])
+    return events
+
+
+def profiles_of_ids(*, project_id: int, distinct_ids: Sequence[str]) -> QuerySet[Profile]:
+    return Profile.objects.filter(project_id=project_id, distinct_id__in=distinct_ids)
+
+
+def identity_links_of_ids(
+    *, project_id: int, distinct_ids: Sequence[str]
+) -> QuerySet[IdentityLink]:
+    """The links whose distinct_id is one of these ids. For a set of whole clusters these are
+    all its links: a cluster's root has no row of its own."""
+    return IdentityLink.objects.filter(project_id=project_id, distinct_id__in=distinct_ids)
+
+
+def ids_with_rows(
+    *, project_id: int, distinct_ids: Sequence[str], snapshot_max_event_id: int
+) -> set[str]:
+    """Which of these ids have any event (up to the snapshot), profile or identity link."""
+    found: set[str] = set()
+    for chunk in in_chunks(distinct_ids):
+        found.update(
+            events_of_ids(
+                project_id=project_id,
+                distinct_ids=chunk,
+                snapshot_max_event_id=snapshot_max_event_id,
+            )
+            .values_list("distinct_id", flat=True)
+            .distinct()
+        )
+        found.update(
+            profiles_of_ids(project_id=project_id, distinct_ids=chunk).values_list(
+                "distinct_id", flat=True
+            )
+        )
+        found.update(
+            identity_links_of_ids(project_id=project_id, distinct_ids=chunk).values_list(
+                "distinct_id", flat=True
+            )
+        )
+        found.update(
+            IdentityLink.objects.filter(project_id=project_id, canonical_id__in=chunk).values_list(
+                "canonical_id", flat=True
+            )
+        )
+    return found
+
+
+def events_of_ids_delete_batch(
+    *, project_id: int, distinct_ids: Sequence[str], snapshot_max_event_id: int, size: int
+) -> int:
+    """Deletes at most `size` of these ids' events up to the snapshot; returns how many. One
+    statement, DELETE ... WHERE id IN (SELECT id ... LIMIT size): no id travels to Python."""
+    events = events_of_ids(
+        project_id=project_id,
+        distinct_ids=distinct_ids,
+        snapshot_max_event_id=snapshot_max_event_id,
+    )
+    removed, _ = Event.objects.filter(id__in=events.values("id")[:size]).delete()
+    return removed
+
+
+def profiles_of_ids_delete(*, project_id: int, distinct_ids: Sequence[str]) -> int:
+    removed, _ = profiles_of_ids(project_id=project_id, distinct_ids=distinct_ids).delete()
+    return removed
+
+
+def identity_links_of_ids_delete(*, project_id: int, distinct_ids: Sequence[str]) -> int:
+    removed, _ = identity_links_of_ids(project_id=project_id, distinct_ids=distinct_ids).delete()
+    return removed
+
+
+@dataclass(frozen=True)
+class RowCounts:
+    events: int
+    profiles: int
+    identity_links: int
+
+
+def rows_count(*, project_id: int, distinct_ids: Sequence[str]) -> RowCounts:
+    """How many events (all of them, whatever their id), profiles and identity links these
+    ids have now."""
+    events = profiles = links = 0
+    for chunk in in_chunks(distinct_ids):
+        events += Event.objects.filter(project_id=project_id, distinct_id__in=chunk).count()
+        profiles += profiles_of_ids(project_id=project_id, distinct_ids=chunk).count()
+        links += identity_links_of_ids(project_id=project_id, distinct_ids=chunk).count()
+    return RowCounts(events=events, profiles=profiles, identity_links=links)
