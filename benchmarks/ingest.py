@@ -28,14 +28,13 @@ from benchmarks.errors import BenchRefused
 from benchmarks.ingest_client import LIBRARY, LIBRARY_VERSION, bench_events_build
 from config.processes import Child, ChildFailed
 from projects.generation import disk_check
+from projects.ingestion.events import UNSTORED_PROPERTIES
 from projects.models import Event, Project
 
 BENCH_ORGANIZATION = "Ingestion benchmark"
 BENCH_OWNER = "ingestion-bench@example.com"
 IMPORT_PROJECT = "Import through gunicorn"
 COPY_PROJECT = "Raw COPY"
-# Properties /import keeps in columns rather than in `properties` (as projects.ingestion does).
-COLUMN_PROPERTIES = frozenset({"token", "distinct_id", "time", "$insert_id"})
 SERVER_START_TIMEOUT = 60.0
 CLIENT_TIMEOUT = 3600.0
 
@@ -241,7 +240,7 @@ def _copy_same_rows(*, project: Project, run_tag: str, token: str, events: int, 
     lines = []
     for event in bench_events_build(run_tag=run_tag, token=token, count=events, now=now):
         properties = event["properties"]
-        stored = {key: value for key, value in properties.items() if key not in COLUMN_PROPERTIES}
+        stored = {key: value for key, value in properties.items() if key not in UNSTORED_PROPERTIES}
         lines.append(
             "\t".join(
                 (

@@ -20,8 +20,9 @@ from privacy_requests.models import (
     RequestSubject,
 )
 from projects.chunking import in_chunks
-from projects.models import Event, IdentityLink, Profile, Project
+from projects.models import Project
 from projects.selectors import identity_subject_set
+from projects.store import rows_count
 
 
 def _privacy_requests() -> QuerySet[PrivacyRequest]:
@@ -170,15 +171,11 @@ def deletion_preview(*, project: Project, distinct_ids: Sequence[str]) -> Deleti
     """What a deletion of these ids would remove now: their identity clusters' events, profiles
     and links. The worker records the subject set again when it starts."""
     subjects = identity_subject_set(project_id=project.id, distinct_ids=distinct_ids)
-    events = profiles = links = 0
-    for chunk in in_chunks(subjects):
-        events += Event.objects.filter(project=project, distinct_id__in=chunk).count()
-        profiles += Profile.objects.filter(project=project, distinct_id__in=chunk).count()
-        links += IdentityLink.objects.filter(project=project, distinct_id__in=chunk).count()
+    counts = rows_count(project_id=project.id, distinct_ids=subjects)
     return DeletionPreview(
         given=len(distinct_ids),
         subjects=len(subjects),
-        events=events,
-        profiles=profiles,
-        identity_links=links,
+        events=counts.events,
+        profiles=counts.profiles,
+        identity_links=counts.identity_links,
     )
