@@ -33,7 +33,7 @@ from privacy_requests.deletions.receipts import (
     receipt_store,
 )
 from privacy_requests.deletions.suppression import suppressed_ids_store
-from privacy_requests.engine.run import LeaseLost, Run, transition
+from privacy_requests.engine.run import LeaseLost, Run, snapshot_of, transition
 from privacy_requests.exports.files import export_files_purge_for_subjects
 from privacy_requests.models import AuditAction, PrivacyRequest, Status
 from projects.store import (
@@ -227,7 +227,7 @@ def _delete_events(steps: _Steps, progress: Progress) -> Progress:
         removed = events_of_ids_delete_batch(
             project_id=request.project_id,
             distinct_ids=chunk,
-            snapshot_max_event_id=request.snapshot_max_event_id,
+            snapshot_max_event_id=snapshot_of(request),
             size=batch,
         )
         if removed:

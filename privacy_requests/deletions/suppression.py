@@ -77,7 +77,7 @@ def suppressed_ids_recent(*, project: Project, limit: int = 50) -> list[dict]:
         .order_by("-created_at", "-id")
         .values("id_hmac", "created_at", "request_id")[:limit]
     )
-    tracking_ids = dict(
+    tracking_ids: dict[int | None, str] = dict(
         PrivacyRequest.objects.filter(id__in={row["request_id"] for row in rows}).values_list(
             "id", "tracking_id"
         )

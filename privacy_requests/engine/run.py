@@ -21,6 +21,13 @@ def transition(request_id: int, *, condition: Q, **changes) -> bool:
     return PrivacyRequest.objects.filter(condition, id=request_id).update(**changes) == 1
 
 
+def snapshot_of(request: PrivacyRequest) -> int:
+    """The snapshot bound a request recorded when it started: its work never reads past it."""
+    if request.snapshot_max_event_id is None:
+        raise ValueError(f"Request {request.tracking_id} has no snapshot: it never started.")
+    return request.snapshot_max_event_id
+
+
 class LeaseLost(Exception):
     """Another worker took the request over; this one must stop without writing."""
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from privacy_requests.deadlines import ccpa_window_start
-from privacy_requests.engine.run import Run
+from privacy_requests.engine.run import Run, snapshot_of
 from privacy_requests.models import Compliance, PrivacyRequest, RequestKind
 from projects.chunking import in_chunks
 from projects.store import events_of_ids, identity_links_of_ids, profiles_of_ids
@@ -32,7 +32,7 @@ def subject_events(request: PrivacyRequest, distinct_ids: Sequence[str]) -> Quer
     return events_of_ids(
         project_id=request.project_id,
         distinct_ids=distinct_ids,
-        snapshot_max_event_id=request.snapshot_max_event_id,
+        snapshot_max_event_id=snapshot_of(request),
         window=event_window(request),
     )
 

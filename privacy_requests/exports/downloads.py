@@ -14,6 +14,7 @@ import hashlib
 import logging
 from datetime import datetime, timedelta
 from http import HTTPStatus
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -164,8 +165,9 @@ def _file_response(request: PrivacyRequest, *, filename: str, content_type: str)
     streamed."""
     storage = private_storage()
     if _is_s3(storage):
+        s3: Any = storage  # django-storages' S3Storage.url takes expire and parameters
         return HttpResponseRedirect(
-            storage.url(
+            s3.url(
                 request.result_file,
                 expire=PRESIGNED_SECONDS,
                 parameters={

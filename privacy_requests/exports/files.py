@@ -156,9 +156,8 @@ def export_files_purge_for_subjects(
             ).values_list("request_id", flat=True)
         )
     purged = 0
-    ids = sorted(request_ids)
-    for chunk in in_chunks(ids):
-        for request in _unpurged_exports().filter(id__in=chunk):
+    for id_chunk in in_chunks(sorted(request_ids)):
+        for request in _unpurged_exports().filter(id__in=id_chunk):
             purged += _export_purge(request, actor=actor, reason=reason)
     return purged
 

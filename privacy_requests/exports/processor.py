@@ -316,10 +316,11 @@ def readme_text(request: PrivacyRequest) -> str:
         )
     else:
         coverage = "It covers all the data held, whatever its age."
-    template = {
+    templates: dict[str, str] = {
         Disclosure.CATEGORIES: README_CATEGORIES,
         Disclosure.SOURCES: README_SOURCES,
-    }.get(request.disclosure, README_DATA)
+    }
+    template = templates.get(request.disclosure, README_DATA)
     return template.format(
         what="this product's analytics hold", tracking_id=request.tracking_id, coverage=coverage
     )

@@ -40,7 +40,7 @@ class StoredPropertiesText(Func):
 
     output_field = TextField()
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(self, compiler, connection, *args, **extra_context):
         raise NotSupportedError("Exports support PostgreSQL and SQLite.")
 
     def as_postgresql(self, compiler, connection, **extra_context):
@@ -103,7 +103,7 @@ class EventLineText(Func):
             StoredPropertiesText("properties"),
         )
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(self, compiler, connection, *args, **extra_context):
         raise NotSupportedError("EventLineText is PostgreSQL only.")
 
     def as_postgresql(self, compiler, connection, **extra_context):

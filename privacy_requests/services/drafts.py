@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
+from privacy_requests.errors import NotAllowed
 from privacy_requests.models import Channel, DeletionDraft, PrivacyRequest, RequestKind
 from privacy_requests.permissions import actor_require
 from privacy_requests.services.submission import distinct_ids_normalize, privacy_request_submit
@@ -34,6 +35,8 @@ def deletion_draft_create(
     *, actor: Actor, project: Project, compliance: str, distinct_ids: Sequence[str]
 ) -> DeletionDraft:
     actor_require(actor=actor, project=project)
+    if actor.user is None:
+        raise NotAllowed("A deletion preview belongs to the person who asked for it.")
     ids = distinct_ids_normalize(list(distinct_ids))
     now = timezone.now()
     deletion_drafts_purge_expired(now=now)

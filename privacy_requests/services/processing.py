@@ -192,7 +192,12 @@ def error_text(exc: BaseException) -> str:
 
 def _finish(run: Run, *, status: Status, counts: dict | None = None, error: str = "") -> str:
     now = timezone.now()
-    changes = {"status": status, "finished_at": now, "lease_until": None, "error": error}
+    changes: dict[str, object] = {
+        "status": status,
+        "finished_at": now,
+        "lease_until": None,
+        "error": error,
+    }
     if counts is not None:
         changes["counts"] = counts
         changes["progress"] = {**run.progress, "done": run.progress.get("total", 0)}
@@ -202,7 +207,7 @@ def _finish(run: Run, *, status: Status, counts: dict | None = None, error: str 
         ):
             logger.warning("Lost the lease of %s before finishing.", run.request.tracking_id)
             return Status.STARTED
-        detail = {"counts": counts} if counts is not None else {"error": error}
+        detail: dict[str, object] = {"counts": counts} if counts is not None else {"error": error}
         if status == Status.SUCCESS:
             detail["not_found"] = len(run.request.not_found)
         audit_append(

@@ -4,16 +4,16 @@ The entry names the staff user, the record and the end user, the latter only as
 HMAC(PRIVACY_PII_KEY, project ‖ id): the audit trail never holds a raw distinct_id.
 """
 
-from django.db import models
-
 from accounts.actors import Actor
 from privacy_requests.audit import audit_append, subject_hmac
 from privacy_requests.models import AuditAction, AuditEntry
 from privacy_requests.permissions import actor_require
-from projects.models import Project
+from projects.models import Event, IdentityLink, Profile, Project
 
 
-def end_user_data_view_record(*, actor: Actor, record: models.Model) -> AuditEntry:
+def end_user_data_view_record(
+    *, actor: Actor, record: Event | Profile | IdentityLink
+) -> AuditEntry:
     """Audits that `actor` (staff) opened an Event, Profile or IdentityLink."""
     project = Project.objects.only("id", "organization_id").get(id=record.project_id)
     actor_require(actor=actor, project=project)

@@ -4,6 +4,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -30,6 +31,7 @@ from projects.models import Project
 logger = logging.getLogger(__name__)
 
 MAX_DISTINCT_IDS = 2000
+_Choice = TypeVar("_Choice", bound=Enum)
 MAX_DISTINCT_ID_LENGTH = 255
 
 
@@ -71,7 +73,9 @@ def distinct_ids_normalize(distinct_ids: object) -> list[str]:
     return list(unique)
 
 
-def choice_parse(value: object, choices: type[Enum], *, field: str, default=None):
+def choice_parse(
+    value: object, choices: type[_Choice], *, field: str, default: _Choice | None = None
+) -> _Choice:
     """An enumerated value, case-insensitive on input."""
     if value is None or value == "":
         if default is not None:

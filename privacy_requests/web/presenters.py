@@ -64,8 +64,8 @@ def progress_text(request: PrivacyRequest) -> str:
             return f"Grace period until {request.not_before:%Y-%m-%d %H:%M} UTC"
         return "About to start"
     if request.status == Status.STARTED:
-        step = (request.progress or {}).get("step") or (request.progress or {}).get("phase")
-        label = STEP_LABELS.get(step, "")
+        progress = request.progress or {}
+        label = STEP_LABELS.get(str(progress.get("step") or progress.get("phase")), "")
         return f"{percent}% done" + (f" ({label})" if label else "")
     if request.status == Status.SUCCESS:
         return "Done"
