@@ -3,11 +3,11 @@
 test's own, with the local settings (DEBUG off) and the default rate limits.
 
 The client below is written the way public clients of Mixpanel's GDPR API v3 are (see
-MIXPANEL_WIRE.md): plain `requests`, `json=` bodies, `?token=` and a Bearer token, `status ==
-"ok"` and `results.task_id` read from the answer, the status polled with a trailing slash for
-retrievals and without one for deletions, `results.result` stripped of whitespace and quotes and
-fetched with no auth header, the package opened with `zipfile` and the API secret as password.
-The data is sent with the official `mixpanel` SDK, as an app would.
+docs/design.md, section 6): plain `requests`, `json=` bodies, `?token=` and a Bearer token,
+`status == "ok"` and `results.task_id` read from the answer, the status polled with a trailing
+slash for retrievals and without one for deletions, `results.result` stripped of whitespace and
+quotes and fetched with no auth header, the package opened with `zipfile` and the API secret as
+password. The data is sent with the official `mixpanel` SDK, as an app would.
 """
 
 import hashlib
