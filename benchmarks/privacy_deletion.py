@@ -1,4 +1,4 @@
-"""Deletion benchmark (issue 6): a deletion of many subjects end to end, next to the raw
+"""Deletion benchmark: a deletion of many subjects end to end, next to the raw
 `DELETE` of the same events, in the same run.
 
 1. The raw statement, `DELETE FROM projects_event WHERE project_id = %s AND distinct_id =
