@@ -131,6 +131,11 @@ class UserAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a user deletes their memberships, past the last-owner rule and the audit
+        # chain: staff deactivate an account instead.
+        return False
+
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)

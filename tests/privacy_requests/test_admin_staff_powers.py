@@ -237,6 +237,21 @@ def test_staff_cannot_make_themselves_a_member_of_a_customers_organization(
     assert chain(organization) == []
 
 
+def test_adding_someone_who_is_already_a_member_is_refused(staff_client, customer):
+    organization = customer["organization"]
+    before = memberships(organization)
+
+    response = staff_client.post(
+        reverse("admin:accounts_membership_add"),
+        {"user": customer["admin"].user_id, "organization": organization.id, "role": "owner"},
+    )
+
+    assert response.status_code == HTTPStatus.OK  # the form again, with its error
+    assert "already exists" in response.content.decode()
+    assert memberships(organization) == before
+    assert chain(organization) == []
+
+
 def test_staff_adding_a_member_goes_through_the_service_and_is_audited(
     staff_client, operator, customer
 ):
@@ -333,6 +348,25 @@ def test_staff_removing_a_member_is_audited(staff_client, operator, customer):
 
 
 # -- No admin path sets or learns a password; login addresses stay the user's own. --
+
+
+def test_staff_cannot_delete_a_user_and_so_their_memberships(staff_client, customer):
+    organization = customer["organization"]
+    owner = customer["owner"].user
+    before = memberships(organization)
+
+    page = staff_client.post(
+        reverse("admin:accounts_user_delete", args=[owner.id]), {"post": "yes"}
+    )
+    bulk = staff_client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "delete_selected", "index": 0, ACTION_CHECKBOX_NAME: [owner.id], "post": "yes"},
+    )
+
+    assert page.status_code == HTTPStatus.FORBIDDEN
+    assert bulk.status_code == HTTPStatus.FOUND  # "no action selected": it is not offered
+    assert User.objects.filter(id=owner.id).exists()
+    assert memberships(organization) == before
 
 
 def test_no_admin_page_sets_another_users_password(staff_client, customer):
