@@ -1,7 +1,9 @@
 """Writes of accounts: users, organizations, memberships and GDPR tokens.
 
 Services that take an `actor` enforce its role; the operator at the command line (createorg,
-addmember) may do anything except leave an organization without an owner.
+addmember) and active staff in the back office may do anything except leave an organization
+without an owner (and staff never change their own membership). Every membership change is
+recorded in the organization's audit chain (accounts.membership_changes).
 """
 
 from datetime import timedelta
@@ -13,6 +15,7 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.errors import GdprTokenExists, LastOwner, MembershipNotFound, NotAllowed
+from accounts.membership_changes import MembershipChange, membership_change_record
 from accounts.models import GdprToken, Membership, Organization, Role, User
 from accounts.selectors import MANAGER_ROLES, membership_get
 from accounts.tokens import token_generate, token_hash, token_matches
@@ -56,13 +59,28 @@ def organization_create_for_signup(*, user: User) -> Organization:
 
 
 def _require_manager(*, actor: Actor, organization: Organization) -> Role | None:
-    """The actor's role, if it may manage members; None for the operator and the system."""
+    """The actor's role, if it may manage members; None for those no role applies to: the
+    operator, the system, and active staff acting from the back office."""
     if actor.is_trusted:
         return None
+    if actor.via == "staff":
+        if actor.user is not None and actor.user.is_active and actor.user.is_staff:
+            return None
+        raise NotAllowed("Only staff can manage members from the back office.")
     membership = membership_get(user=actor.user, organization=organization) if actor.user else None
     if membership is None or membership.role not in MANAGER_ROLES:
         raise NotAllowed("Only owners and admins can manage members.")
     return Role(membership.role)
+
+
+def _refuse_own_membership_from_back_office(*, actor: Actor, user: User) -> None:
+    # The back office lets staff reach any organization; a staff user who needs access to one
+    # must be given it by its owners, on the members page, like anyone else.
+    if actor.via == "staff" and actor.user is not None and actor.user.pk == user.pk:
+        raise NotAllowed(
+            "Staff cannot change their own membership from the back office: ask an owner of "
+            "the organization."
+        )
 
 
 def _lock_members(organization: Organization) -> None:
@@ -86,6 +104,7 @@ def membership_set(
     role = Role(role)
     with transaction.atomic():
         actor_role = _require_manager(actor=actor, organization=organization)
+        _refuse_own_membership_from_back_office(actor=actor, user=user)
         _lock_members(organization)
         membership = Membership.objects.filter(organization=organization, user=user).first()
         touches_owner = role == Role.OWNER or (
@@ -95,13 +114,20 @@ def membership_set(
             raise NotAllowed("Only owners can grant or revoke the owner role.")
         if membership is None:
             membership = Membership.objects.create(organization=organization, user=user, role=role)
+            membership_change_record(
+                actor=actor, change=MembershipChange.of(membership, before=None, after=role)
+            )
             return membership, True
         if membership.role == Role.OWNER and role != Role.OWNER:
             if not _other_owners_exist(membership=membership):
                 raise LastOwner("The last owner cannot be demoted: make someone else owner first.")
         if membership.role != role:
+            before = Role(membership.role)
             membership.role = role
             membership.save(update_fields=["role"])
+            membership_change_record(
+                actor=actor, change=MembershipChange.of(membership, before=before, after=role)
+            )
     return membership, False
 
 
@@ -136,12 +162,15 @@ def membership_remove(*, actor: Actor, membership: Membership) -> None:
             membership = Membership.objects.get(id=membership.id)
         except Membership.DoesNotExist as exc:
             raise MembershipNotFound("This person is no longer a member.") from exc
+        _refuse_own_membership_from_back_office(actor=actor, user=membership.user)
         if membership.role == Role.OWNER:
             if actor_role not in (None, Role.OWNER):
                 raise NotAllowed("Only owners can remove an owner.")
             if not _other_owners_exist(membership=membership):
                 raise LastOwner("The last owner cannot be removed: make someone else owner first.")
+        change = MembershipChange.of(membership, before=Role(membership.role), after=None)
         membership.delete()
+        membership_change_record(actor=actor, change=change)
 
 
 def _gdpr_token_lifetime() -> timedelta:

@@ -62,6 +62,7 @@ class AuditAction(models.TextChoices):
     SUPPRESSION_DISABLED = "suppression_disabled", "Suppression disabled"
     SUPPRESSION_LIFTED = "suppression_lifted", "Suppression lifted"
     STAFF_VIEWED_END_USER_DATA = "staff_viewed_end_user_data", "Staff viewed end user data"
+    MEMBERSHIP_CHANGED = "membership_changed", "Membership changed"
 
 
 class Channel(models.TextChoices):

@@ -7,6 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.models import Organization
+from config.admin_lookups import DeclaredLookupsOnly
 from privacy_requests.admin.display import BackOfficeMedia, ReadOnlyAdminMixin, plural, pretty_json
 from privacy_requests.audit import audit_verify
 from privacy_requests.models import AuditEntry
@@ -16,7 +17,7 @@ NAMED_INTACT = 20
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEntryAdmin(DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["at", "organization", "seq", "action", "actor", "request_link", "hash_short"]
     list_filter = ["organization", "action", "at"]
     date_hierarchy = "at"

@@ -1,5 +1,10 @@
 """The end users' data in the back office: events, profiles, identity links, group profiles and
-suppressed ids, which only ingestion and the privacy request services write or delete."""
+suppressed ids, which only ingestion and the privacy request services write or delete.
+
+Lists hide property values and filter only through their declared filters and the exact search
+(config.admin_lookups: a lookup on a property would read values without an audit entry); opening
+an event, profile, identity link or group profile is audited.
+"""
 
 import json
 
@@ -9,16 +14,38 @@ from django.db.models import Q
 from django.utils.html import format_html
 
 from accounts.actors import staff_actor
+from config.admin_lookups import DeclaredLookupsOnly
 from privacy_requests.admin.display import ReadOnlyAdminMixin
 from privacy_requests.services.staff_access import end_user_data_view_record
 from projects.models import Event, GroupProfile, IdentityLink, Profile, Project, SuppressedId
 from projects.pii import distinct_id_hmac
 
 
-class EndUserDataAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """End users' data (DESIGN section 9): read-only, lists hide property values, and each
-    record a staff user opens is audited in its organization's chain (the end user named only
-    by HMAC). Searching takes a distinct_id, exactly as ingested."""
+class AuditedOpeningMixin:
+    """Each record a staff user opens is audited in its organization's chain (the end user
+    named only by HMAC)."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            record = self.get_object(request, unquote(object_id))
+            if record is not None:
+                end_user_data_view_record(actor=staff_actor(request), record=record)
+        return response
+
+    @admin.display(description="properties")
+    def properties_display(self, obj):
+        return format_html(
+            "<pre>{}</pre>",
+            json.dumps(obj.properties, indent=2, sort_keys=True, ensure_ascii=False),
+        )
+
+
+class EndUserDataAdmin(
+    AuditedOpeningMixin, DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAdmin
+):
+    """End users' data (DESIGN section 9): read-only, lists hide property values, each record
+    opened is audited. Searching takes a distinct_id, exactly as ingested."""
 
     list_select_related = ["project"]
     list_filter = ["project"]
@@ -40,25 +67,10 @@ class EndUserDataAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         projects = list(Project.objects.values_list("id", flat=True))
         return queryset.filter(match, project_id__in=projects), False
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200:
-            record = self.get_object(request, unquote(object_id))
-            if record is not None:
-                end_user_data_view_record(actor=staff_actor(request), record=record)
-        return response
-
     @admin.display(description="properties")
     def property_count(self, obj):
         count = len(obj.properties or {})
         return f"{count} propert{'y' if count == 1 else 'ies'} (open to see; audited)"
-
-    @admin.display(description="properties")
-    def properties_display(self, obj):
-        return format_html(
-            "<pre>{}</pre>",
-            json.dumps(obj.properties, indent=2, sort_keys=True, ensure_ascii=False),
-        )
 
 
 @admin.register(Event)
@@ -107,7 +119,9 @@ class IdentityLinkAdmin(EndUserDataAdmin):
 
 
 @admin.register(GroupProfile)
-class GroupProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class GroupProfileAdmin(
+    AuditedOpeningMixin, DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = ["id", "project", "group_key", "group_id", "updated_at"]
     list_filter = ["project"]
     list_select_related = ["project"]
@@ -116,11 +130,9 @@ class GroupProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     ordering = ["-id"]
 
-    properties_display = EndUserDataAdmin.properties_display
-
 
 @admin.register(SuppressedId)
-class SuppressedIdAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SuppressedIdAdmin(DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Suppressions are lifted, with an audit entry, from the project's settings page."""
 
     list_display = ["id", "project", "id_hmac", "request_id", "created_at"]

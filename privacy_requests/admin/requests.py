@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince, timeuntil
 
 from accounts.actors import staff_actor
+from config.admin_lookups import DeclaredLookupsOnly
 from privacy_requests.admin.actions import (
     actions_available,
     cancel_requests,
@@ -60,7 +61,7 @@ class DeadlineFilter(admin.SimpleListFilter):
 
 
 @admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PrivacyRequestAdmin(DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "tracking_display",
         "status_display",
@@ -74,6 +75,7 @@ class PrivacyRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "due_display",
     ]
     list_filter = ["status", "kind", "compliance", DeadlineFilter, "organization"]
+    extra_lookups = ("status__in",)  # the "Queued" link of the queue summary
     list_select_related = ["organization", "project"]
     list_per_page = 100
     search_fields = ["tracking_id"]  # the search itself is get_search_results

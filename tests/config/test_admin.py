@@ -5,9 +5,11 @@ from http import HTTPStatus
 from urllib.parse import quote
 
 import pytest
+from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.messages import get_messages
+from django.core import mail
 from django.core.cache import cache
 from django.urls import reverse
 
@@ -73,19 +75,28 @@ def test_staff_opens_each_change_page_without_secrets(staff_client, populated):
         assert membership.user.gdpr_token.token_hash not in content
 
 
-def test_staff_adds_a_user_by_email(staff_client):
-    response = staff_client.post(
-        reverse("admin:accounts_user_add"),
-        {
-            "email": "new@example.com",
-            "password1": "a-long-password-9",
-            "password2": "a-long-password-9",
-            "usable_password": "true",
-        },
-    )
+def test_staff_adds_a_user_by_email_who_is_emailed_to_choose_a_password(staff_client):
+    response = staff_client.post(reverse("admin:accounts_user_add"), {"email": "new@example.com"})
 
     assert response.status_code == HTTPStatus.FOUND
-    assert User.objects.get(email="new@example.com").check_password("a-long-password-9")
+    user = User.objects.get(email="new@example.com")
+    assert not user.has_usable_password()
+    assert EmailAddress.objects.get(user=user).verified is True
+    assert [message.to for message in mail.outbox] == [["new@example.com"]]
+    assert "/accounts/password/reset/key/" in mail.outbox[0].body
+
+
+def test_adding_a_user_who_exists_is_refused(staff_client, populated):
+    membership, _ = populated
+
+    response = staff_client.post(
+        reverse("admin:accounts_user_add"), {"email": membership.user.email.upper()}
+    )
+
+    assert response.status_code == HTTPStatus.OK  # the form again, with its error
+    assert "A user with this email address already exists." in response.content.decode()
+    assert User.objects.filter(email__iexact=membership.user.email).count() == 1
+    assert mail.outbox == []
 
 
 def test_projects_cannot_be_added_in_the_admin(staff_client):

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connections
 
 from accounts.actors import Actor
-from accounts.models import Role
+from accounts.models import Membership, Role
 from privacy_requests.engine import registry
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import privacy_request_submit
@@ -118,6 +118,21 @@ def connections_closed_on_exit():
         connections.close_all()
 
 
+def sign_in(page, base_url: str, operator, *, before_code=None) -> None:
+    """Through allauth, with the password and then a TOTP code, as an operator does."""
+    page.goto(f"{base_url}/admin/")
+    assert page.url == f"{base_url}/accounts/login/?next=%2Fadmin%2F"
+    page.fill("input[name=login]", operator.email)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{base_url}/accounts/2fa/authenticate/")
+    if before_code is not None:
+        before_code()
+    page.fill("input[name=code]", fresh_totp_code())
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"{base_url}/admin/")
+
+
 def test_operator_signs_in_with_totp_and_retries_a_failed_request(
     back_office, failed_request, screenshots, monkeypatch
 ):
@@ -136,16 +151,7 @@ def test_operator_signs_in_with_totp_and_retries_a_failed_request(
             page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
 
         # The admin sends a visitor to allauth's sign-in, which asks for a TOTP code next.
-        page.goto(f"{base_url}/admin/")
-        assert page.url == f"{base_url}/accounts/login/?next=%2Fadmin%2F"
-        page.fill("input[name=login]", operator.email)
-        page.fill("input[name=password]", DEFAULT_PASSWORD)
-        page.locator("form button[type=submit]").click()
-        page.wait_for_url(f"{base_url}/accounts/2fa/authenticate/")
-        shot("01-totp-code")
-        page.fill("input[name=code]", fresh_totp_code())
-        page.get_by_role("button", name="Sign In").click()
-        page.wait_for_url(f"{base_url}/admin/")
+        sign_in(page, base_url, operator, before_code=lambda: shot("01-totp-code"))
         expect(page.get_by_role("heading", name="Back office", exact=True)).to_be_visible()
         queues = page.locator("#back-office-module")
         expect(queues.get_by_role("row", name="Failed 1")).to_be_visible()
@@ -193,3 +199,79 @@ def test_operator_signs_in_with_totp_and_retries_a_failed_request(
     )[3:6] == [("failed", "system"), ("retried", f"staff:{operator.email}"), ("staged", "system")]
     for name in ("01-totp-code", "02-index", "03-failed-list", "04-retried", "05-success"):
         assert (screenshots / f"{name}.png").stat().st_size > 0
+
+
+@pytest.fixture
+def customer(transactional_db):
+    """Another organization: its only owner, an admin, a project and an event with a secret."""
+    organization = OrganizationFactory(name="Customer Inc")
+    owner = MembershipFactory(organization=organization, role=Role.OWNER)
+    admin = MembershipFactory(organization=organization, role=Role.ADMIN)
+    project = ProjectFactory(organization=organization, name="Customer shop")
+    EventFactory(project=project, distinct_id="alice", properties={"secret_note": "ALICE-PASS-1"})
+    return {"organization": organization, "owner": owner, "admin": admin, "project": project}
+
+
+def test_operator_can_neither_move_a_project_nor_filter_on_properties_and_is_audited(
+    back_office, customer, monkeypatch
+):
+    """Issue 15, findings 1 and 2, against the real server: the project's organization is not a
+    field, a property lookup is a 400, and a role changed from the membership page lands in the
+    customer's audit chain while the last owner stays."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import expect, sync_playwright
+
+    operator = staff_user(email="operator@example.com")
+    MembershipFactory(user=operator, role=Role.OWNER)  # their own organization, as at sign-up
+    base_url = back_office["base_url"]
+    organization, project = customer["organization"], customer["project"]
+    with sync_playwright() as playwright, connections_closed_on_exit():
+        browser = chromium_launch(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(15_000)
+        sign_in(page, base_url, operator)
+
+        page.goto(f"{base_url}/admin/projects/project/{project.pk}/change/")
+        expect(page.locator(".field-organization .readonly")).to_have_text("Customer Inc")
+        assert page.locator("[name=organization]").count() == 0
+        assert page.locator("[name=suppress_deleted_ids]").count() == 0
+
+        response = page.goto(
+            f"{base_url}/admin/projects/event/?properties__secret_note__startswith=ALICE-P"
+        )
+        assert response is not None and response.status == 400
+        assert "alice" not in page.content()
+
+        page.goto(f"{base_url}/admin/accounts/membership/{customer['admin'].pk}/change/")
+        page.select_option("select[name=role]", "member")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.locator("ul.messagelist")).to_contain_text("was changed successfully")
+
+        page.goto(f"{base_url}/admin/accounts/membership/{customer['owner'].pk}/delete/")
+        page.get_by_role("button", name="Yes, I’m sure").click()
+        expect(page.locator("ul.messagelist")).to_contain_text(
+            "The last owner cannot be removed: make someone else owner first."
+        )
+        browser.close()
+
+    project.refresh_from_db()
+    assert project.organization_id == organization.id
+    assert sorted(
+        Membership.objects.filter(organization=organization).values_list("user__email", "role")
+    ) == sorted([(customer["owner"].user.email, "owner"), (customer["admin"].user.email, "member")])
+    assert list(
+        AuditEntry.objects.filter(organization=organization).values_list(
+            "actor", "action", "detail"
+        )
+    ) == [
+        (
+            f"staff:{operator.email}",
+            "membership_changed",
+            {
+                "user_id": customer["admin"].user_id,
+                "email": customer["admin"].user.email,
+                "role_before": "admin",
+                "role_after": "member",
+            },
+        )
+    ]

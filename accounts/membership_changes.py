@@ -1,0 +1,61 @@
+"""Membership changes are recorded in the organization's audit chain, which privacy_requests keeps
+and accounts cannot import (accounts ← projects ← privacy_requests).
+
+So accounts declares what a change is and who records it, and the members services call the
+one recorder installed at start-up (privacy_requests.apps installs the audit chain's) inside
+the change's own transaction: the change and its record commit together or not at all. With no
+recorder installed the services refuse to change anything rather than change it unrecorded.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.core.exceptions import ImproperlyConfigured
+
+from accounts.actors import Actor
+from accounts.models import Membership, Role
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    """One person's role in one organization, before and after; None where there is no
+    membership (before an addition, after a removal)."""
+
+    organization_id: int
+    user_id: int
+    email: str
+    role_before: Role | None
+    role_after: Role | None
+
+    @classmethod
+    def of(
+        cls, membership: Membership, *, before: Role | None, after: Role | None
+    ) -> "MembershipChange":
+        return cls(
+            organization_id=membership.organization_id,
+            user_id=membership.user_id,
+            email=membership.user.email,
+            role_before=before,
+            role_after=after,
+        )
+
+
+class MembershipRecorder(Protocol):
+    def __call__(self, *, actor: Actor, change: MembershipChange) -> None: ...
+
+
+_recorder: MembershipRecorder | None = None
+
+
+def membership_recorder_install(recorder: MembershipRecorder) -> None:
+    global _recorder
+    _recorder = recorder
+
+
+def membership_change_record(*, actor: Actor, change: MembershipChange) -> None:
+    """Records the change; the caller's transaction makes it part of the change."""
+    if _recorder is None:
+        raise ImproperlyConfigured(
+            "No membership change recorder is installed: add privacy_requests to INSTALLED_APPS."
+        )
+    _recorder(actor=actor, change=change)
