@@ -117,9 +117,12 @@ class CreateView(GdprApiView):
             )
 
         privacy_request, _ = privacy_request_submit_once(
-            user=request.user,
+            actor=self.actor(),
             key=request.headers.get("Idempotency-Key"),
             kind=self.kind,
+            compliance=body.get("compliance_type"),
+            disclosure=body.get("disclosure_type"),
+            distinct_ids=body.get("distinct_ids"),
             submit=submit,
         )
         return Response(
