@@ -236,7 +236,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "GDPR API v3, wire-compatible with Mixpanel's: create, check and cancel data retrievals "
         "and deletions. Authenticate with 'Authorization: Bearer <GDPR token>' (reset it in "
-        "Personal settings) and name the project with '?token=<project token>'. Every error is "
+        "Personal settings), or with an admin service account's 'Authorization: Basic "
+        "<username:secret>', and name the project with '?token=<project token>'. Every error is "
         '{"status": "error", "error": "..."}.'
     ),
     "VERSION": "3.0",
