@@ -18,6 +18,7 @@ from accounts.models import Role, ServiceAccount, User
 from accounts.services import gdpr_token_reset, service_account_revoke
 from privacy_requests.api.throttling import CreateRateThrottle
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
+from projects.services import project_create
 from tests.factories import MembershipFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -317,3 +318,19 @@ def test_the_native_list_does_not_take_service_accounts(client, admin_account):
     response = client.get("/api/requests/", HTTP_AUTHORIZATION=authorization)
 
     assert response.status_code == HTTPStatus.UNAUTHORIZED
+
+
+@pytest.mark.parametrize("password", ["", "x"])
+def test_a_projects_api_secret_never_opens_the_gdpr_api(call, organization, password):
+    project, secret = project_create(actor=OPERATOR, organization=organization, name="Web")
+
+    response = call(
+        "post",
+        RETRIEVALS,
+        {"distinct_ids": ["a"]},
+        authorization=basic(secret, password),
+        project_token=project.token,
+    )
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert PrivacyRequest.objects.count() == 0
