@@ -19,3 +19,11 @@ class MembershipNotFound(AccountsError):
 
 class GdprTokenExists(AccountsError):
     pass
+
+
+class ServiceAccountInvalid(AccountsError):
+    """A service account's name, role or expiry is not acceptable."""
+
+
+class ServiceAccountRevoked(AccountsError):
+    pass

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -119,3 +121,45 @@ class GdprToken(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
+
+
+class ServiceAccountRole(models.TextChoices):
+    """A service account is never an owner: it manages nobody. Admin may also use the GDPR API;
+    both may ingest and read the projects they are granted."""
+
+    ADMIN = Role.ADMIN.value, "Admin"
+    MEMBER = Role.MEMBER.value, "Member"
+
+
+class ServiceAccount(models.Model):
+    """A non-person principal of an organization (Mixpanel's service accounts): HTTP Basic
+    `username:secret`. Only the secret's SHA-256 hash is kept; the grants to projects live in
+    projects (`ServiceAccountProject`)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="service_accounts"
+    )
+    name = models.CharField(max_length=100)
+    username = models.CharField(max_length=80, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    role = models.CharField(max_length=16, choices=ServiceAccountRole.choices)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=255, help_text="The actor, as text.")
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=255, blank=True)
+
+    # DRF's checks ask the authenticated principal this, as they ask a User.
+    is_authenticated = True
+
+    class Meta:
+        ordering = ["organization_id", "name", "id"]
+
+    def __str__(self) -> str:
+        return self.username
+
+    def is_usable(self, *, now: datetime | None = None) -> bool:
+        """Neither revoked nor expired: checked on every request, so both take effect at once."""
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

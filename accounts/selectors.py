@@ -1,6 +1,6 @@
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
-from accounts.models import GdprToken, Membership, Organization, Role, User
+from accounts.models import GdprToken, Membership, Organization, Role, ServiceAccount, User
 
 MANAGER_ROLES = (Role.OWNER, Role.ADMIN)
 
@@ -60,3 +60,23 @@ def membership_get_by_email(*, organization: Organization, email: str) -> Member
 
 def gdpr_token_get(*, user: User) -> GdprToken | None:
     return GdprToken.objects.filter(user=user).first()
+
+
+def is_owner(*, user: User, organization: Organization) -> bool:
+    membership = membership_get(user=user, organization=organization)
+    return membership is not None and membership.role == Role.OWNER
+
+
+def service_account_list(*, organization: Organization) -> QuerySet[ServiceAccount]:
+    """Every service account of the organization, revoked ones included (the page shows why a
+    client stopped working)."""
+    return ServiceAccount.objects.filter(organization=organization).order_by(
+        F("revoked_at").desc(nulls_first=True), "name", "id"
+    )
+
+
+def service_account_get_in_organization(
+    *, organization: Organization, service_account_id: int
+) -> ServiceAccount | None:
+    """A service account of this organization; None if the id names none of its accounts."""
+    return ServiceAccount.objects.filter(organization=organization, id=service_account_id).first()

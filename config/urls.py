@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
+    path("", include("projects.service_account_urls")),
     path("projects/", include(projects_patterns)),
     path("", include("privacy_requests.urls")),
     path("", include("privacy_requests.web.urls")),

@@ -34,3 +34,7 @@ class Conflict(PrivacyRequestError):
         super().__init__(message)
         self.distinct_ids = distinct_ids
         self.tracking_ids = tracking_ids
+
+
+class IdempotencyKeyReused(PrivacyRequestError):
+    """The Idempotency-Key already created a request with another body (API 422)."""

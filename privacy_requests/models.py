@@ -198,20 +198,47 @@ class AuditEntry(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """An API create's Idempotency-Key: repeats get the first request's answer."""
+    """An API create's Idempotency-Key, for 24 hours: a repeat with the same body gets the first
+    request's answer, one with another body a 422. Scoped to its principal (a person or a
+    service account); the key is kept only as a keyed hash, since clients may put anything in
+    it, and the body as a hash of its canonical form."""
 
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
+    user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    service_account = models.ForeignKey(
+        "accounts.ServiceAccount",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    key_hash = models.CharField(max_length=64)
+    body_hash = models.CharField(max_length=64)
     request = models.ForeignKey(PrivacyRequest, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_index=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique"),
+            models.UniqueConstraint(
+                fields=["user", "key_hash"],
+                condition=models.Q(user__isnull=False),
+                name="idempotency_key_unique_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["service_account", "key_hash"],
+                condition=models.Q(service_account__isnull=False),
+                name="idempotency_key_unique_per_service_account",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, service_account__isnull=True)
+                | models.Q(user__isnull=True, service_account__isnull=False),
+                name="idempotency_key_one_principal",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.key} → {self.request_id}"
+        return f"{self.key_hash[:12]}… → {self.request_id}"
 
 
 class DeletionDraft(models.Model):

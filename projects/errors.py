@@ -8,3 +8,7 @@ class NotAllowed(ProjectsError):
 
 class ProjectNameTaken(ProjectsError):
     pass
+
+
+class ServiceAccountProjectsInvalid(ProjectsError):
+    pass

@@ -15,6 +15,12 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     token = models.CharField(max_length=64, unique=True, default=project_token_generate)
     api_secret_hash = models.CharField(max_length=64)
+    # HMAC(PRIVACY_LOOKUP_KEY, secret): finds the project of a secret sent alone (/import with
+    # records that carry no token). Written whenever a secret is issued; NULL for projects whose
+    # secret predates it, which keep working with ?project_id= or the records' tokens.
+    api_secret_lookup = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False
+    )
     api_secret_rotated_at = models.DateTimeField(null=True, blank=True)
     suppress_deleted_ids = models.BooleanField(
         default=False,
@@ -32,6 +38,29 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ServiceAccountProject(models.Model):
+    """A service account's grant to one project of its organization (the account lives in
+    accounts, which knows nothing of projects; the grant lives here)."""
+
+    service_account = models.ForeignKey(
+        "accounts.ServiceAccount", on_delete=models.CASCADE, related_name="project_grants"
+    )
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="service_account_grants"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service_account", "project"], name="service_account_project_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_account_id} → {self.project_id}"
 
 
 # The properties an event keeps in columns rather than in `properties`: ingestion takes them out

@@ -2,9 +2,9 @@ from collections.abc import Sequence
 
 from django.db.models import QuerySet
 
-from accounts.models import User
+from accounts.models import Organization, ServiceAccount, User
 from projects.chunking import in_chunks
-from projects.models import IdentityLink, Project
+from projects.models import IdentityLink, Project, ServiceAccountProject
 
 
 def project_list_for_user(*, user: User) -> QuerySet[Project]:
@@ -27,6 +27,50 @@ def project_get_by_token(*, token: str) -> Project | None:
     if not token or len(token) > 64 or "\x00" in token:  # PostgreSQL refuses NUL even to compare
         return None
     return Project.objects.select_related("organization").filter(token=token).first()
+
+
+def project_list_for_organization(*, organization: Organization) -> QuerySet[Project]:
+    return Project.objects.filter(organization=organization).order_by("name", "id")
+
+
+def project_get_for_service_account(
+    *, service_account: ServiceAccount, project_id: int
+) -> Project | None:
+    """The project if it is granted to the service account (and of its organization); None
+    otherwise. The caller has checked the account is usable."""
+    return (
+        Project.objects.select_related("organization")
+        .filter(
+            id=project_id,
+            organization_id=service_account.organization_id,
+            service_account_grants__service_account=service_account,
+        )
+        .first()
+    )
+
+
+def service_account_is_granted(*, service_account: ServiceAccount, project: Project) -> bool:
+    return (
+        project.organization_id == service_account.organization_id
+        and ServiceAccountProject.objects.filter(
+            service_account=service_account, project=project
+        ).exists()
+    )
+
+
+def service_account_projects(
+    *, service_accounts: Sequence[ServiceAccount]
+) -> dict[int, list[Project]]:
+    """Each account's granted projects, by name, in one query."""
+    granted: dict[int, list[Project]] = {account.id: [] for account in service_accounts}
+    grants = (
+        ServiceAccountProject.objects.filter(service_account__in=list(service_accounts))
+        .select_related("project")
+        .order_by("project__name", "project_id")
+    )
+    for grant in grants:
+        granted[grant.service_account_id].append(grant.project)
+    return granted
 
 
 def identity_clusters_resolve(

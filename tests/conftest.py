@@ -2,7 +2,9 @@ import os
 
 import pytest
 
+from accounts.actors import OPERATOR
 from accounts.models import Role
+from projects.services import service_account_create_with_grants
 from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory, UserFactory
 
 
@@ -80,3 +82,22 @@ def outsider(db):
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+@pytest.fixture
+def make_service_account(project):
+    """A service account granted `projects` (by default the `project` fixture), created as the
+    operator would; returns (account, secret)."""
+
+    def make(role: str = "admin", *, projects=None, expires_at=None, name=None):
+        projects = [project] if projects is None else projects
+        return service_account_create_with_grants(
+            actor=OPERATOR,
+            organization=projects[0].organization,
+            name=name or f"{role} bot",
+            role=role,
+            projects=projects,
+            expires_at=expires_at,
+        )
+
+    return make

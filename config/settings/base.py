@@ -236,7 +236,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "GDPR API v3, wire-compatible with Mixpanel's: create, check and cancel data retrievals "
         "and deletions. Authenticate with 'Authorization: Bearer <GDPR token>' (reset it in "
-        "Personal settings) and name the project with '?token=<project token>'. Every error is "
+        "Personal settings), or with an admin service account's 'Authorization: Basic "
+        "<username:secret>', and name the project with '?token=<project token>'. Every error is "
         '{"status": "error", "error": "..."}.'
     ),
     "VERSION": "3.0",
@@ -254,6 +255,9 @@ PRIVACY_API_RATES = {
 # Keys of the audit chain and of the HMACs that replace raw distinct_ids.
 PRIVACY_AUDIT_KEY = os.environ.get("PRIVACY_AUDIT_KEY", INSECURE_DEFAULT_PREFIX + "audit-key")
 PRIVACY_PII_KEY = os.environ.get("PRIVACY_PII_KEY", INSECURE_DEFAULT_PREFIX + "pii-key")
+# Key of the lookup value that finds a project from its API secret alone (HMAC of the secret):
+# changing it leaves every project without a lookup value until its secret is rotated.
+PRIVACY_LOOKUP_KEY = os.environ.get("PRIVACY_LOOKUP_KEY", INSECURE_DEFAULT_PREFIX + "lookup-key")
 PRIVACY_GDPR_TOKEN_LIFETIME_DAYS = env_int("PRIVACY_GDPR_TOKEN_LIFETIME_DAYS", 365)
 
 LOGGING = {

@@ -6,6 +6,7 @@ from config.settings.base import *  # noqa: F403
 from config.settings.base import (
     INSECURE_DEFAULT_PREFIX,
     PRIVACY_AUDIT_KEY,
+    PRIVACY_LOOKUP_KEY,
     PRIVACY_PII_KEY,
     SECRET_KEY,
     env_bool,
@@ -19,6 +20,7 @@ for _name, _value in (
     ("SECRET_KEY", SECRET_KEY),
     ("PRIVACY_AUDIT_KEY", PRIVACY_AUDIT_KEY),
     ("PRIVACY_PII_KEY", PRIVACY_PII_KEY),
+    ("PRIVACY_LOOKUP_KEY", PRIVACY_LOOKUP_KEY),
 ):
     if _value.startswith(INSECURE_DEFAULT_PREFIX) or len(_value) < 32:
         raise ImproperlyConfigured(

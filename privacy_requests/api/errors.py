@@ -7,7 +7,13 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from privacy_requests.errors import Conflict, InvalidRequest, InvalidTransition, NotAllowed
+from privacy_requests.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    InvalidTransition,
+    NotAllowed,
+)
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -39,6 +45,8 @@ def api_exception_handler(exc, context):
         return Response(body, status=HTTPStatus.CONFLICT)
     if isinstance(exc, InvalidRequest):
         return Response(error_body(str(exc)), status=HTTPStatus.BAD_REQUEST)
+    if isinstance(exc, IdempotencyKeyReused):
+        return Response(error_body(str(exc)), status=HTTPStatus.UNPROCESSABLE_ENTITY)
     if isinstance(exc, InvalidTransition):
         return Response(error_body(str(exc)), status=HTTPStatus.METHOD_NOT_ALLOWED)
     if isinstance(exc, NotAllowed):

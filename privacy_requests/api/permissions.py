@@ -1,9 +1,10 @@
 """The check order of DESIGN section 6: 401, then 404 (project token or task), then 403; the
 rate limit (429) and the body (400, 409) come after."""
 
-from rest_framework.exceptions import NotAuthenticated, NotFound
+from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
 from rest_framework.permissions import BasePermission
 
+from privacy_requests.api.authentication import request_actor
 from privacy_requests.permissions import can_act_on_privacy_requests
 from privacy_requests.selectors import privacy_request_get_for_project
 from projects.selectors import project_get_by_token
@@ -14,7 +15,10 @@ class ProjectPrivacyPermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         if request.user is None or not request.user.is_authenticated:
-            raise NotAuthenticated("Missing GDPR token: send 'Authorization: Bearer <token>'.")
+            raise NotAuthenticated(
+                "Missing GDPR token: send 'Authorization: Bearer <token>' (or a service "
+                "account's 'Authorization: Basic')."
+            )
         token = request.query_params.get("token", "")
         # A NUL is in no token or task id, and PostgreSQL refuses it even in a lookup.
         project = None if "\x00" in token else project_get_by_token(token=token)
@@ -32,4 +36,13 @@ class ProjectPrivacyPermission(BasePermission):
             )
             if view.privacy_request is None:
                 raise NotFound("NOT_FOUND")
-        return can_act_on_privacy_requests(user=request.user, project=project)
+        actor = request_actor(request)
+        allowed = can_act_on_privacy_requests(
+            user=actor.user, service_account=actor.service_account, project=project
+        )
+        if not allowed and actor.service_account is not None:
+            raise PermissionDenied(
+                "Only service accounts with role admin that are granted this project can make "
+                "its privacy requests."
+            )
+        return allowed

@@ -16,7 +16,11 @@ from rest_framework.views import APIView
 
 from accounts.actors import Actor
 from privacy_requests.api import serializers
-from privacy_requests.api.authentication import GdprTokenAuthentication
+from privacy_requests.api.authentication import (
+    GdprTokenAuthentication,
+    ServiceAccountAuthentication,
+    request_actor,
+)
 from privacy_requests.api.parsers import AnyContentTypeJSONParser
 from privacy_requests.api.permissions import ProjectPrivacyPermission
 from privacy_requests.api.throttling import CreateRateThrottle, ReadRateThrottle
@@ -38,18 +42,25 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=False,
-    description="Repeats of a create with the same key get the first request's answer.",
+    description=(
+        "Repeats of a create with the same key and body within 24 hours get the first "
+        "request's answer; the same key with another body is a 422."
+    ),
 )
 ERRORS = {
     HTTPStatus.UNAUTHORIZED: OpenApiResponse(
-        serializers.ErrorSerializer, description="No, invalid or expired GDPR token."
+        serializers.ErrorSerializer,
+        description="No, invalid or expired GDPR token or service account credentials.",
     ),
     HTTPStatus.NOT_FOUND: OpenApiResponse(
         serializers.ErrorSerializer, description="Unknown project token or task."
     ),
     HTTPStatus.FORBIDDEN: OpenApiResponse(
         serializers.ErrorSerializer,
-        description="Not an owner or admin of the project's organization.",
+        description=(
+            "Not an owner or admin of the project's organization, nor an admin service "
+            "account granted the project."
+        ),
     ),
     HTTPStatus.TOO_MANY_REQUESTS: OpenApiResponse(
         serializers.ErrorSerializer, description="Rate limited; see Retry-After."
@@ -63,12 +74,16 @@ BODY_ERRORS = {
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: OpenApiResponse(
         serializers.ErrorSerializer, description="Body over 2 MiB."
     ),
+    HTTPStatus.UNPROCESSABLE_ENTITY: OpenApiResponse(
+        serializers.ErrorSerializer,
+        description="The Idempotency-Key was already used with another body.",
+    ),
 }
 
 
 class GdprApiView(APIView):
     kind: str = ""
-    authentication_classes = [GdprTokenAuthentication]
+    authentication_classes = [GdprTokenAuthentication, ServiceAccountAuthentication]
     permission_classes = [ProjectPrivacyPermission]
     parser_classes = [AnyContentTypeJSONParser]
 
@@ -77,7 +92,7 @@ class GdprApiView(APIView):
         return [throttle()]
 
     def actor(self) -> Actor:
-        return Actor(user=self.request.user, via="api")
+        return request_actor(self.request)
 
 
 class CreateView(GdprApiView):
@@ -102,9 +117,12 @@ class CreateView(GdprApiView):
             )
 
         privacy_request, _ = privacy_request_submit_once(
-            user=request.user,
+            actor=self.actor(),
             key=request.headers.get("Idempotency-Key"),
             kind=self.kind,
+            compliance=body.get("compliance_type"),
+            disclosure=body.get("disclosure_type"),
+            distinct_ids=body.get("distinct_ids"),
             submit=submit,
         )
         return Response(

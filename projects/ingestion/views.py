@@ -1,7 +1,8 @@
 """The ingestion endpoints: thin views over decoding, authentication and the batch services.
 
-Token-authenticated (the project token in each record, or the API secret for /import), never
-session-authenticated: hence CSRF-exempt, and open to browser SDKs with CORS `*`.
+Token-authenticated (the project token in each record, or for /import the API secret or a
+service account), never session-authenticated: hence CSRF-exempt, and open to browser SDKs with
+CORS `*`.
 """
 
 import logging
@@ -12,7 +13,7 @@ from http import HTTPStatus
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from projects.ingestion.authentication import basic_credentials, import_project_authenticate
+from projects.ingestion.authentication import basic_credentials, ingestion_authenticate
 from projects.ingestion.decoding import FORM_CONTENT_TYPE, PayloadError, payload_read
 from projects.ingestion.events import event_record_token, events_ingest
 from projects.ingestion.groups import groups_ingest
@@ -81,14 +82,11 @@ def _ingest(request: HttpRequest, *, endpoint: Endpoint, methods: tuple[str, ...
         response["Allow"] = ", ".join((*methods, "OPTIONS"))
         return response
 
-    secret = ""
     if endpoint == Endpoint.IMPORT:
+        # Refused before the body is read; checked against the database once it is.
         credentials = basic_credentials(request)
-        # The API secret as user, empty password. Service-account credentials (user:secret with
-        # ?project_id=) are not supported yet.
-        if credentials is None or not credentials[0] or credentials[1]:
+        if credentials is None or not credentials[0]:
             return unauthorized_response()
-        secret = credentials[0]
 
     try:
         payload = payload_read(request, ndjson_allowed=endpoint == Endpoint.IMPORT)
@@ -99,14 +97,16 @@ def _ingest(request: HttpRequest, *, endpoint: Endpoint, methods: tuple[str, ...
     style = answer_style(endpoint, payload.params, from_data_field=payload.from_data_field)
 
     if endpoint == Endpoint.IMPORT:
-        project = import_project_authenticate(
-            secret=secret,
+        authenticated = ingestion_authenticate(
+            request=request,
             project_id=payload.params.get("project_id", ""),
             tokens=(event_record_token(record) for record in payload.records),
         )
-        if project is None:
+        if authenticated is None:
             return unauthorized_response()
-        outcome = events_ingest(endpoint=endpoint, records=payload.records, project=project)
+        outcome = events_ingest(
+            endpoint=endpoint, records=payload.records, project=authenticated.project
+        )
     elif endpoint == Endpoint.TRACK:
         outcome = events_ingest(endpoint=endpoint, records=payload.records)
     elif endpoint == Endpoint.ENGAGE:

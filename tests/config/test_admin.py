@@ -256,6 +256,7 @@ def test_mfa_is_required_in_production_and_not_locally(module, required):
         "SECRET_KEY": strong,
         "PRIVACY_AUDIT_KEY": strong,
         "PRIVACY_PII_KEY": strong,
+        "PRIVACY_LOOKUP_KEY": strong,
     }
     result = subprocess.run(
         [

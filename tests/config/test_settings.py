@@ -16,6 +16,7 @@ def load_production(**env_overrides: str) -> subprocess.CompletedProcess:
         "SECRET_KEY": STRONG,
         "PRIVACY_AUDIT_KEY": STRONG,
         "PRIVACY_PII_KEY": STRONG,
+        "PRIVACY_LOOKUP_KEY": STRONG,
     }
     env.update(env_overrides)
     env = {key: value for key, value in env.items() if value is not None}
@@ -36,7 +37,9 @@ def test_production_settings_start_with_real_secrets():
     assert result.stdout.strip() == "started"
 
 
-@pytest.mark.parametrize("variable", ["SECRET_KEY", "PRIVACY_AUDIT_KEY", "PRIVACY_PII_KEY"])
+@pytest.mark.parametrize(
+    "variable", ["SECRET_KEY", "PRIVACY_AUDIT_KEY", "PRIVACY_PII_KEY", "PRIVACY_LOOKUP_KEY"]
+)
 def test_production_settings_refuse_a_default_or_short_key(variable):
     missing = load_production(**{variable: ""})
     short = load_production(**{variable: "short"})

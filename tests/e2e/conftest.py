@@ -101,8 +101,9 @@ class HttpClient:
     def get(self, url: str) -> HttpResponse:
         return self._open(urllib.request.Request(url))  # noqa: S310 (http:// URLs only)
 
-    def post(self, url: str, data: dict[str, str]) -> HttpResponse:
-        body = urllib.parse.urlencode(data).encode()
+    def post(self, url: str, data: dict[str, str | list[str]]) -> HttpResponse:
+        # doseq: a list is a field sent once per value, as a form's checkboxes send it.
+        body = urllib.parse.urlencode(data, doseq=True).encode()
         request = urllib.request.Request(url, data=body, headers={"Referer": url})  # noqa: S310
         return self._open(request)
 

@@ -12,6 +12,7 @@ Every answer must be under 500; every error under /api/ has the {"status": "erro
 under a minute in CI.
 """
 
+import base64
 import json
 import re
 import time
@@ -37,9 +38,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.actors import Actor
+from accounts.actors import OPERATOR, Actor
 from accounts.models import GdprToken, Role
-from accounts.services import gdpr_token_reset
+from accounts.services import gdpr_token_reset, service_account_revoke
 from privacy_requests.models import PrivacyRequest, Status
 from privacy_requests.services import privacy_request_submit
 from tests.factories import EventFactory, MembershipFactory, ProjectFactory
@@ -74,10 +75,12 @@ class World:
     other_project_token: str
     tokens: dict[str, str]  # role → raw GDPR token ("expired" included)
     task_ids: dict[str, str]
+    # "admin", "member", "revoked" → a service account's `Authorization: Basic` header
+    service_accounts: dict[str, str]
 
 
 @pytest.fixture
-def world(project, django_capture_on_commit_callbacks) -> World:
+def world(project, django_capture_on_commit_callbacks, make_service_account) -> World:
     users = {
         role: MembershipFactory(organization=project.organization, role=role).user
         for role in (Role.OWNER, Role.ADMIN, Role.MEMBER)
@@ -120,11 +123,19 @@ def world(project, django_capture_on_commit_callbacks) -> World:
     )
     assert PrivacyRequest.objects.get(tracking_id=task_ids["retrieval_done"]).status == "SUCCESS"
     assert PrivacyRequest.objects.get(tracking_id=task_ids["deletion_done"]).status == "SUCCESS"
+    service_accounts = {}
+    for state in ("admin", "member", "revoked"):
+        account, secret = make_service_account("member" if state == "member" else "admin")
+        if state == "revoked":
+            service_account_revoke(actor=OPERATOR, service_account=account)
+        credentials = base64.b64encode(f"{account.username}:{secret}".encode()).decode()
+        service_accounts[state] = f"Basic {credentials}"
     return World(
         project_token=project.token,
         other_project_token=other_project.token,
         tokens=tokens,
         task_ids=task_ids,
+        service_accounts=service_accounts,
     )
 
 
@@ -194,7 +205,18 @@ SCHEMA_CHECKS = [
     response_schema_conformance,
 ]
 # How often a generated credential is swapped for a real one (None keeps the generated one).
-AUTH_CHOICES = ["owner", "owner", "owner", "admin", "member", "stranger", "expired", None, ""]
+AUTH_CHOICES = [
+    "owner",
+    "owner",
+    "owner",
+    "admin",
+    "member",
+    "stranger",
+    "expired",
+    "service-account",
+    None,
+    "",
+]
 PROJECT_CHOICES = ["project", "project", "project", "other", None]
 TASK_CHOICES = [
     "retrieval_done",
@@ -225,7 +247,9 @@ def _as_sent(case, world: World, *, auth, project_choice, task_choice) -> tuple[
     if auth is not None:
         headers = dict(case.headers or {})
         headers.pop("Authorization", None)
-        if auth:
+        if auth == "service-account":
+            headers["Authorization"] = world.service_accounts["admin"]
+        elif auth:
             headers["Authorization"] = f"Bearer {world.tokens[auth]}"
         case.headers = headers
     kwargs = case.as_transport_kwargs(base_url="http://testserver")
@@ -484,6 +508,7 @@ def request_headers(draw, world: World) -> dict[str, str]:
                     f"bearer {valid}",
                     f"BEARER  {valid}",
                     f"Bearer {world.tokens[str(Role.ADMIN)]}",
+                    world.service_accounts["admin"],
                 ]
             ),
             st.sampled_from(
@@ -493,6 +518,10 @@ def request_headers(draw, world: World) -> dict[str, str]:
                     f"Bearer {world.tokens['stranger']}",
                     f"Bearer {world.tokens['expired']}",
                     f"Basic {valid}",
+                    world.service_accounts["member"],
+                    world.service_accounts["revoked"],
+                    world.service_accounts["admin"] + "x",
+                    world.service_accounts["admin"][:-4],
                     f"Token {valid}",
                     "Bearer",
                     "Bearer ",

@@ -1,8 +1,12 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
 
+from accounts.actors import Actor, service_account_actor
 from accounts.models import Role
-from privacy_requests.permissions import can_act_on_privacy_requests
+from privacy_requests.errors import NotAllowed
+from privacy_requests.permissions import actor_require, can_act_on_privacy_requests
+from projects.models import ServiceAccountProject
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +54,50 @@ def test_inactive_owner_cannot_act(project):
 def test_anonymous_and_missing_user_cannot_act(project):
     assert can_act_on_privacy_requests(user=AnonymousUser(), project=project) is False
     assert can_act_on_privacy_requests(user=None, project=project) is False
+
+
+# Service accounts (issue 13) ----------------------------------------------------------------
+
+
+def test_an_admin_service_account_granted_the_project_acts(project, make_service_account):
+    account, _ = make_service_account("admin")
+
+    assert can_act_on_privacy_requests(user=None, service_account=account, project=project)
+
+
+def test_a_member_service_account_never_acts(project, make_service_account):
+    account, _ = make_service_account("member")
+
+    assert not can_act_on_privacy_requests(user=None, service_account=account, project=project)
+
+
+def test_a_service_account_acts_only_on_its_granted_projects(project, make_service_account):
+    sibling = ProjectFactory(organization=project.organization)
+    foreign = ProjectFactory()
+    account, _ = make_service_account("admin", projects=[sibling])
+    # Forged across organizations (the service refuses it): still nothing.
+    ServiceAccountProject.objects.create(service_account=account, project=foreign)
+
+    assert not can_act_on_privacy_requests(user=None, service_account=account, project=project)
+    assert not can_act_on_privacy_requests(user=None, service_account=account, project=foreign)
+    assert can_act_on_privacy_requests(user=None, service_account=account, project=sibling)
+
+
+@pytest.mark.parametrize("state", ["revoked", "expired"])
+def test_a_revoked_or_expired_service_account_never_acts(project, make_service_account, state):
+    account, _ = make_service_account("admin")
+    if state == "revoked":
+        account.revoked_at = timezone.now()
+    else:
+        account.expires_at = timezone.now()
+
+    assert not can_act_on_privacy_requests(user=None, service_account=account, project=project)
+
+
+def test_a_service_account_acts_through_the_api_only(project, make_service_account):
+    account, _ = make_service_account("admin")
+
+    actor_require(actor=service_account_actor(account), project=project)
+    for via in ("web", "staff", "system", "cli"):
+        with pytest.raises(NotAllowed):
+            actor_require(actor=Actor(user=None, via=via, service_account=account), project=project)

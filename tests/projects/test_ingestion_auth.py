@@ -7,6 +7,7 @@ from http import HTTPStatus
 import pytest
 
 from accounts.actors import OPERATOR
+from accounts.tokens import token_hash
 from projects.models import Event, GroupProfile, Profile
 from projects.services import project_rotate_api_secret
 from tests.factories import ProjectFactory
@@ -86,10 +87,10 @@ def test_engage_and_groups_with_an_unknown_token_change_nothing(client, project)
         "Basic not-base64!",
         basic_auth("wrong-secret"),
         basic_auth(""),
-        # Service-account credentials (user:secret) are not supported yet.
+        # user:password is a service account's form, and this is none.
         basic_auth(API_SECRET, "password"),
     ],
-    ids=["missing", "bearer", "malformed", "wrong-secret", "empty", "service-account"],
+    ids=["missing", "bearer", "malformed", "wrong-secret", "empty", "not-a-service-account"],
 )
 def test_import_without_the_api_secret_is_401(client, project, authorization):
     headers = {} if authorization is None else {"authorization": authorization}
@@ -102,12 +103,30 @@ def test_import_without_the_api_secret_is_401(client, project, authorization):
     assert Event.objects.count() == 0
 
 
-def test_import_with_another_projects_secret_is_401(client, project):
+def test_import_with_another_projects_secret_stores_nothing_in_the_tokens_project(client, project):
     other = ProjectFactory()
     secret = project_rotate_api_secret(actor=OPERATOR, project=other)
 
     response = post_import(client, [event(project.token)], secret=secret)
 
+    # The secret alone names its project (issue 13); a record naming another one is refused.
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert [failure["field"] for failure in response.json()["failed_records"]] == [
+        "properties.token"
+    ]
+    assert Event.objects.count() == 0
+
+
+def test_import_with_a_secret_that_predates_lookup_and_another_projects_token_is_401(
+    client, project
+):
+    """A project whose secret has no lookup value yet is found only through ?project_id= or
+    the records' tokens: the secret must then be that project's."""
+    other = ProjectFactory(api_secret_hash=token_hash("other-legacy-secret"))
+
+    response = post_import(client, [event(project.token)], secret="other-legacy-secret")
+
+    assert other.api_secret_lookup is None
     assert (response.status_code, response.json()) == (HTTPStatus.UNAUTHORIZED, UNAUTHORIZED)
     assert Event.objects.count() == 0
 
