@@ -68,6 +68,8 @@ class _Compiler:
             sql, params = self.value(node.operand)
             return f"({sql} IS NOT NULL)", params
         operand = node.operand if isinstance(node, ToBoolean) else node
+        if not isinstance(operand, Property | Literal):
+            return self.condition(operand)  # already a boolean
         sql, params = self.value(operand)
         return f"COALESCE({sql} NOT IN {_FALSY}, false)", params
 
