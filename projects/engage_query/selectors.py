@@ -2,20 +2,27 @@
 
 Profiles are ordered by distinct_id (unique in a project), in the column's collation: code-point
 order on SQLite and on PostgreSQL databases created with the C or C.UTF-8 locale, as ours are.
-The order is what the `(project, distinct_id)` index already holds, so PostgreSQL walks the
-index and never sorts.
 
-On PostgreSQL the `where` expression becomes a SQL condition (`postgresql.py`): the database
-counts and pages the matching profiles itself, and only the page's 1,000 rows reach Python.
-Elsewhere (SQLite, for development) the profiles are streamed in order, a chunk at a time, and
-matched in Python (`evaluation.py`); memory holds one chunk and one page, whatever the store.
-A page is found by skipping the pages before it (OFFSET): later pages of a large selection cost
-more, which the session makes bearable by counting only once.
+Where `where` is evaluated (`strategy`): on PostgreSQL in the database, as one SQL condition
+(`postgresql.py`), so that only matching rows leave it; elsewhere (SQLite, for development) in
+Python (`evaluation.py`) over the profiles streamed in order a chunk at a time. Either way memory
+holds a chunk and a page, never the selection.
+
+Pages without OFFSET: the first page of a query walks the whole selection once, in order, and
+notes the distinct_id that starts each page (and the total). A later page starts there: an index
+range scan of about one page, whatever its number, where OFFSET would walk every page before it
+and make a full pass quadratic. The starts are kept in the cache under the session (bounded:
+one id per 1,000 profiles; expiring with the session); if the cache has lost them, the same walk
+finds them again. A page is the first 1,000 matching profiles from its start, so a profile
+deleted during the session makes a later page repeat a few profiles of the next one: no page
+comes short (clients stop at a short page) and no profile is skipped.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import BooleanField, Max, QuerySet
 from django.db.models.expressions import RawSQL
@@ -24,13 +31,20 @@ from projects.engage_query.evaluation import profile_matches
 from projects.engage_query.expression import Node
 from projects.engage_query.parameters import EngageQuery
 from projects.engage_query.postgresql import condition_sql
-from projects.engage_query.sessions import QuerySession, session_id_issue, session_id_read
+from projects.engage_query.sessions import (
+    QuerySession,
+    page_starts_recall,
+    page_starts_remember,
+    session_id_issue,
+    session_id_read,
+)
 from projects.models import Profile, Project
 
 PAGE_SIZE = 1_000
 _STREAM_CHUNK = 2_000
 
 Strategy = Literal["database", "python"]
+Row = tuple[str, Any]
 
 
 @dataclass(frozen=True)
@@ -60,27 +74,31 @@ def profile_page_select(
         profiles = profiles.filter(distinct_id__in=selection.distinct_ids)
     if strategy is None:
         strategy = "database" if connections[profiles.db].vendor == "postgresql" else "python"
-
-    offset = query.page * PAGE_SIZE
-    if strategy == "database":
-        if selection.where is not None:
-            profiles = profiles.filter(_condition(selection.where))
-        total = session.total if session else profiles.count()
-        rows = list(_ordered(profiles)[offset : offset + PAGE_SIZE])
-    else:
-        counted, rows = _python_page(
-            _ordered(profiles), where=selection.where, offset=offset, count=session is None
-        )
-        total = session.total if session else counted
-
-    session_id = query.session_id or session_id_issue(
-        QuerySession(
-            project_id=project.pk,
-            selection_digest=digest,
-            last_profile_id=last_profile_id,
-            total=total,
-        )
+    walk: _DatabaseWalk | _PythonWalk = (
+        _DatabaseWalk(profiles, selection.where)
+        if strategy == "database"
+        else _PythonWalk(profiles, selection.where)
     )
+
+    if session is not None:
+        session_id, total = query.session_id, session.total
+        starts = page_starts_recall(session_id=session_id)
+        if starts is None:
+            starts, _ = walk.page_starts()
+            page_starts_remember(session_id=session_id, starts=starts)
+    else:
+        starts, total = walk.page_starts()
+        session_id = session_id_issue(
+            QuerySession(
+                project_id=project.pk,
+                selection_digest=digest,
+                last_profile_id=last_profile_id,
+                total=total,
+            )
+        )
+        page_starts_remember(session_id=session_id, starts=starts)
+
+    rows = walk.page(starts[query.page]) if query.page < len(starts) else []
     wanted = query.output_properties
     return ProfilePage(
         page=query.page,
@@ -98,33 +116,72 @@ def _last_profile_id() -> int:
     return Profile.objects.aggregate(last=Max("pk"))["last"] or 0
 
 
-def _condition(where: Node) -> RawSQL:
-    column = f'"{Profile._meta.db_table}"."properties"'
-    sql, params = condition_sql(where, column=column)
-    # Built from constant fragments; every value of the expression is a bound parameter.
-    return RawSQL(sql, params, output_field=BooleanField())  # noqa: S611
+class _DatabaseWalk:
+    """The selection as PostgreSQL walks it: the condition in SQL, pages by index range."""
+
+    def __init__(self, profiles: QuerySet[Profile], where: Node | None) -> None:
+        if where is not None:
+            column = f'"{Profile._meta.db_table}"."properties"'
+            sql, params = condition_sql(where, column=column)
+            # Built from constant fragments; every value of the expression is a bound parameter.
+            profiles = profiles.filter(RawSQL(sql, params, output_field=BooleanField()))  # noqa: S611
+        self.profiles = profiles
+
+    def page_starts(self) -> tuple[list[str], int]:
+        """The distinct_id that starts each page, and the total: one pass, in one query."""
+        try:
+            inner, params = self.profiles.values("distinct_id").query.sql_with_params()
+        except EmptyResultSet:  # distinct_ids=[]
+            return [], 0
+        sql = (
+            "SELECT n, distinct_id FROM ("  # noqa: S608 - the selection's own SQL, bound values
+            " SELECT distinct_id, row_number() OVER w AS n,"
+            " lead(distinct_id) OVER w IS NULL AS last"
+            f" FROM ({inner}) AS selection WINDOW w AS (ORDER BY distinct_id)"
+            ") AS numbered WHERE mod(n, %s) = 1 OR last ORDER BY n"
+        )
+        with connections[self.profiles.db].cursor() as cursor:
+            cursor.execute(sql, [*params, PAGE_SIZE])
+            numbered = cursor.fetchall()
+        starts = [distinct_id for n, distinct_id in numbered if n % PAGE_SIZE == 1]
+        return starts, numbered[-1][0] if numbered else 0
+
+    def page(self, start: str) -> list[Row]:
+        return list(_ordered(self.profiles.filter(distinct_id__gte=start))[:PAGE_SIZE])
 
 
-def _ordered(profiles: QuerySet[Profile]) -> QuerySet[Profile, tuple[str, Any]]:
+class _PythonWalk:
+    """The selection as Python walks it: profiles streamed in order, matched one by one."""
+
+    def __init__(self, profiles: QuerySet[Profile], where: Node | None) -> None:
+        self.profiles = profiles
+        self.where = where
+
+    def page_starts(self) -> tuple[list[str], int]:
+        starts: list[str] = []
+        total = 0
+        for distinct_id, _ in self._matching(self.profiles):
+            if total % PAGE_SIZE == 0:
+                starts.append(distinct_id)
+            total += 1
+        return starts, total
+
+    def page(self, start: str) -> list[Row]:
+        rows: list[Row] = []
+        for row in self._matching(self.profiles.filter(distinct_id__gte=start)):
+            rows.append(row)
+            if len(rows) == PAGE_SIZE:
+                break
+        return rows
+
+    def _matching(self, profiles: QuerySet[Profile]) -> Iterator[Row]:
+        for distinct_id, properties in _ordered(profiles).iterator(chunk_size=_STREAM_CHUNK):
+            if self.where is None or profile_matches(self.where, _as_dict(properties)):
+                yield distinct_id, properties
+
+
+def _ordered(profiles: QuerySet[Profile]) -> QuerySet[Profile, Row]:
     return profiles.order_by("distinct_id").values_list("distinct_id", "properties")
-
-
-def _python_page(
-    rows: QuerySet[Profile, tuple[str, Any]], *, where: Node | None, offset: int, count: bool
-) -> tuple[int, list[tuple[str, Any]]]:
-    """The page's rows and, when `count`, how many rows match in all; reads no further than
-    the page's end when it need not count."""
-    matched = 0
-    page: list[tuple[str, Any]] = []
-    for distinct_id, properties in rows.iterator(chunk_size=_STREAM_CHUNK):
-        if where is not None and not profile_matches(where, _as_dict(properties)):
-            continue
-        if offset <= matched < offset + PAGE_SIZE:
-            page.append((distinct_id, properties))
-        matched += 1
-        if not count and matched >= offset + PAGE_SIZE:
-            break
-    return matched, page
 
 
 def _shown(properties: Any, wanted: tuple[str, ...] | None) -> dict[str, Any]:

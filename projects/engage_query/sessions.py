@@ -11,16 +11,25 @@ signed and expires, so no server state is kept, and it holds:
   of the session, so they cannot shift the pages. A profile deleted meanwhile still shifts
   the pages after it, as in Mixpanel;
 - the total of the first page, so later pages do not count again.
+
+Beside it, in the cache, the distinct_id that starts each page (selectors.py): an accelerator
+that expires with the session, never the source of truth.
 """
 
+import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core import signing
+from django.core.cache import cache
+from redis import RedisError
 
 from projects.engage_query.errors import QueryRefused
 
 SESSION_MAX_AGE = timedelta(hours=1)
+logger = logging.getLogger(__name__)
+
 _SALT = "projects.engage_query.session"
 _MAX_LENGTH = 512
 
@@ -60,3 +69,23 @@ def session_id_read(*, session_id: str, project_id: int, selection_digest: str) 
             "distinct_ids and where with it"
         )
     return session
+
+
+def page_starts_remember(*, session_id: str, starts: list[str]) -> None:
+    try:
+        cache.set(_starts_key(session_id), starts, timeout=SESSION_MAX_AGE.total_seconds())
+    except RedisError as error:
+        logger.warning("engage query: page starts not cached (%s); later pages walk again", error)
+
+
+def page_starts_recall(*, session_id: str) -> list[str] | None:
+    try:
+        starts = cache.get(_starts_key(session_id))
+    except RedisError as error:
+        logger.warning("engage query: page starts not read from the cache (%s)", error)
+        return None
+    return starts if isinstance(starts, list) else None
+
+
+def _starts_key(session_id: str) -> str:
+    return "engage-query:page-starts:" + hashlib.sha256(session_id.encode()).hexdigest()

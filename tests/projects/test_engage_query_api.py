@@ -7,7 +7,9 @@ from http import HTTPStatus
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.utils import timezone
+from redis import RedisError
 
 from projects.engage_query.parameters import MAX_DISTINCT_IDS
 from projects.engage_query.sessions import SESSION_MAX_AGE
@@ -188,6 +190,45 @@ def test_a_session_keeps_later_pages_consistent_with_the_first(client, crowd):
     ]
     # A new query sees them.
     assert engage_query(client, crowd).json()["total"] == 2502
+
+
+def test_a_profile_deleted_during_a_session_skips_no_other_and_shortens_no_page(client, crowd):
+    first = engage_query(client, crowd).json()
+    Profile.objects.filter(distinct_id__in=["user-0500", "user-1500"]).delete()
+
+    second = engage_query(client, crowd, session_id=first["session_id"], page="1").json()
+    third = engage_query(client, crowd, session_id=first["session_id"], page="2").json()
+
+    # Page 1 still starts where it started and holds 1,000: it takes page 2's first profile,
+    # which page 2 shows again.
+    second_ids = [result["$distinct_id"] for result in second["results"]]
+    assert second_ids == [f"user-{index:04}" for index in range(1000, 2001) if index != 1500]
+    assert [result["$distinct_id"] for result in third["results"]] == [
+        f"user-{index:04}" for index in range(2000, 2500)
+    ]
+
+
+@pytest.mark.parametrize("loss", ["evicted", "unavailable"])
+def test_pages_are_right_when_the_cache_lost_their_starts(client, crowd, monkeypatch, loss):
+    first = engage_query(client, crowd, where='properties["index"] >= 700').json()
+    if loss == "evicted":
+        cache.clear()
+    else:
+
+        def refuse(*args, **kwargs):
+            raise RedisError("connection refused")
+
+        monkeypatch.setattr(cache, "get", refuse)
+        monkeypatch.setattr(cache, "set", refuse)
+
+    second = engage_query(
+        client, crowd, where='properties["index"] >= 700', session_id=first["session_id"], page="1"
+    ).json()
+
+    assert second["total"] == 1800
+    assert [result["$distinct_id"] for result in second["results"]] == [
+        f"user-{index:04}" for index in range(1700, 2500)
+    ]
 
 
 def test_a_page_without_a_session_is_answered_on_its_own(client, crowd):
