@@ -10,6 +10,7 @@ so a deeply nested expression cannot blow the statement up.
 
 import json
 from decimal import Decimal
+from typing import TypeGuard
 
 from projects.engage_query.expression import (
     AllOf,
@@ -75,6 +76,14 @@ class _Compiler:
 
     def _comparison(self, node: Comparison) -> Sql:
         left, right = node.left, node.right
+        if node.operator in ("==", "!=") and _is_boolean(left):
+            left, right = right, left  # symmetric
+        if node.operator in ("==", "!=") and _is_condition(left) and _is_boolean(right):
+            # `boolean(x) == true`, as deduplicate_people sends it: the condition itself.
+            sql, params = self.condition(left)
+            if (node.operator == "==") == right.value:
+                return sql, params
+            return f"(NOT {sql})", params
         if node.operator in ("==", "!="):
             left_sql, left_params = self.value(left)
             right_sql, right_params = self.value(right)
@@ -111,6 +120,14 @@ class _Compiler:
             f"WHEN {both('string')} THEN {strings} ELSE false END, false)"
         )
         return sql, pair * 4
+
+
+def _is_condition(node: Node) -> bool:
+    return not isinstance(node, Property | Literal)
+
+
+def _is_boolean(node: Node) -> TypeGuard[Literal]:
+    return isinstance(node, Literal) and isinstance(node.value, bool)
 
 
 def _orderable(node: Node) -> bool:
