@@ -59,12 +59,14 @@ def engage_query_parse(params: Mapping[str, str]) -> EngageQuery:
     for name, reason in _REFUSED.items():
         if params.get(name, "").strip():
             raise QueryRefused(reason)
-    if params.get("distinct_id") and params.get("distinct_ids"):
+    # Present counts, even empty: `distinct_id=` from a blank variable must select no one, not
+    # every profile of the project.
+    if "distinct_id" in params and "distinct_ids" in params:
         raise QueryRefused("give distinct_id or distinct_ids, not both")
     distinct_ids: tuple[str, ...] | None = None
-    if params.get("distinct_id"):
+    if "distinct_id" in params:
         distinct_ids = (_distinct_id(params["distinct_id"], field="distinct_id"),)
-    elif params.get("distinct_ids"):
+    elif "distinct_ids" in params:
         distinct_ids = _distinct_ids(params["distinct_ids"])
     where_text = params.get("where", "").strip()
     where = None

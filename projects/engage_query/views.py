@@ -53,8 +53,10 @@ def engage_query(request: HttpRequest) -> HttpResponse:
         # Not the reason: it may quote the where's literals, an email address for one.
         logger.info("engage query refused for project %s", project.pk)
         return _error(HTTPStatus.BAD_REQUEST, str(refusal))
-    # Counts only: never a distinct_id or a property value.
-    logger.info(
+    # Counts only: never a distinct_id or a property value. A new query is worth an info line;
+    # the pages after it are not.
+    logger.log(
+        logging.INFO if not query.session_id else logging.DEBUG,
         "engage query for project %s: page %s, %s of %s profiles",
         project.pk,
         page.page,

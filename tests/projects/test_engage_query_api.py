@@ -326,6 +326,8 @@ def test_a_session_edited_to_name_another_total_is_refused(client, people):
             {"distinct_ids": json.dumps([str(n) for n in range(MAX_DISTINCT_IDS + 1)])},
             "distinct_ids holds more than 2,000 ids",
         ),
+        ({"distinct_id": ""}, "distinct_id must be a non-empty string"),
+        ({"distinct_ids": ""}, "distinct_ids must be a JSON list"),
         ({"distinct_id": "x" * 256}, "distinct_id is longer than 255 characters"),
         ({"distinct_id": "a\x00b"}, "distinct_id holds a character that no distinct_id can hold"),
         ({"output_properties": "$email"}, "output_properties must be a JSON list"),
