@@ -2,18 +2,18 @@
 
 The first page of a query issues one; the client sends it back, with the same parameters, for
 every later page (Mixpanel's documented algorithm, and what `mixpanel-utils` does). It is
-signed and expires, so no server state is kept, and it holds:
+signed and expires after an hour, and it holds:
 
 - the project, so a session never serves another project;
 - a digest of the selection, so it fits only the query it was issued for (the query itself
   does not fit: a list of 2,000 distinct_ids would not fit in a URL);
 - the highest profile id at the first page: profiles created later are left out of every page
-  of the session, so they cannot shift the pages. A profile deleted meanwhile still shifts
-  the pages after it, as in Mixpanel;
+  of the session, so they cannot shift the pages;
 - the total of the first page, so later pages do not count again.
 
-Beside it, in the cache, the distinct_id that starts each page (selectors.py): an accelerator
-that expires with the session, never the source of truth.
+Beside it, in the cache and expiring with it, the distinct_id that starts each page
+(selectors.py): an accelerator, never the source of truth. Without it a later page is still
+right; it costs one walk of the selection to find the starts again.
 """
 
 import hashlib
