@@ -117,11 +117,3 @@ def _project_by_secret(*, secret: str, project_id: str, tokens: Iterable[object]
         if project_verify_api_secret(project=project, secret=secret):
             return project
     return None
-
-
-def import_project_authenticate(
-    *, secret: str, project_id: str, tokens: Iterable[object]
-) -> Project | None:
-    """The project whose API secret this is (see `ingestion_authenticate`, which callers that
-    hold the request should use: it also admits service accounts)."""
-    return _project_by_secret(secret=secret, project_id=project_id, tokens=tokens)
