@@ -25,7 +25,13 @@ from django.views.decorators.http import require_GET
 
 from privacy_requests.audit import audit_append
 from privacy_requests.exports.files import EXPIRED, STORAGE_ERRORS, private_storage
-from privacy_requests.models import AuditAction, PrivacyRequest, RequestKind, Status
+from privacy_requests.models import (
+    AuditAction,
+    PrivacyRequest,
+    RequestKind,
+    Status,
+    tracking_id_can_exist,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +122,9 @@ def _private(response: HttpResponse) -> HttpResponse:
 def result_download(http_request: HttpRequest, tracking_id: str, signature: str):
     """GET of a signed link: no session or token needed. Expired or tampered links are 404;
     a file purged or expired since is 410 Gone."""
-    request = PrivacyRequest.objects.filter(tracking_id=tracking_id).first()
+    request = None
+    if tracking_id_can_exist(tracking_id):
+        request = PrivacyRequest.objects.filter(tracking_id=tracking_id).first()
     if request is None:
         raise Http404
     try:
