@@ -6,9 +6,11 @@ form's page decides who may post from the session before it reads a byte of the 
 form's fields), with a handler that takes the one `csv_file` part and keeps at most 5 MiB of it,
 so neither a large upload nor many file parts fill the disk or the memory.
 
-One column of ids, or a header row with a `distinct_id` column; comma, semicolon or tab; cells
-trimmed; blank lines ignored; duplicates collapsed, first seen first; at most 2,000 unique ids.
-Anything else is a `CsvError` that names the line, and the caller saves nothing.
+One column of ids, or a header row with a `distinct_id` column; comma, semicolon or tab. Ids are
+kept verbatim, spaces at either end included, as the API keeps them (issue 15: a trimmed
+" padded " names another end user); lines whose cells are all blank (empty or spaces) are
+ignored; duplicates collapsed, first seen first; at most 2,000 unique ids. Anything else is a
+`CsvError` that names the line, and the caller saves nothing.
 """
 
 import csv
@@ -200,7 +202,8 @@ def _decode(data: bytes) -> str:
 
 
 def _rows(text: str, delimiter: str):
-    """(line number where the row ends, cells trimmed) for each row; csv errors name the line."""
+    """(line number where the row ends, cells verbatim) for each row; csv errors name the
+    line."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     while True:
         line = reader.line_num + 1  # where the next row starts
@@ -218,11 +221,15 @@ def _rows(text: str, delimiter: str):
             if "unexpected end of data" in str(exc):
                 raise CsvError("a quoted cell starts here and is never closed.", line=line) from exc
             raise CsvError(f"this is not valid CSV ({exc}).", line=line) from exc
-        yield reader.line_num, [cell.strip() for cell in row]
+        yield reader.line_num, row
+
+
+def _is_blank_cell(cell: str) -> bool:
+    return not cell.strip()
 
 
 def _is_blank(cells: list[str]) -> bool:
-    return not any(cells)
+    return all(_is_blank_cell(cell) for cell in cells)
 
 
 def _first_row(text: str, delimiter: str) -> tuple[int, list[str]] | None:
@@ -240,13 +247,13 @@ def _layout(text: str) -> tuple[str | None, int | None]:
         if first is None:
             return None, None
         _, cells = first
-        names = [cell.lower() for cell in cells]
+        names = [cell.strip().lower() for cell in cells]
         if HEADER in names:
             return delimiter, names.index(HEADER)
     # No header: each row must be one cell, whichever delimiter one reads it with.
     for delimiter, name in DELIMITERS.items():
         for line, cells in _rows(text, delimiter):
-            if len(cells) > 1:
+            if len(cells) > 1 and not _is_blank(cells):
                 raise CsvError(
                     f"this row has more than one column (separated by a {name}). Upload one "
                     f"column of ids, or name the id column “{HEADER}” in a header row.",
@@ -278,7 +285,7 @@ def distinct_ids_parse_csv(data: bytes) -> ParsedIds:
             continue
         if column is None:
             value = cells[0]
-        elif column >= len(cells) or not cells[column]:
+        elif column >= len(cells) or _is_blank_cell(cells[column]):
             raise CsvError(f"the {HEADER} cell (column {column + 1}) is empty.", line=line)
         else:
             value = cells[column]

@@ -28,6 +28,7 @@ from privacy_requests.services.drafts import (
     deletion_draft_confirm,
     deletion_draft_create,
 )
+from privacy_requests.web import presenters
 from privacy_requests.web.csv_upload import UploadRefusal, csv_upload_discard, csv_upload_parse
 from privacy_requests.web.forms import (
     CSV_FILE,
@@ -54,7 +55,8 @@ def _add_service_error(form, exc: PrivacyRequestError, *, ids_field: str) -> Non
     if isinstance(exc, Conflict):
         shown = exc.distinct_ids[:CONFLICT_IDS_SHOWN]
         more = len(exc.distinct_ids) - len(shown)
-        names = ", ".join(shown) + (f" and {more:,} more" if more else "")
+        names = ", ".join(map(presenters.distinct_id_in_text, shown))
+        names += f" and {more:,} more" if more else ""
         form.add_error(
             None,
             (
@@ -261,6 +263,7 @@ def deletion_preview_page(
             "preview": preview,
             "form": form,
             "ids_shown": draft.distinct_ids[:100],
+            "spaced_ids": sum(map(presenters.distinct_id_has_edge_space, draft.distinct_ids)),
             "deletion_delay_minutes": settings.PRIVACY_DELETION_DELAY // 60,
         },
     )
