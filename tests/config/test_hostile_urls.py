@@ -255,3 +255,26 @@ def test_the_status_poll_skips_tracking_ids_no_request_can_have(world):
     )
     assert response.status_code == HTTPStatus.OK
     assert [row["tracking_id"] for row in response.json()["requests"]] == [values["tracking_id"]]
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        'sessionid="\\000\\000\\000\\000\\000\\000\\000\\000"',  # octal escapes, unquoted by Django
+        "sessionid=abcd\x00efghijkl",
+        "sessionid=" + "a" * 10_000,
+        'sessionid="\\355\\240\\200abcdefgh"',
+        "sessionid=ÀÉÎÕÜabcdefgh",
+    ],
+    ids=["nul-escaped", "nul", "over-long", "surrogate-bytes", "non-ascii"],
+)
+def test_a_hostile_session_cookie_is_no_session(world, cookie):
+    client = Client(raise_request_exception=False)
+    values = world["values"]
+
+    home = client.get("/", HTTP_COOKIE=cookie)
+    page = client.get(f"/orgs/{values['organization_id']}/privacy/", HTTP_COOKIE=cookie)
+
+    assert home.status_code == HTTPStatus.OK
+    assert page.status_code == HTTPStatus.FOUND  # to the sign-in page: no session
+    assert page["Location"].startswith("/accounts/login/")
