@@ -7,7 +7,7 @@ behind the real organization, project or request), then all of them at once; and
 hostile value in the query parameters and form fields the views read. Values arrive as a client
 sends them: percent-encoded in the path and the query, so a lone surrogate is the invalid UTF-8
 of %ED%A0%80. A NUL matters most on PostgreSQL, which refuses it even in a lookup: run this
-file in PostgreSQL mode too.
+file in PostgreSQL mode too. Hostile session cookies are tried at the end.
 """
 
 import re
@@ -36,6 +36,9 @@ HOSTILE = {
     "lone_surrogate": "%ED%A0%80",
     "over_long": "x" * 10_000,
     "non_ascii": quote("Zoë-日本-🙂", safe=""),
+    # Digits that str.isdigit() accepts and int() refuses, and a number past any database id.
+    "unicode_digits": quote("²³", safe=""),
+    "huge_number": "9" * 40,
 }
 # What the views read from the query string and from forms (grep request.GET, request.POST,
 # query_params and the forms' field names); each gets the hostile value too.
@@ -187,6 +190,10 @@ def test_no_url_answers_5xx_to_hostile_path_parts_or_parameters(world, signed_in
         "accounts/confirm-email/<key>/",
     ):
         assert expected in templates
+    if signed_in:
+        # The back office stops an owner (not staff) at the same gate as a stranger: its
+        # patterns, three quarters of the walk, are walked signed out only.
+        templates = [template for template in templates if not template.startswith("admin/")]
     failures = walk(client, templates, world["values"], sign_in=sign_in)
     assert not failures, "\n".join(failures)
     # The owner's walk reached the pages behind the sign-in: still signed in at the end.

@@ -141,7 +141,8 @@ def _form_context(organization: Organization, form, kind: str) -> dict:
 
 def _initial_project(request: HttpRequest, projects) -> dict:
     chosen = request.GET.get("project", "")
-    if chosen.isdigit() and projects.filter(id=int(chosen)).exists():
+    # isdigit() alone admits "²", which int() refuses.
+    if chosen.isascii() and chosen.isdigit() and projects.filter(id=int(chosen)).exists():
         return {"project": int(chosen)}
     return {}
 
