@@ -3,9 +3,17 @@ import uuid
 
 from django.db import models
 
+TRACKING_ID_MAX_LENGTH = 64
+
 
 def tracking_id_generate() -> str:
     return secrets.token_hex(16)
+
+
+def tracking_id_can_exist(value: str) -> bool:
+    """False for text that names no request, whatever is stored: empty, longer than the column,
+    or holding a NUL, which PostgreSQL refuses even to compare (a 500 rather than a 404)."""
+    return 0 < len(value) <= TRACKING_ID_MAX_LENGTH and "\x00" not in value
 
 
 class RequestKind(models.TextChoices):
@@ -73,7 +81,9 @@ class Channel(models.TextChoices):
 class PrivacyRequest(models.Model):
     """One export or deletion request; the row, not the queue, is the source of truth."""
 
-    tracking_id = models.CharField(max_length=64, unique=True, default=tracking_id_generate)
+    tracking_id = models.CharField(
+        max_length=TRACKING_ID_MAX_LENGTH, unique=True, default=tracking_id_generate
+    )
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.PROTECT, related_name="privacy_requests"
     )

@@ -18,6 +18,7 @@ from privacy_requests.models import (
     PrivacyRequest,
     RequestKind,
     RequestSubject,
+    tracking_id_can_exist,
 )
 from projects.chunking import in_chunks
 from projects.models import Project
@@ -40,6 +41,8 @@ def privacy_request_list_for_user(*, user: User) -> QuerySet[PrivacyRequest]:
 
 def privacy_request_get_for_user(*, user: User, tracking_id: str) -> PrivacyRequest | None:
     """The request if the user may act on it; None (answer 404) otherwise."""
+    if not tracking_id_can_exist(tracking_id):
+        return None
     return privacy_request_list_for_user(user=user).filter(tracking_id=tracking_id).first()
 
 
@@ -48,6 +51,8 @@ def privacy_request_get_for_project(
 ) -> PrivacyRequest | None:
     """The project's request of this kind; None (answer 404) otherwise. Who may act on it is
     the caller's next check (the API answers 404 before 403)."""
+    if not tracking_id_can_exist(tracking_id):
+        return None
     return _privacy_requests().filter(project=project, kind=kind, tracking_id=tracking_id).first()
 
 

@@ -109,6 +109,13 @@ TEMPLATES = [
     },
 ]
 
+# Database sessions whose key must look like one Django made (config/sessions.py).
+SESSION_ENGINE = "config.sessions"
+
+# Uploaded files: no page takes one but the CSV upload, which installs its own handler; every
+# other file part is dropped unread (config/uploads.py). Form fields stay under Django's 2.5 MB.
+FILE_UPLOAD_HANDLERS = ["config.uploads.DiscardFileUploadHandler"]
+
 # DATABASE_URL picks the database; without it, a SQLite file in the project.
 DATABASES = {
     "default": dj_database_url.parse(

@@ -81,7 +81,17 @@ BODY_ERRORS = {
 }
 
 
-class GdprApiView(APIView):
+class NoStore:
+    """No cache may keep an answer: a status holds a signed download link, a bearer credential
+    (DESIGN section 5.2), and answers name distinct_ids."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class GdprApiView(NoStore, APIView):
     kind: str = ""
     authentication_classes = [GdprTokenAuthentication, ServiceAccountAuthentication]
     permission_classes = [ProjectPrivacyPermission]
@@ -266,7 +276,7 @@ class RequestCursorPagination(CursorPagination):
         return cursor
 
 
-class PrivacyRequestListView(ListAPIView):
+class PrivacyRequestListView(NoStore, ListAPIView):
     """Native endpoint (not Mixpanel's): every request of the organizations where you are an
     owner or admin, newest first, 100 a page."""
 

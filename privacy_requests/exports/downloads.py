@@ -25,7 +25,13 @@ from django.views.decorators.http import require_GET
 
 from privacy_requests.audit import audit_append
 from privacy_requests.exports.files import EXPIRED, STORAGE_ERRORS, private_storage
-from privacy_requests.models import AuditAction, PrivacyRequest, RequestKind, Status
+from privacy_requests.models import (
+    AuditAction,
+    PrivacyRequest,
+    RequestKind,
+    Status,
+    tracking_id_can_exist,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +43,10 @@ LINK_ACTOR = "link"
 PRESIGNED_SECONDS = 60
 CONTENT_TYPES = {RequestKind.EXPORT: "application/zip", RequestKind.DELETION: "application/json"}
 EXTENSIONS = {RequestKind.EXPORT: "zip", RequestKind.DELETION: "json"}
+# All a link holder learns of a file that is gone: why and when (a deletion of the same end user,
+# its tracking id) are for the owners' pages (result_unavailable_reason), not for whoever holds
+# a forwarded or leaked link.
+LINK_GONE = "This link has expired, or the file is no longer available."
 
 
 class _Signer(signing.TimestampSigner):
@@ -65,7 +75,8 @@ def _ttl() -> timedelta:
 
 
 def result_unavailable_reason(request: PrivacyRequest, *, now: datetime | None = None) -> str:
-    """Why the request's file cannot be downloaded now; "" when it can."""
+    """Why the request's file cannot be downloaded now, in detail for the owners' pages; ""
+    when it can."""
     now = now or timezone.now()
     if request.status != Status.SUCCESS or not request.result_file:
         return "There is no file for this request."
@@ -99,9 +110,9 @@ def export_download_url(request: PrivacyRequest, *, absolute_base: str | None = 
     return f"{absolute_base.rstrip('/')}{path}" if absolute_base else path
 
 
-def _gone(reason: str) -> HttpResponse:
+def _gone() -> HttpResponse:
     response = HttpResponse(
-        reason + "\n", status=HTTPStatus.GONE, content_type="text/plain; charset=utf-8"
+        LINK_GONE + "\n", status=HTTPStatus.GONE, content_type="text/plain; charset=utf-8"
     )
     return _private(response)
 
@@ -116,16 +127,17 @@ def _private(response: HttpResponse) -> HttpResponse:
 def result_download(http_request: HttpRequest, tracking_id: str, signature: str):
     """GET of a signed link: no session or token needed. Expired or tampered links are 404;
     a file purged or expired since is 410 Gone."""
-    request = PrivacyRequest.objects.filter(tracking_id=tracking_id).first()
+    request = None
+    if tracking_id_can_exist(tracking_id):
+        request = PrivacyRequest.objects.filter(tracking_id=tracking_id).first()
     if request is None:
         raise Http404
     try:
         _Signer().unsign(f"{_signed_value(request)}{SIGNING_SEPARATOR}{signature}", max_age=_ttl())
     except signing.BadSignature as exc:  # SignatureExpired included
         raise Http404 from exc
-    reason = result_unavailable_reason(request)
-    if reason:
-        return _gone(reason)
+    if result_unavailable_reason(request):
+        return _gone()
 
     kind = RequestKind(request.kind)
     filename = f"{request.tracking_id}.{EXTENSIONS[kind]}"
@@ -133,7 +145,7 @@ def result_download(http_request: HttpRequest, tracking_id: str, signature: str)
         response = _file_response(request, filename=filename, content_type=CONTENT_TYPES[kind])
     except FileNotFoundError:
         logger.error("The file of %s is missing from private storage.", tracking_id)
-        return _gone("This file is no longer available.")
+        return _gone()
     except STORAGE_ERRORS:
         logger.exception("Private storage failed to serve the file of %s.", tracking_id)
         response = HttpResponse(

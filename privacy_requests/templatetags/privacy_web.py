@@ -1,7 +1,10 @@
 from django import template
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from privacy_requests.selectors import privacy_organizations_for_user
+from privacy_requests.web.presenters import distinct_id_has_edge_space
 
 register = template.Library()
 
@@ -19,3 +22,17 @@ def privacy_nav_url(context) -> str:
     if len(ids) == 1:
         return reverse("privacy_web:list", args=[ids[0]])
     return reverse("privacy_web:home")
+
+
+@register.filter
+def distinct_id(value: str) -> SafeString:
+    """A distinct_id as the pages show it, verbatim: the <code> keeps its spaces (white-space:
+    pre-wrap in site.css); one that begins or ends with a space is marked, and the style quotes
+    and tints it, so " padded " never looks like "padded"."""
+    if distinct_id_has_edge_space(value):
+        return format_html(
+            '<code class="distinct-id spaced" title="This id begins or ends with a space">{}'
+            "</code>",
+            value,
+        )
+    return format_html('<code class="distinct-id">{}</code>', value)

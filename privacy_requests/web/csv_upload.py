@@ -1,24 +1,37 @@
 """Uploaded CSVs of distinct_ids (DESIGN section 9).
 
-At most 5 MiB, UTF-8 with or without a BOM, read into memory and never written anywhere: the
-upload handler below keeps the bytes in memory and stops keeping them past the limit, so a large
-upload neither fills the disk nor the memory. One column of ids, or a header row with a
-`distinct_id` column; comma, semicolon or tab; cells trimmed; blank lines ignored; duplicates
-collapsed, first seen first; at most 2,000 unique ids. Anything else is a `CsvError` that names
-the line, and the caller saves nothing.
+At most 5 MiB, UTF-8 with or without a BOM, read into memory and never written anywhere. The
+form's page decides who may post from the session before it reads a byte of the body; then
+`csv_upload_parse` reads a body of at most MAX_UPLOAD_BYTES (5 MiB and a small allowance for the
+form's fields), with a handler that takes the one `csv_file` part and keeps at most 5 MiB of it,
+so neither a large upload nor many file parts fill the disk or the memory.
+
+One column of ids, or a header row with a `distinct_id` column; comma, semicolon or tab. Ids are
+kept verbatim, spaces at either end included, as the API keeps them (issue 15: a trimmed
+" padded " names another end user); lines whose cells are all blank (empty or spaces) are
+ignored; duplicates collapsed, first seen first; at most 2,000 unique ids. Anything else is a
+`CsvError` that names the line, and the caller saves nothing.
 """
 
 import csv
 import io
 import re
 from dataclasses import dataclass
+from http import HTTPStatus
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
+from django.http import HttpRequest, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 
 from privacy_requests.services.submission import MAX_DISTINCT_ID_LENGTH, MAX_DISTINCT_IDS
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
+# The whole body of the form: the CSV, its part's headers and the few small fields around it.
+MAX_UPLOAD_BYTES = MAX_CSV_BYTES + 64 * 1024
+DISCARD_CHUNK_BYTES = 64 * 1024
+CSV_FIELD = "csv_file"
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 HEADER = "distinct_id"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -53,14 +66,36 @@ class TooLargeUpload(InMemoryUploadedFile):
     """What the form sees of an upload past the limit: its size, none of its content."""
 
 
-class MemoryOnlyUploadHandler(FileUploadHandler):
-    """Keeps an uploaded file in memory, never on disk, and drops everything past
-    MAX_CSV_BYTES (reading on, so the client still gets an answer rather than a reset)."""
+class UploadRefused(MultiPartParserError):
+    """A body the CSV form does not take (another file part, a second file)."""
 
-    def new_file(self, *args, **kwargs) -> None:
-        super().new_file(*args, **kwargs)
+
+@dataclass(frozen=True)
+class UploadRefusal:
+    """Why a POST of the CSV form was answered without reading it as a form."""
+
+    status: HTTPStatus
+    message: str
+
+
+class CsvUploadHandler(FileUploadHandler):
+    """Keeps the one `csv_file` part in memory, never on disk, and drops everything past
+    MAX_CSV_BYTES; any other file part refuses the whole body."""
+
+    def __init__(self, request: HttpRequest):
+        super().__init__(request)
         self.buffer = io.BytesIO()
         self.size = 0
+        self.started = False
+
+    def new_file(self, field_name: str, *args, **kwargs) -> None:
+        if field_name != CSV_FIELD or self.started:
+            raise UploadRefused(
+                f"This form takes one file, in the “{CSV_FIELD}” field: the upload holds "
+                "another one. Nothing was submitted."
+            )
+        super().new_file(field_name, *args, **kwargs)
+        self.started = True
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self.size += len(raw_data)
@@ -70,10 +105,10 @@ class MemoryOnlyUploadHandler(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> InMemoryUploadedFile:
         too_large = self.size > MAX_CSV_BYTES
-        self.buffer.seek(0)
-        file_class = TooLargeUpload if too_large else InMemoryUploadedFile
         if too_large:
             self.buffer = io.BytesIO()
+        self.buffer.seek(0)
+        file_class = TooLargeUpload if too_large else InMemoryUploadedFile
         return file_class(
             file=self.buffer,
             field_name=self.field_name,
@@ -83,6 +118,59 @@ class MemoryOnlyUploadHandler(FileUploadHandler):
             charset=self.charset,
             content_type_extra=self.content_type_extra,
         )
+
+
+def _content_length(request: HttpRequest) -> int:
+    # As Django reads it: a missing or broken header is a body of 0 bytes.
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def csv_upload_parse(request: HttpRequest) -> UploadRefusal | None:
+    """Parses a POST of the CSV form within its limits, or says why it will not: a body over
+    MAX_UPLOAD_BYTES is not read at all (413); another file part, or a body Django cannot
+    parse, is a 400. Call it once the session has shown who may post, and before anything
+    reads request.POST."""
+    length = _content_length(request)
+    if length > MAX_UPLOAD_BYTES:
+        return UploadRefusal(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"The upload is {_mib(length)}; a CSV file may be at most 5 MiB. Split it into "
+            "smaller files. Nothing was submitted.",
+        )
+    request.upload_handlers = [CsvUploadHandler(request)]
+    try:
+        request.POST  # noqa: B018 (parsing is the point)
+    except UploadRefused as exc:
+        return UploadRefusal(HTTPStatus.BAD_REQUEST, str(exc))
+    except RequestDataTooBig:
+        return UploadRefusal(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            "The form fields are too large to be read. Nothing was submitted.",
+        )
+    except (MultiPartParserError, SuspiciousOperation) as exc:
+        return UploadRefusal(
+            HTTPStatus.BAD_REQUEST,
+            f"The form could not be read ({exc}). Nothing was submitted.",
+        )
+    return None
+
+
+def csv_upload_discard(request: HttpRequest) -> None:
+    """Drops the body of a refused POST. One of at most MAX_UPLOAD_BYTES is read in small
+    chunks and dropped, so that a browser sees the answer (the sign-in page, an error) rather
+    than a connection reset; a larger one is left unread, and the server closes the
+    connection. Either way the form data is marked absent, as Django marks a body it refuses:
+    nothing answering later parses it (Django's 404 page checks a CSRF token, which would)."""
+    if _content_length(request) <= MAX_UPLOAD_BYTES:
+        try:
+            while request.read(DISCARD_CHUNK_BYTES):
+                pass
+        except UnreadablePostError:
+            pass  # the client went away: nothing to answer
+    request._mark_post_parse_error()  # type: ignore[attr-defined]  # Django's own, since 1.x
 
 
 def _mib(size: int) -> str:
@@ -114,7 +202,8 @@ def _decode(data: bytes) -> str:
 
 
 def _rows(text: str, delimiter: str):
-    """(line number where the row ends, cells trimmed) for each row; csv errors name the line."""
+    """(line number where the row ends, cells verbatim) for each row; csv errors name the
+    line."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     while True:
         line = reader.line_num + 1  # where the next row starts
@@ -132,11 +221,15 @@ def _rows(text: str, delimiter: str):
             if "unexpected end of data" in str(exc):
                 raise CsvError("a quoted cell starts here and is never closed.", line=line) from exc
             raise CsvError(f"this is not valid CSV ({exc}).", line=line) from exc
-        yield reader.line_num, [cell.strip() for cell in row]
+        yield reader.line_num, row
+
+
+def _is_blank_cell(cell: str) -> bool:
+    return not cell.strip()
 
 
 def _is_blank(cells: list[str]) -> bool:
-    return not any(cells)
+    return all(_is_blank_cell(cell) for cell in cells)
 
 
 def _first_row(text: str, delimiter: str) -> tuple[int, list[str]] | None:
@@ -154,13 +247,13 @@ def _layout(text: str) -> tuple[str | None, int | None]:
         if first is None:
             return None, None
         _, cells = first
-        names = [cell.lower() for cell in cells]
+        names = [cell.strip().lower() for cell in cells]
         if HEADER in names:
             return delimiter, names.index(HEADER)
     # No header: each row must be one cell, whichever delimiter one reads it with.
     for delimiter, name in DELIMITERS.items():
         for line, cells in _rows(text, delimiter):
-            if len(cells) > 1:
+            if len(cells) > 1 and not _is_blank(cells):
                 raise CsvError(
                     f"this row has more than one column (separated by a {name}). Upload one "
                     f"column of ids, or name the id column “{HEADER}” in a header row.",
@@ -192,7 +285,7 @@ def distinct_ids_parse_csv(data: bytes) -> ParsedIds:
             continue
         if column is None:
             value = cells[0]
-        elif column >= len(cells) or not cells[column]:
+        elif column >= len(cells) or _is_blank_cell(cells[column]):
             raise CsvError(f"the {HEADER} cell (column {column + 1}) is empty.", line=line)
         else:
             value = cells[column]

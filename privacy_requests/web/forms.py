@@ -33,12 +33,17 @@ class _RequestForm(forms.Form):
         initial=ONE_USER,
         widget=forms.RadioSelect,
     )
+    # Verbatim, as the API takes it: a stripped " padded " would name another end user.
     distinct_id = forms.CharField(
         label="distinct_id",
         required=False,
+        strip=False,
         max_length=MAX_DISTINCT_ID_LENGTH,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="Exactly as your product sends it: ids are case-sensitive.",
+        help_text=(
+            "Exactly as your product sends it: ids are case-sensitive, and spaces at either "
+            "end are part of the id."
+        ),
     )
     csv_file = forms.FileField(
         label="CSV file",
@@ -151,6 +156,7 @@ class SuppressionForm(forms.Form):
 class SuppressionLiftForm(forms.Form):
     distinct_id = forms.CharField(
         label="distinct_id to accept again",
+        strip=False,  # verbatim, as the deletion that suppressed it took it
         max_length=255,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         help_text="Exactly as your product sends it: ids are case-sensitive.",

@@ -87,6 +87,17 @@ def request_status_payload(request: PrivacyRequest) -> dict:
     }
 
 
+def distinct_id_has_edge_space(distinct_id: str) -> bool:
+    """Whether the id begins or ends with a space (or other white space), which is part of it
+    and which a page must show: "padded" is another end user than " padded "."""
+    return distinct_id != distinct_id.strip()
+
+
+def distinct_id_in_text(distinct_id: str) -> str:
+    """The id in a sentence: quoted when spaces at either end are part of it."""
+    return f"“{distinct_id}”" if distinct_id_has_edge_space(distinct_id) else distinct_id
+
+
 def audit_action_label(action: str) -> str:
     if action in AuditAction.values:
         return AuditAction(action).label

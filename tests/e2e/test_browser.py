@@ -310,3 +310,59 @@ def test_owner_exports_deletes_and_resets_the_token_in_a_browser(
     assert "Subject: Your GDPR export is ready (Web shop)" in output
     assert "Subject: Your GDPR deletion is done (Web shop)" in output
     assert f"{base_url}/orgs/{export.organization_id}/privacy/{export.tracking_id}/" in output
+
+
+def test_an_id_with_spaces_is_shown_with_them_and_deleted_in_a_browser(site, shop, monkeypatch):
+    """Issue 15, finding 9: an id with spaces at either end is deleted as given, not trimmed,
+    and the pages show its spaces. Two on each side: a browser that collapsed white space would
+    show one (a single space after the opening quote survives collapsing)."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright runs a loop
+    from playwright.sync_api import expect, sync_playwright
+
+    base_url, project = site["base_url"], shop["project"]
+    padded = "  padded  "
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # beside the first test's, kept
+    EventFactory.create_batch(2, project=project, distinct_id=padded)
+    EventFactory.create_batch(3, project=project, distinct_id="padded")
+    rendered = (
+        "[...document.querySelectorAll('details.ids code.distinct-id')].map(code => ["
+        "code.innerText, getComputedStyle(code).whiteSpace,"
+        "getComputedStyle(code, '::before').content, getComputedStyle(code, '::after').content"
+        "])"
+    )
+    shown = [[padded, "pre-wrap", '"\u201c"', '"\u201d"']]
+    with sync_playwright() as playwright, connections_closed_on_exit():
+        browser = chromium_launch(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+        page.goto(f"{base_url}/accounts/login/")
+        page.fill("input[name=login]", shop["owner"].email)
+        page.fill("input[name=password]", DEFAULT_PASSWORD)
+        page.locator("form button[type=submit]").click()
+        expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+
+        page.goto(f"{base_url}/orgs/{shop['organization'].id}/privacy/deletion/")
+        page.get_by_label("distinct_id", exact=True).fill(padded)
+        page.get_by_role("button", name="Preview deletion").click()
+        expect(page.locator("#preview-summary")).to_have_text(
+            "This id resolves to 1 linked id with 2 events and 0 profiles."
+        )
+        # innerText is the text as rendered: spaces the browser collapsed would be missing.
+        assert page.evaluate(rendered) == shown
+        expect(page.get_by_text("Ids are used exactly as given, spaces included")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "16-deletion-preview-padded-id.png"))
+
+        page.get_by_label(re.compile("I understand that this permanently deletes")).check()
+        page.get_by_role("button", name="Delete the data of 1 id").click()
+        expect(page.locator(".status-line [data-field=status]")).to_have_text(
+            "SUCCESS", timeout=FINISH_TIMEOUT_MS
+        )
+        page.locator("details.ids summary").click()
+        assert page.evaluate(rendered) == shown
+        page.screenshot(path=str(SCREENSHOTS / "17-deletion-padded-id-success.png"))
+        browser.close()
+
+    deletion = PrivacyRequest.objects.get(kind=RequestKind.DELETION)
+    assert (deletion.status, deletion.not_found) == (Status.SUCCESS, [])
+    assert not Event.objects.filter(project=project, distinct_id=padded).exists()
+    assert Event.objects.filter(project=project, distinct_id="padded").count() == 3

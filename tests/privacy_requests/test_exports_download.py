@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
+from django.urls import reverse
 from django.utils import timezone
 
 from privacy_requests.exports.downloads import export_download_url
@@ -49,6 +50,10 @@ def export(project, submit, settings):
     request = reload(submit(distinct_ids=["alice"], run=True))
     assert request.status == Status.SUCCESS, request.error
     return request
+
+
+# All a link holder learns of a file that is gone (issue 15, finding 10): not why, nor when.
+LINK_GONE = b"This link has expired, or the file is no longer available.\n"
 
 
 def downloads(request) -> int:
@@ -173,7 +178,7 @@ def test_a_file_that_expired_before_its_link_is_gone(export, client):
     response = client.get(url)
 
     assert response.status_code == HTTPStatus.GONE
-    assert response.content == b"This file has expired.\n"
+    assert response.content == LINK_GONE
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert response["Cache-Control"] == "no-store"
     assert downloads(export) == 0
@@ -194,13 +199,42 @@ def test_a_purged_file_is_gone_and_its_link_no_longer_shown(export, client):
 
     response = client.get(url)
     assert response.status_code == HTTPStatus.GONE
-    when = reload(export).result_purged_at.strftime("%Y-%m-%d %H:%M UTC")
-    assert response.content.decode() == (
-        f"This file was deleted on {when}: deleted by deletion request 123.\n"
-    )
+    assert response.content == LINK_GONE  # why, and when, are for the owners' pages
     assert not storages["private"].exists(export.result_file)
     assert export_download_url(reload(export)) == ""
     assert downloads(export) == 0
+
+
+def test_a_link_to_an_export_purged_by_a_deletion_does_not_tell_of_the_deletion(
+    export, submit, client, owner_actor
+):
+    url = export_download_url(export)
+    deletion = reload(submit(distinct_ids=["alice"], kind="deletion", run=True))
+    assert deletion.status == Status.SUCCESS, deletion.error
+    assert reload(export).result_purge_reason == f"deletion {deletion.tracking_id}"
+
+    response = client.get(url)
+
+    assert response.status_code == HTTPStatus.GONE
+    assert response.content == LINK_GONE
+    assert response["Cache-Control"] == "no-store"
+    # The owners' page keeps the detail.
+    client.force_login(owner_actor.user)
+    page = client.get(
+        reverse("privacy_web:detail", args=[export.organization_id, export.tracking_id])
+    ).content.decode()
+    when = reload(export).result_purged_at.strftime("%Y-%m-%d %H:%M UTC")
+    assert f"This file was deleted on {when}: deletion {deletion.tracking_id}." in page
+
+
+def test_a_link_to_a_file_missing_from_storage_says_the_same(export, client):
+    url = export_download_url(export)
+    storages["private"].delete(export.result_file)
+
+    response = client.get(url)
+
+    assert response.status_code == HTTPStatus.GONE
+    assert response.content == LINK_GONE
 
 
 def test_a_request_without_a_file_has_no_link(project, submit):

@@ -381,7 +381,8 @@ def test_detail_shows_status_facts_ids_and_the_audit_trail_without_raw_ids(
     assert '<span class="status status-pending" data-field="status">PENDING</span>' in page
     assert f'data-poll-url="{status_url(request)}"' in page
     assert "<dt>Ids given</dt><dd>2</dd>" in page
-    assert "<li>alice</li>" in page and "<li>bob</li>" in page
+    assert '<li><code class="distinct-id">alice</code></li>' in page
+    assert '<li><code class="distinct-id">bob</code></li>' in page
     audit = page.split('<h2 id="audit">')[1]
     assert '<td data-label="Action">Submitted</td>' in audit
     assert f"web:{owner.email}" in audit

@@ -179,7 +179,7 @@ def test_a_project_of_another_organization_is_refused(owner_client, organization
 def test_export_from_a_csv_keeps_first_seen_order_and_collapses_duplicates(
     owner_client, organization, project
 ):
-    content = b"\xef\xbb\xbfdistinct_id;country\n bob ;FR\n\nalice;DE\nbob;FR\r\nCarol;IT\n"
+    content = b"\xef\xbb\xbfdistinct_id;country\nbob;FR\n\nalice;DE\nbob;FR\r\nCarol;IT\n"
 
     response = owner_client.post(
         export_url(organization),

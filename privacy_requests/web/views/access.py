@@ -9,7 +9,7 @@ message, never a 500.
 from functools import wraps
 from http import HTTPStatus
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -35,26 +35,38 @@ def _forbidden(
     return render(request, "403.html", {"reason": reason}, status=HTTPStatus.FORBIDDEN)
 
 
+def privacy_access(
+    request: HttpRequest, organization_id: int, *, as_json: bool = False
+) -> Organization | HttpResponse:
+    """The organization when the signed-in user is one of its owners or admins; otherwise the
+    answer: the sign-in page, 404 outside the organization (raised as Http404 for a page), 403
+    for its members. Decided from the session alone: the request's body is never read."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    organization = organization_get_for_user(user=request.user, organization_id=organization_id)
+    if organization is None:
+        if as_json:
+            return JsonResponse({"error": "NOT_FOUND"}, status=HTTPStatus.NOT_FOUND)
+        raise Http404("No such organization.")
+    role = organization_role(user=request.user, organization=organization)
+    if role not in MANAGER_ROLES:
+        return _forbidden(request, organization, as_json=as_json)
+    return organization
+
+
 def privacy_page(*, as_json: bool = False):
-    """Resolves `organization_id` for an owner or admin: 404 outside the organization, 403 for
-    its members; the view gets the organization instead of the id."""
+    """Resolves `organization_id` for an owner or admin (privacy_access); the view gets the
+    organization instead of the id."""
 
     def decorate(view):
         @wraps(view)
         def wrapper(request: HttpRequest, organization_id: int, *args, **kwargs):
-            organization = organization_get_for_user(
-                user=request.user, organization_id=organization_id
-            )
-            if organization is None:
-                if as_json:
-                    return JsonResponse({"error": "NOT_FOUND"}, status=HTTPStatus.NOT_FOUND)
-                raise Http404("No such organization.")
-            role = organization_role(user=request.user, organization=organization)
-            if role not in MANAGER_ROLES:
-                return _forbidden(request, organization, as_json=as_json)
-            return view(request, organization, *args, **kwargs)
+            access = privacy_access(request, organization_id, as_json=as_json)
+            if isinstance(access, HttpResponse):
+                return access
+            return view(request, access, *args, **kwargs)
 
-        return login_required(wrapper)
+        return wrapper
 
     return decorate
 

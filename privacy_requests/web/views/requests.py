@@ -15,7 +15,12 @@ from accounts.actors import web_actor
 from accounts.models import Organization
 from privacy_requests.errors import PrivacyRequestError
 from privacy_requests.exports.downloads import result_unavailable_reason
-from privacy_requests.models import CANCELABLE_STATUSES, PrivacyRequest, Status
+from privacy_requests.models import (
+    CANCELABLE_STATUSES,
+    PrivacyRequest,
+    Status,
+    tracking_id_can_exist,
+)
 from privacy_requests.selectors import (
     audit_trail,
     given_id_counts,
@@ -106,7 +111,11 @@ def request_list(request: HttpRequest, organization: Organization) -> HttpRespon
 @require_GET
 def requests_status(request: HttpRequest, organization: Organization) -> JsonResponse:
     """Status and progress of the listed requests (`?t=<tracking_id>`, repeated)."""
-    tracking_ids = request.GET.getlist("t")[:MAX_POLLED]
+    tracking_ids = [
+        tracking_id
+        for tracking_id in request.GET.getlist("t")[:MAX_POLLED]
+        if tracking_id_can_exist(tracking_id)
+    ]
     requests = privacy_request_list_for_organization(
         user=request.user, organization=organization
     ).filter(tracking_id__in=tracking_ids)

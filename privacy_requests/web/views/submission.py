@@ -6,7 +6,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -28,9 +28,20 @@ from privacy_requests.services.drafts import (
     deletion_draft_confirm,
     deletion_draft_create,
 )
-from privacy_requests.web.csv_upload import MemoryOnlyUploadHandler
-from privacy_requests.web.forms import DeletionConfirmForm, DeletionRequestForm, ExportRequestForm
-from privacy_requests.web.views.access import detail_url, organization_projects, privacy_page
+from privacy_requests.web import presenters
+from privacy_requests.web.csv_upload import UploadRefusal, csv_upload_discard, csv_upload_parse
+from privacy_requests.web.forms import (
+    CSV_FILE,
+    DeletionConfirmForm,
+    DeletionRequestForm,
+    ExportRequestForm,
+)
+from privacy_requests.web.views.access import (
+    detail_url,
+    organization_projects,
+    privacy_access,
+    privacy_page,
+)
 
 CONFLICT_IDS_SHOWN = 20
 DRAFT_GONE = (
@@ -44,7 +55,8 @@ def _add_service_error(form, exc: PrivacyRequestError, *, ids_field: str) -> Non
     if isinstance(exc, Conflict):
         shown = exc.distinct_ids[:CONFLICT_IDS_SHOWN]
         more = len(exc.distinct_ids) - len(shown)
-        names = ", ".join(shown) + (f" and {more:,} more" if more else "")
+        names = ", ".join(map(presenters.distinct_id_in_text, shown))
+        names += f" and {more:,} more" if more else ""
         form.add_error(
             None,
             (
@@ -70,19 +82,49 @@ def _ids_field(form) -> str:
     return "csv_file" if form.cleaned_data.get("ids_from") == "csv" else "distinct_id"
 
 
-def _read_uploads_in_memory(view):
-    """Uploaded CSVs stay in memory and are never written to disk (DESIGN section 9). Upload
-    handlers must be set before the body is read, and Django's CSRF middleware reads it, so
-    the middleware skips this view and `csrf_protect` checks the token right after: the view
-    is exactly as CSRF-protected as any other."""
-    protected = csrf_protect(view)
+def _csv_upload_page(kind: str):
+    """A Data & Privacy page whose form may carry an uploaded CSV. The order is the point
+    (issue 15): who may post is decided from the session alone, before a byte of the body is
+    read; then the body is parsed within the CSV's limits, in memory (csv_upload_parse); then
+    the CSRF token, which is in the body, is checked. Django's CSRF middleware would parse the
+    body first, so it skips this view and csrf_protect runs right after the parse: the view is
+    exactly as CSRF-protected as any other."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        request.upload_handlers = [MemoryOnlyUploadHandler(request)]
-        return protected(request, *args, **kwargs)
+    def decorate(view):
+        protected = csrf_protect(view)
 
-    return csrf_exempt(wrapper)
+        @wraps(view)
+        def wrapper(request: HttpRequest, organization_id: int, *args, **kwargs):
+            try:
+                access = privacy_access(request, organization_id)
+            except Http404:
+                csv_upload_discard(request)
+                raise
+            if isinstance(access, HttpResponse):
+                csv_upload_discard(request)
+                return access
+            if request.method == "POST":
+                refusal = csv_upload_parse(request)
+                if refusal is not None:
+                    csv_upload_discard(request)
+                    return _upload_refused(request, access, kind, refusal)
+            return protected(request, access, *args, **kwargs)
+
+        return csrf_exempt(wrapper)
+
+    return decorate
+
+
+def _upload_refused(
+    request: HttpRequest, organization: Organization, kind: str, refusal: UploadRefusal
+) -> HttpResponse:
+    """The form again, empty, with why the post was not read; nothing was done, so no CSRF
+    token was needed to say so."""
+    form_class = ExportRequestForm if kind == RequestKind.EXPORT else DeletionRequestForm
+    form = form_class(projects=organization_projects(organization), initial={"ids_from": CSV_FILE})
+    context = _form_context(organization, form, kind)
+    context["upload_error"] = refusal.message
+    return render(request, "privacy_requests/request_form.html", context, status=refusal.status)
 
 
 def _form_context(organization: Organization, form, kind: str) -> dict:
@@ -99,13 +141,13 @@ def _form_context(organization: Organization, form, kind: str) -> dict:
 
 def _initial_project(request: HttpRequest, projects) -> dict:
     chosen = request.GET.get("project", "")
-    if chosen.isdigit() and projects.filter(id=int(chosen)).exists():
+    # isdigit() alone admits "²", which int() refuses.
+    if chosen.isascii() and chosen.isdigit() and projects.filter(id=int(chosen)).exists():
         return {"project": int(chosen)}
     return {}
 
 
-@_read_uploads_in_memory
-@privacy_page()
+@_csv_upload_page(RequestKind.EXPORT)
 @require_http_methods(["GET", "POST"])
 def export_new(request: HttpRequest, organization: Organization) -> HttpResponse:
     projects = organization_projects(organization)
@@ -144,8 +186,7 @@ def export_new(request: HttpRequest, organization: Organization) -> HttpResponse
     )
 
 
-@_read_uploads_in_memory
-@privacy_page()
+@_csv_upload_page(RequestKind.DELETION)
 @require_http_methods(["GET", "POST"])
 def deletion_new(request: HttpRequest, organization: Organization) -> HttpResponse:
     projects = organization_projects(organization)
@@ -223,6 +264,7 @@ def deletion_preview_page(
             "preview": preview,
             "form": form,
             "ids_shown": draft.distinct_ids[:100],
+            "spaced_ids": sum(map(presenters.distinct_id_has_edge_space, draft.distinct_ids)),
             "deletion_delay_minutes": settings.PRIVACY_DELETION_DELAY // 60,
         },
     )
