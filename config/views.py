@@ -1,4 +1,4 @@
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 
@@ -10,8 +10,3 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
-
-
-def not_found(request: HttpRequest, **kwargs: str) -> HttpResponse:
-    """A path that names nothing, whatever view a broader pattern would have given it."""
-    raise Http404

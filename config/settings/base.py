@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "config.admin_access.BackOfficeAccessMiddleware",
+    "config.rq_dashboard.RqDashboardArgumentsMiddleware",
     "privacy_requests.api.errors.ApiErrorShapeMiddleware",
 ]
 

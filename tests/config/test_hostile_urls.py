@@ -26,6 +26,7 @@ from accounts.models import Membership, Role
 from privacy_requests.models import RequestKind
 from privacy_requests.services import privacy_request_submit
 from privacy_requests.services.drafts import deletion_draft_create
+from tests.admin_support import sign_in_with_mfa, staff_user
 from tests.factories import MembershipFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -200,6 +201,26 @@ def test_no_url_answers_5xx_to_hostile_path_parts_or_parameters(world, signed_in
     values = world["values"]
     page = client.get(f"/orgs/{values['organization_id']}/privacy/{values['tracking_id']}/")
     assert page.status_code == (HTTPStatus.OK if signed_in else HTTPStatus.FOUND)
+
+
+def test_no_back_office_url_answers_5xx_to_hostile_values_as_staff(world):
+    client = Client(raise_request_exception=False)
+    operator = staff_user()
+
+    def sign_in():
+        sign_in_with_mfa(client, operator)
+
+    sign_in()
+    templates = [
+        template
+        for template in every_path_template(ingestion=False)
+        if template.startswith("admin/")
+    ]
+    assert "admin/r/<content_type_id>/<object_id>/" in templates
+    failures = walk(client, templates, world["values"], sign_in=sign_in)
+    assert not failures, "\n".join(failures)
+    # The walk ran signed in to its end (a POST may have deleted the authenticator it used).
+    assert client.session.get("_auth_user_id") == str(operator.pk)
 
 
 @pytest.mark.xfail(
