@@ -43,5 +43,10 @@ class BatchOutcome:
         self.failures.extend(other.failures)
 
     @property
+    def valid(self) -> int:
+        """Records that passed the checks: applied, or dropped on purpose (suppressed)."""
+        return self.received - len(self.failures)
+
+    @property
     def ordered_failures(self) -> list[RecordFailure]:
         return sorted(self.failures, key=lambda failure: failure.index)
