@@ -8,3 +8,4 @@ MAX_COLLECTION_ITEMS = 254  # nested objects and lists: "fewer than 255" keys or
 MAX_NESTING_DEPTH = 3
 MAX_ID_LENGTH = 255
 MAX_EVENT_NAME_LENGTH = 255
+MAX_INSERT_ID_LENGTH = 36

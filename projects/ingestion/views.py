@@ -22,6 +22,7 @@ from projects.ingestion.responses import (
     answer_style,
     error_response,
     outcome_response,
+    strict_flag,
     unauthorized_response,
 )
 
@@ -106,7 +107,13 @@ def _ingest(request: HttpRequest, *, endpoint: Endpoint, methods: tuple[str, ...
         )
         if project is None:
             return unauthorized_response()
-        outcome = events_ingest(endpoint=endpoint, records=payload.records, project=project)
+        outcome = events_ingest(
+            endpoint=endpoint,
+            records=payload.records,
+            project=project,
+            # Mixpanel's non-strict mode: `strict=0` skips per-record validation.
+            strict=strict_flag(payload.params) is not False,
+        )
     elif endpoint == Endpoint.TRACK:
         outcome = events_ingest(endpoint=endpoint, records=payload.records)
     elif endpoint == Endpoint.ENGAGE:

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db
 PLACEHOLDER = (
     "'properties.distinct_id' is a placeholder value that Mixpanel does not accept as an id"
 )
+TIME_REQUIRED = "'properties.time' is required: seconds or milliseconds since epoch"
 
 
 def _sdk_batch(token, *, bad_at):
@@ -110,6 +111,48 @@ def test_strict_1_on_the_sdks_form_answers_the_import_shape(client, project):
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response.json()["num_records_imported"] == 49
     assert [failure["index"] for failure in response.json()["failed_records"]] == [0]
+
+
+def test_strict_0_answers_ok_while_a_record_was_stored(client, project):
+    stored = event(project.token, distinct_id="bob", **{"$insert_id": "ok-1"})
+    unstorable = event(project.token, time=..., **{"$insert_id": "no-time"})
+
+    partial = post_import(client, [stored, unstorable], query="?strict=0")
+    none = post_import(client, [unstorable], query="?strict=0")
+
+    failed = [
+        {"index": 1, "$insert_id": "no-time", "field": "properties.time", "message": TIME_REQUIRED}
+    ]
+    assert (partial.status_code, partial.json()) == (
+        HTTPStatus.OK,
+        {"code": 200, "failed_records": failed, "num_records_imported": 1, "status": "OK"},
+    )
+    assert (none.status_code, none.json()) == (
+        HTTPStatus.BAD_REQUEST,
+        {
+            "code": 400,
+            "error": "some data points in the request failed validation",
+            "failed_records": [{**failed[0], "index": 0}],
+            "num_records_imported": 0,
+            "status": "Bad Request",
+        },
+    )
+    assert list(Event.objects.values_list("distinct_id", flat=True)) == ["bob"]
+
+
+def test_strict_0_through_the_sdks_form_keeps_the_verbose_shape(client, project):
+    records = [event(project.token, distinct_id="bob"), event(project.token, time=...)]
+
+    response = _post_sdk_import(client, records, query="?strict=0")
+
+    assert (response.status_code, response.json()) == (
+        HTTPStatus.OK,
+        {
+            "status": 1,
+            "error": None,
+            "failed_records": [{"index": 1, "field": "properties.time", "message": TIME_REQUIRED}],
+        },
+    )
 
 
 @pytest.mark.parametrize(
