@@ -100,6 +100,7 @@ def events_ingest(
             endpoint=endpoint,
             now=now,
             resolve=resolve,
+            batch_project_id=None if project is None else project.pk,
             strict=strict,
         )
         if isinstance(parsed, RecordFailure):
@@ -143,8 +144,11 @@ def _event_record_parse(
     endpoint: Endpoint,
     now: datetime,
     resolve: ProjectResolver,
+    batch_project_id: int | None,
     strict: bool,
 ) -> tuple[Project, _EventRow | _IdentityRow] | RecordFailure:
+    # The project a refusal is counted for: the authenticated one, else the token's once known.
+    project_id = batch_project_id
     shown_insert_id = None
 
     def fail(problem: Problem) -> RecordFailure:
@@ -153,6 +157,7 @@ def _event_record_parse(
             field=problem.field,
             message=problem.message,
             insert_id=shown_insert_id,
+            project_id=project_id,
         )
 
     if isinstance(record, UnreadableLine):
@@ -170,6 +175,7 @@ def _event_record_parse(
     project = resolve(properties.get("token"))
     if isinstance(project, Problem):
         return fail(project)
+    project_id = project.pk
     name = record.get("event")
     if not isinstance(name, str) or not name.strip():
         return fail(field_problem("event", "is required: the event name, a non-empty string"))
@@ -368,6 +374,7 @@ def _project_rows_write(
                     field=row.field,
                     message=f"'{row.field}' link refused: {reason}",
                     insert_id=row.insert_id,
+                    project_id=project.pk,
                 )
             )
         else:

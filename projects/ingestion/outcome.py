@@ -13,12 +13,14 @@ class Endpoint(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RecordFailure:
-    """A record that was not applied. `index` is its position in the request's batch."""
+    """A record that was not applied. `index` is its position in the request's batch;
+    `project_id` the project it names, when that is known (what refusal counts are kept by)."""
 
     index: int
     field: str
     message: str
     insert_id: str | None = None
+    project_id: int | None = None
 
 
 @dataclass

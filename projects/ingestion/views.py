@@ -18,6 +18,7 @@ from projects.ingestion.events import event_record_token, events_ingest
 from projects.ingestion.groups import groups_ingest
 from projects.ingestion.outcome import BatchOutcome, Endpoint
 from projects.ingestion.profiles import engage_ingest
+from projects.ingestion.refusals import refusals_count
 from projects.ingestion.responses import (
     answer_style,
     error_response,
@@ -121,6 +122,7 @@ def _ingest(request: HttpRequest, *, endpoint: Endpoint, methods: tuple[str, ...
     else:
         outcome = groups_ingest(records=payload.records)
     _outcome_log(endpoint, outcome)
+    refusals_count(endpoint=endpoint, failures=outcome.failures)
     return outcome_response(outcome, style)
 
 

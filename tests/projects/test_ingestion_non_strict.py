@@ -7,7 +7,7 @@ from http import HTTPStatus
 
 import pytest
 
-from projects.models import Event, IdentityLink
+from projects.models import Event, IdentityLink, RefusedRecordCount
 from tests.factories import ProjectFactory
 from tests.projects.ingestion_support import event, post_import
 
@@ -115,7 +115,7 @@ def _unstorable(project, other):
     ]
 
 
-def test_strict_0_refuses_what_cannot_be_stored(client, project):
+def test_strict_0_refuses_and_counts_what_cannot_be_stored(client, project):
     other = ProjectFactory()
     cases = _unstorable(project, other)
     good = event(project.token, distinct_id="bob", **{"$insert_id": "good-1"})
@@ -130,6 +130,11 @@ def test_strict_0_refuses_what_cannot_be_stored(client, project):
     ]
     assert list(Event.objects.values_list("distinct_id", flat=True)) == ["bob"]
     assert not IdentityLink.objects.exists()
+    counted = sum(
+        RefusedRecordCount.objects.filter(project=project).values_list("count", flat=True)
+    )
+    assert counted == len(cases)
+    assert not RefusedRecordCount.objects.filter(project=other).exists()
 
 
 def test_a_number_too_large_for_a_time_is_refused_in_strict_mode_too(client, project):
