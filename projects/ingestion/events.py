@@ -36,6 +36,7 @@ from projects.ingestion.decoding import UnreadableLine
 from projects.ingestion.event_store import events_store
 from projects.ingestion.outcome import BatchOutcome, Endpoint, RecordFailure
 from projects.ingestion.suppression import suppressed_ids_find
+from projects.ingestion.truncation import properties_truncated
 from projects.ingestion.validation import (
     Problem,
     distinct_id_normalize,
@@ -215,7 +216,7 @@ def _event_record_parse(
         problem = insert_id_problem(given_insert_id, field="properties.$insert_id", strict=strict)
         if problem is not None:
             return fail(problem)
-    stored = {key: value for key, value in properties.items() if key not in UNSTORED_PROPERTIES}
+    stored = properties_truncated(properties, left_out=UNSTORED_PROPERTIES)
     if given_insert_id is None:
         insert_id = _insert_id_derive(name=name, time=time, distinct_id=distinct_id, stored=stored)
     else:

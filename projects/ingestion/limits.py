@@ -9,3 +9,5 @@ MAX_NESTING_DEPTH = 3
 MAX_ID_LENGTH = 255
 MAX_EVENT_NAME_LENGTH = 255
 MAX_INSERT_ID_LENGTH = 36
+# Mixpanel truncates every string value to this many characters.
+MAX_STRING_LENGTH = 255

@@ -14,7 +14,8 @@ from typing import Any
 from projects.ingestion import limits
 from projects.models import Project
 
-# Mixpanel refuses these placeholder ids (compared trimmed and case-insensitively).
+# Mixpanel refuses these placeholder ids (compared trimmed and case-insensitively), as
+# distinct_ids and as $insert_ids alike.
 DISALLOWED_DISTINCT_IDS = frozenset(
     {
         "00000000-0000-0000-0000-000000000000",
@@ -84,15 +85,17 @@ def distinct_id_normalize(
 
 
 def insert_id_problem(value: Any, *, field: str, strict: bool = True) -> Problem | None:
-    """Mixpanel's rule: 1 to 36 letters, digits and '-'. Without `strict` (/import?strict=0),
-    any text the dedupe key's column holds."""
+    """Mixpanel's rule: 1 to 36 letters, digits and '-', and none of the placeholder ids.
+    Without `strict` (/import?strict=0), any text the dedupe key's column holds."""
     if not strict:
         if isinstance(value, str) and 0 < len(value) <= limits.MAX_INSERT_ID_LENGTH:
             return None
         return field_problem(field, "must be a string of 1 to 36 characters")
-    if isinstance(value, str) and _INSERT_ID.fullmatch(value):
-        return None
-    return field_problem(field, "must be 1 to 36 characters of letters, digits and '-'")
+    if not isinstance(value, str) or not _INSERT_ID.fullmatch(value):
+        return field_problem(field, "must be 1 to 36 characters of letters, digits and '-'")
+    if value.lower() in DISALLOWED_DISTINCT_IDS:
+        return field_problem(field, "is a placeholder value that Mixpanel does not accept as an id")
+    return None
 
 
 def event_time_parse(

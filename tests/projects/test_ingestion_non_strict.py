@@ -31,6 +31,7 @@ SKIPPED_RULES = [
     pytest.param({"$user_id": "undefined"}, "properties.$user_id", id="placeholder-user-id"),
     pytest.param({"$device_id": "null"}, "properties.$device_id", id="placeholder-device-id"),
     pytest.param({"$insert_id": "with_underscore"}, "properties.$insert_id", id="insert-id-chars"),
+    pytest.param({"$insert_id": "null"}, "properties.$insert_id", id="insert-id-placeholder"),
     pytest.param({f"p{n}": n for n in range(300)}, "properties", id="300-properties"),
     pytest.param({"deep": _nested(6)}, "properties.deep", id="nesting-6"),
     pytest.param({"tags": list(range(300))}, "properties.tags", id="list-300"),
