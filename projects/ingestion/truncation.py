@@ -12,17 +12,15 @@ from projects.ingestion.limits import MAX_STRING_LENGTH
 def properties_truncated(properties: dict, *, left_out: frozenset[str] = frozenset()) -> dict:
     """A copy of `properties` without the names in `left_out`, every string value cut to
     MAX_STRING_LENGTH characters. Never changes `properties` itself."""
-    kept = {}
-    for name, value in properties.items():
-        if name in left_out:
-            continue
-        kind = type(value)
+    # A comprehension, then a pass over the copy: the cheapest shape on the ingestion path.
+    kept = {name: value for name, value in properties.items() if name not in left_out}
+    for name, value in kept.items():
+        kind = value.__class__
         if kind is str:
             if len(value) > MAX_STRING_LENGTH:
-                value = value[:MAX_STRING_LENGTH]
+                kept[name] = value[:MAX_STRING_LENGTH]  # an existing key: safe while iterating
         elif kind is dict or kind is list:
-            value = _truncated(value)
-        kept[name] = value
+            kept[name] = _truncated(value)
     return kept
 
 
