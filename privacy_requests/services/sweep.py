@@ -2,7 +2,8 @@
 
 It enqueues PENDING requests that have no live job, STAGING requests past their grace period and
 STARTED requests whose lease ran out (their worker died), and pseudonymizes the subjects of
-requests final for 30 days. Losing Redis or a worker therefore loses no request.
+requests final for 30 days. Losing Redis or a worker therefore loses no request. It also purges
+what has expired: export files, deletion previews, old counters of refused records.
 """
 
 import logging
@@ -27,6 +28,7 @@ from privacy_requests.models import (
 from privacy_requests.notifications import privacy_due_reminders_send
 from privacy_requests.services.drafts import deletion_drafts_purge_expired
 from privacy_requests.services.queueing import job_is_live, privacy_request_enqueue
+from projects.ingestion.refusals import refusal_counts_purge
 from projects.pii import distinct_id_hmac
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class SweepReport:
     purged_exports: int = 0
     due_reminders: int = 0
     purged_drafts: int = 0
+    purged_refusal_counts: int = 0
 
     def as_text(self) -> str:
         text = (
@@ -52,6 +55,8 @@ class SweepReport:
             text += f", sent {self.due_reminders} due date reminders"
         if self.purged_drafts:
             text += f", purged {self.purged_drafts} expired deletion previews"
+        if self.purged_refusal_counts:
+            text += f", purged {self.purged_refusal_counts} old counters of refused records"
         return text
 
 
@@ -65,6 +70,7 @@ def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> Swee
     report.purged_exports = export_files_purge_expired(now=now)
     report.due_reminders = privacy_due_reminders_send(now=now)
     report.purged_drafts = deletion_drafts_purge_expired(now=now)
+    report.purged_refusal_counts = refusal_counts_purge(now=now)
     return report
 
 

@@ -12,7 +12,7 @@ must not be able to add rows at will, nor leave text of its own in them.
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from django.db import connection
@@ -39,6 +39,8 @@ _EVENT_FIELDS = frozenset(
         "$distinct_ids[1]",
     }
 )
+# The page shows the last 24 hours; a week is kept for looking back, then purged by the sweep.
+REFUSAL_COUNTS_KEPT = timedelta(days=7)
 _REASON_MAX_LENGTH = 100
 _ROWS_PER_STATEMENT = 100
 
@@ -93,3 +95,9 @@ def refusals_count(
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {rows} {conflict}"  # noqa: S608
             cursor.execute(sql, params)
     return sum(counts.values())
+
+
+def refusal_counts_purge(*, now: datetime) -> int:
+    """Deletes the counters of hours older than REFUSAL_COUNTS_KEPT; returns how many."""
+    deleted, _ = RefusedRecordCount.objects.filter(hour__lt=now - REFUSAL_COUNTS_KEPT).delete()
+    return deleted

@@ -12,10 +12,12 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.tokens import token_hash
 from privacy_requests.models import AuditEntry
+from privacy_requests.services.sweep import privacy_sweep
 from projects.ingestion.outcome import Endpoint, RecordFailure
 from projects.ingestion.refusals import refusals_count
 from projects.models import Project, SuppressedId
 from projects.pii import distinct_id_hmac
+from projects.selectors import RefusalTally, refused_records_recent
 from projects.services import project_verify_api_secret
 from tests.factories import ProjectFactory
 from tests.projects.ingestion_support import event, post_data
@@ -315,3 +317,18 @@ def test_refusal_counts_are_shown_only_to_the_projects_owners_and_admins(
         page = response.content.decode()
         assert "Refused records" not in page and "properties.distinct_id" not in page
         client.logout()
+
+
+def test_the_sweep_purges_refusal_counters_older_than_a_week(project):
+    failure = RecordFailure(index=0, field="event", message="m", project_id=project.pk)
+    now = timezone.now()
+    for days in (0, 8):
+        refusals_count(endpoint=Endpoint.TRACK, failures=[failure], now=now - timedelta(days=days))
+
+    report = privacy_sweep(now=now)
+
+    assert report.purged_refusal_counts == 1
+    assert "purged 1 old counters of refused records" in report.as_text()
+    assert refused_records_recent(project=project, now=now) == [
+        RefusalTally(endpoint="track", reason="event", count=1)
+    ]

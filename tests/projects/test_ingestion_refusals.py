@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from projects.ingestion.outcome import Endpoint, RecordFailure
-from projects.ingestion.refusals import refusal_reason, refusals_count
+from projects.ingestion.refusals import refusal_counts_purge, refusal_reason, refusals_count
 from projects.models import RefusedRecordCount
 from projects.selectors import RefusalTally, refused_records_recent
 from tests.factories import ProjectFactory
@@ -187,3 +187,21 @@ def test_the_selector_sums_the_last_24_hours_of_one_project(project):
         RefusalTally(endpoint="engage", reason="$set.*", count=1),
     ]
     assert refused_records_recent(project=ProjectFactory(), now=now) == []
+
+
+def test_counters_older_than_a_week_are_purged(project):
+    now = datetime(2026, 5, 10, 12, 30, tzinfo=UTC)
+    failure = RecordFailure(index=0, field="event", message="m", project_id=project.pk)
+    for days in (0, 6, 8, 30):
+        refusals_count(endpoint=Endpoint.TRACK, failures=[failure], now=now - timedelta(days=days))
+    # The hour that began 6 days, 23 hours and 30 minutes ago is within the week: kept.
+    refusals_count(
+        endpoint=Endpoint.TRACK, failures=[failure], now=now - timedelta(days=7, minutes=-31)
+    )
+
+    assert refusal_counts_purge(now=now) == 2
+
+    kept = sorted(RefusedRecordCount.objects.values_list("hour", flat=True))
+    hour = now.replace(minute=0)
+    assert kept == [hour - timedelta(days=7, hours=-1), hour - timedelta(days=6), hour]
+    assert refusal_counts_purge(now=now) == 0
