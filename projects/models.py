@@ -187,3 +187,28 @@ class SuppressedId(models.Model):
 
     def __str__(self) -> str:
         return f"suppressed {self.id_hmac[:12]}…"
+
+
+class RefusedRecordCount(models.Model):
+    """How many records ingestion refused, per project, hour, endpoint and reason: what the
+    project's owners see in its settings. The reason is the refused field, with property names
+    left out (`properties.*`), so rows stay few whatever clients send; never an id or a value.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField()
+    endpoint = models.CharField(max_length=16)
+    reason = models.CharField(max_length=100)
+    count = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            # Also the index of "this project's counts since <hour>".
+            models.UniqueConstraint(
+                fields=["project", "hour", "endpoint", "reason"],
+                name="refused_record_count_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} refused on /{self.endpoint} ({self.reason}), {self.hour:%Y-%m-%d %H}h"

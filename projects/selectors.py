@@ -1,10 +1,15 @@
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
 
 from accounts.models import Organization, ServiceAccount, User
 from projects.chunking import in_chunks
-from projects.models import IdentityLink, Project, ServiceAccountProject
+from projects.models import IdentityLink, Project, RefusedRecordCount, ServiceAccountProject
+
+REFUSALS_WINDOW = timedelta(hours=24)
 
 
 def project_list_for_user(*, user: User) -> QuerySet[Project]:
@@ -113,3 +118,26 @@ def identity_subject_set(*, project_id: int, distinct_ids: Sequence[str]) -> lis
     given = set(clusters)
     linked = {member for cluster in clusters.values() for member in cluster} - given
     return [*clusters, *sorted(linked)]
+
+
+@dataclass(frozen=True)
+class RefusalTally:
+    endpoint: str
+    reason: str
+    count: int
+
+
+def refused_records_recent(*, project: Project, now: datetime | None = None) -> list[RefusalTally]:
+    """The records ingestion refused for the project over the last 24 hours (the counters of
+    the hours that began in them), by endpoint and reason, most frequent first."""
+    since = (now or timezone.now()) - REFUSALS_WINDOW
+    rows = (
+        RefusedRecordCount.objects.filter(project=project, hour__gt=since)
+        .values("endpoint", "reason")
+        .annotate(total=Sum("count"))
+        .order_by("-total", "endpoint", "reason")
+    )
+    return [
+        RefusalTally(endpoint=row["endpoint"], reason=row["reason"], count=row["total"])
+        for row in rows
+    ]

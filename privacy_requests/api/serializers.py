@@ -1,9 +1,19 @@
 """Shapes of the GDPR API for the OpenAPI schema. Validation itself lives in the submit
 service, so the API, the web forms and the admin refuse exactly the same inputs."""
 
+from datetime import UTC, datetime
+
 from rest_framework import serializers
 
 from privacy_requests.models import Compliance, Disclosure, Status
+
+# Mixpanel's GDPR API writes `date_requested` so: UTC, no fraction, no offset.
+MIXPANEL_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+MIXPANEL_DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"
+
+
+def mixpanel_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(MIXPANEL_DATETIME_FORMAT)
 
 
 class RetrievalCreateSerializer(serializers.Serializer):
@@ -48,7 +58,12 @@ class DeletionStatusResultsSerializer(RetrievalStatusResultsSerializer):
     requesting_user = serializers.CharField()
     compliance_type = serializers.ChoiceField(choices=Compliance.choices)
     project_id = serializers.IntegerField()
-    date_requested = serializers.DateTimeField()
+    # Not an RFC 3339 date-time (it has no offset): a string of this exact shape.
+    date_requested = serializers.RegexField(
+        MIXPANEL_DATETIME_PATTERN,
+        help_text="When the request was received, in UTC, as Mixpanel writes it: "
+        "YYYY-MM-DDTHH:MM:SS (no fraction, no offset).",
+    )
 
 
 class RetrievalStatusSerializer(serializers.Serializer):

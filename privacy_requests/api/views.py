@@ -159,7 +159,7 @@ class DetailView(GdprApiView):
                     or privacy_request.requested_by,
                     "compliance_type": privacy_request.compliance,
                     "project_id": privacy_request.project_id,
-                    "date_requested": privacy_request.received_at.isoformat(),
+                    "date_requested": serializers.mixpanel_datetime(privacy_request.received_at),
                 }
             )
         return Response({"status": "ok", "results": results})

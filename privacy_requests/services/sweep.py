@@ -2,8 +2,9 @@
 
 It enqueues PENDING requests that have no live job, STAGING requests past their grace period and
 STARTED requests whose lease ran out (their worker died), and pseudonymizes the subjects of
-requests final for 30 days; it purges what has outlived its use (export files, deletion drafts,
-Idempotency-Keys). Losing Redis or a worker therefore loses no request.
+requests final for 30 days. Losing Redis or a worker therefore loses no request. It also purges
+what has outlived its use: export files, deletion previews, Idempotency-Keys, old counters of
+refused records.
 """
 
 import logging
@@ -29,6 +30,7 @@ from privacy_requests.notifications import privacy_due_reminders_send
 from privacy_requests.services.drafts import deletion_drafts_purge_expired
 from privacy_requests.services.idempotency import idempotency_keys_purge_expired
 from privacy_requests.services.queueing import job_is_live, privacy_request_enqueue
+from projects.ingestion.refusals import refusal_counts_purge
 from projects.pii import distinct_id_hmac
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class SweepReport:
     due_reminders: int = 0
     purged_drafts: int = 0
     purged_idempotency_keys: int = 0
+    purged_refusal_counts: int = 0
 
     def as_text(self) -> str:
         text = (
@@ -57,6 +60,8 @@ class SweepReport:
             text += f", purged {self.purged_drafts} expired deletion previews"
         if self.purged_idempotency_keys:
             text += f", purged {self.purged_idempotency_keys} expired Idempotency-Keys"
+        if self.purged_refusal_counts:
+            text += f", purged {self.purged_refusal_counts} old counters of refused records"
         return text
 
 
@@ -71,6 +76,7 @@ def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> Swee
     report.due_reminders = privacy_due_reminders_send(now=now)
     report.purged_drafts = deletion_drafts_purge_expired(now=now)
     report.purged_idempotency_keys = idempotency_keys_purge_expired(now=now)
+    report.purged_refusal_counts = refusal_counts_purge(now=now)
     return report
 
 

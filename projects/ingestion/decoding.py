@@ -8,6 +8,7 @@ passes the limit, so a small bomb never becomes a large buffer.
 
 import base64
 import binascii
+import codecs
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ class Payload:
 def payload_read(request: HttpRequest, *, ndjson_allowed: bool) -> Payload:
     params = {key: request.GET.get(key, "") for key in request.GET}
     body = _body_read(request)
+    if body.startswith(codecs.BOM_UTF8):
+        # Files saved by some Windows tools start with one; RFC 8259 lets a parser ignore it.
+        body = body[len(codecs.BOM_UTF8) :]
     if body and request.content_type.lower() == "multipart/form-data":
         raise UnsupportedEncoding(
             "multipart bodies are not accepted: send 'data' form-urlencoded, or a JSON body",
@@ -176,7 +180,7 @@ class _TextAfterDocument(PayloadError):
 
 def _json_body_parse(body: bytes, *, ndjson: bool, ndjson_allowed: bool) -> list[Any]:
     try:
-        text = body.decode("utf-8-sig")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError("the body is not UTF-8") from exc
     if ndjson:

@@ -1,5 +1,7 @@
-"""The one INSERT behind a batch of events, skipping rows already stored under the dedupe key
-`(project, distinct_id, time, name, insert_id)`.
+"""The one INSERT behind a batch of events. Of records with the same dedupe key `(project,
+distinct_id, time, name, insert_id)` the latest ingested wins, as in Mixpanel: within a batch the
+last copy is kept, and a stored row is overwritten by a later copy (`ON CONFLICT ... DO UPDATE`,
+skipped when the copy is identical, so that a retried batch rewrites nothing).
 
 PostgreSQL gets one `INSERT ... SELECT FROM json_to_recordset(<the batch as one JSON
 document>)`: one bind parameter whatever the batch size, so the statement is cheap to build
@@ -32,15 +34,40 @@ EVENT_COLUMNS = (
 )
 
 
+# The dedupe key, as the unique constraint `event_dedupe_and_subject_lookup` orders it.
+_KEY_COLUMNS = ("project", "distinct_id", "time", "name", "insert_id")
+# What a later copy of a record replaces.
+_REPLACED_COLUMNS = ("properties", "source", "ingested_at")
+
+
 def events_store(*, rows: Sequence[tuple[Any, ...]]) -> int:
-    """Inserts event rows (values in EVENT_COLUMNS order, the project as its id); returns how
-    many were new."""
-    unique = list({(row[0], row[1], row[3], row[2], row[4]): row for row in rows}.values())
+    """Inserts event rows (values in EVENT_COLUMNS order, the project as its id), a later copy
+    of a stored record replacing it; returns how many rows were written (new or replaced)."""
+    # A dict keeps the last value of a key: the latest copy within the batch wins (PostgreSQL
+    # also refuses to update one row twice in one statement). In key order, so that concurrent
+    # batches lock the rows they both replace in the same order, never in opposite orders.
+    latest = {(row[0], row[1], row[3], row[2], row[4]): row for row in rows}
+    unique = [latest[key] for key in sorted(latest)]
     if not unique:
         return 0
     if connection.vendor == "postgresql":
         return _insert_recordset(unique)
     return _insert_values(unique)
+
+
+def _on_conflict() -> str:
+    """`ON CONFLICT (<dedupe key>) DO UPDATE` the replaced columns, unless they are equal."""
+    quote = connection.ops.quote_name
+    table = quote(Event._meta.db_table)
+    key = ", ".join(quote(Event._meta.get_field(name).column) for name in _KEY_COLUMNS)
+    replaced = [quote(Event._meta.get_field(name).column) for name in _REPLACED_COLUMNS]
+    assignments = ", ".join(f"{column} = EXCLUDED.{column}" for column in replaced)
+    # jsonb compares by value; SQLite compares the stored JSON text, equal for equal records.
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    changed = " OR ".join(
+        f"{table}.{column} {distinct} EXCLUDED.{column}" for column in replaced[:-1]
+    )
+    return f" ON CONFLICT ({key}) DO UPDATE SET {assignments} WHERE {changed}"
 
 
 def _fields() -> list:
@@ -75,7 +102,7 @@ def _insert_recordset(rows: list[tuple[Any, ...]]) -> int:
     )
     # Built from the model's metadata only; the batch is one bound parameter.
     select = f"SELECT {columns} FROM json_to_recordset(%s::json) AS batch({record_type})"  # noqa: S608
-    sql = _insert_head(fields) + select + " ON CONFLICT DO NOTHING"
+    sql = _insert_head(fields) + select + _on_conflict()
     with connection.cursor() as cursor:
         cursor.execute(sql, [document])
         return max(cursor.rowcount, 0)
@@ -93,7 +120,7 @@ def _insert_values(rows: list[tuple[Any, ...]]) -> int:
                 for field, value in zip(fields, row, strict=True)
             ]
             values = ", ".join([row_placeholder] * len(chunk))
-            sql = _insert_head(fields) + f"VALUES {values} ON CONFLICT DO NOTHING"
+            sql = _insert_head(fields) + f"VALUES {values}" + _on_conflict()
             cursor.execute(sql, params)
             inserted += max(cursor.rowcount, 0)
     return inserted

@@ -4,6 +4,19 @@ the rest stored set-based, and identity links handed to `projects.identity`.
 `$create_alias`, `$identify` and `$merge` are identity operations, not events: as in Mixpanel
 they are not stored as events. An ordinary event carrying both `$device_id` and `$user_id` is
 stored under the `$user_id` and also asks for the device link.
+
+`/import?strict=0` (Mixpanel's non-strict mode) skips the per-record validation rules and keeps
+only the checks that storing needs or that guard identities:
+- skipped: the time window (1971-01-01 to one hour ahead), the placeholder ids for the event's
+  own distinct_id, `$user_id` or `$device_id`, the `$insert_id` format and placeholder list, and
+  Mixpanel's shape limits (255 properties, nesting depth 3, 255 items, 1 MB a record);
+- kept: a JSON object with an object `properties`; a token, if any, of the authenticated
+  project; an event name of 1 to 255 characters; a distinct_id (or `$user_id` / `$device_id`)
+  of text or a number, at most 255 characters; a time that is a number a date can hold; an
+  `$insert_id`, if any, of 1 to 36 characters; text the database stores (no NUL, no lone
+  surrogate, no infinity); and every rule of identity links: `$create_alias`, `$identify`,
+  `$merge`, and an event's device link, refuse placeholder ids in any mode, since a link joins
+  two people's data for every later export and deletion.
 """
 
 import hashlib
@@ -23,6 +36,7 @@ from projects.ingestion.decoding import UnreadableLine
 from projects.ingestion.event_store import events_store
 from projects.ingestion.outcome import BatchOutcome, Endpoint, RecordFailure
 from projects.ingestion.suppression import suppressed_ids_find
+from projects.ingestion.truncation import properties_truncated
 from projects.ingestion.validation import (
     Problem,
     distinct_id_normalize,
@@ -67,18 +81,28 @@ class _IdentityRow:
 
 
 def events_ingest(
-    *, endpoint: Endpoint, records: Sequence[Any], project: Project | None = None
+    *,
+    endpoint: Endpoint,
+    records: Sequence[Any],
+    project: Project | None = None,
+    strict: bool = True,
 ) -> BatchOutcome:
     """Ingests a batch. For /track each record names its project by `properties.token`; for
     /import `project` is the one the API secret authenticated, and a record's token, if any,
-    must be that project's."""
+    must be that project's. `strict=False` is /import's non-strict mode (module docstring)."""
     now = timezone.now()
     outcome = BatchOutcome(received=len(records))
     resolve = _token_resolver(records) if project is None else _authenticated_resolver(project)
     batches: dict[int, tuple[Project, list[_EventRow | _IdentityRow]]] = {}
     for index, record in enumerate(records):
         parsed = _event_record_parse(
-            record, index=index, endpoint=endpoint, now=now, resolve=resolve
+            record,
+            index=index,
+            endpoint=endpoint,
+            now=now,
+            resolve=resolve,
+            batch_project_id=None if project is None else project.pk,
+            strict=strict,
         )
         if isinstance(parsed, RecordFailure):
             outcome.fail(parsed)
@@ -115,30 +139,44 @@ def event_record_token(record: Any) -> Any:
 
 
 def _event_record_parse(
-    record: Any, *, index: int, endpoint: Endpoint, now: datetime, resolve: ProjectResolver
+    record: Any,
+    *,
+    index: int,
+    endpoint: Endpoint,
+    now: datetime,
+    resolve: ProjectResolver,
+    batch_project_id: int | None,
+    strict: bool,
 ) -> tuple[Project, _EventRow | _IdentityRow] | RecordFailure:
-    if isinstance(record, UnreadableLine):
+    # The project a refusal is counted for: the authenticated one, else the token's once known.
+    project_id = batch_project_id
+    shown_insert_id = None
+
+    def fail(problem: Problem) -> RecordFailure:
         return RecordFailure(
-            index=index, field="record", message=f"line {record.line} is not valid JSON"
+            index=index,
+            field=problem.field,
+            message=problem.message,
+            insert_id=shown_insert_id,
+            project_id=project_id,
         )
+
+    if isinstance(record, UnreadableLine):
+        return fail(Problem(field="record", message=f"line {record.line} is not valid JSON"))
     if not isinstance(record, dict):
-        return RecordFailure(index=index, field="record", message="record must be a JSON object")
+        return fail(Problem(field="record", message="record must be a JSON object"))
     properties = record.get("properties")
     if properties is None:
         properties = {}
     given_insert_id = properties.get("$insert_id") if isinstance(properties, dict) else None
     shown_insert_id = given_insert_id if isinstance(given_insert_id, str) else None
 
-    def fail(problem: Problem) -> RecordFailure:
-        return RecordFailure(
-            index=index, field=problem.field, message=problem.message, insert_id=shown_insert_id
-        )
-
     if not isinstance(properties, dict):
         return fail(field_problem("properties", "must be a JSON object"))
     project = resolve(properties.get("token"))
     if isinstance(project, Problem):
         return fail(project)
+    project_id = project.pk
     name = record.get("event")
     if not isinstance(name, str) or not name.strip():
         return fail(field_problem("event", "is required: the event name, a non-empty string"))
@@ -146,7 +184,8 @@ def _event_record_parse(
         return fail(
             field_problem("event", f"is longer than {limits.MAX_EVENT_NAME_LENGTH} characters")
         )
-    problem = properties_problem(properties, prefix="properties") or record_encoding_problem(record)
+    problem = properties_problem(properties, prefix="properties") if strict else None
+    problem = problem or record_encoding_problem(record, size_limited=strict)
     if problem is not None:
         return fail(problem)
 
@@ -162,22 +201,25 @@ def _event_record_parse(
     if properties.get("time") is None and endpoint == Endpoint.TRACK:
         time: datetime | Problem = now
     else:
-        time = event_time_parse(properties.get("time"), field="properties.time", now=now)
+        time = event_time_parse(
+            properties.get("time"), field="properties.time", now=now, window=strict
+        )
     if isinstance(time, Problem):
         return fail(time)
 
-    identity = _event_identity(properties)
+    identity = _event_identity(properties, strict=strict)
     if isinstance(identity, Problem):
         return fail(identity)
     distinct_id, device_link = identity
 
-    stored = {key: value for key, value in properties.items() if key not in UNSTORED_PROPERTIES}
+    if given_insert_id is not None:
+        problem = insert_id_problem(given_insert_id, field="properties.$insert_id", strict=strict)
+        if problem is not None:
+            return fail(problem)
+    stored = properties_truncated(properties, left_out=UNSTORED_PROPERTIES)
     if given_insert_id is None:
         insert_id = _insert_id_derive(name=name, time=time, distinct_id=distinct_id, stored=stored)
     else:
-        problem = insert_id_problem(given_insert_id, field="properties.$insert_id")
-        if problem is not None:
-            return fail(problem)
         insert_id = given_insert_id
     values = (
         project.pk,
@@ -193,13 +235,17 @@ def _event_record_parse(
     return project, _EventRow(index=index, values=values, distinct_ids=ids, device_link=device_link)
 
 
-def _event_identity(properties: dict) -> tuple[str, LinkRequest | None] | Problem:
-    """The event's distinct_id under the simplified ID merge, and the device link it asks for."""
+def _event_identity(properties: dict, *, strict: bool) -> tuple[str, LinkRequest | None] | Problem:
+    """The event's distinct_id under the simplified ID merge, and the device link it asks for.
+    Placeholder ids are refused in strict mode, and in any mode when they would be linked."""
     user_id = properties.get("$user_id")
     device_id = properties.get("$device_id")
+    refused = strict or (user_id is not None and device_id is not None)
     device: str | None = None
     if device_id is not None:
-        normalized = distinct_id_normalize(device_id, field="properties.$device_id")
+        normalized = distinct_id_normalize(
+            device_id, field="properties.$device_id", placeholders_refused=refused
+        )
         if isinstance(normalized, Problem):
             return normalized
         device = DEVICE_PREFIX + normalized
@@ -210,7 +256,9 @@ def _event_identity(properties: dict) -> tuple[str, LinkRequest | None] | Proble
                 "characters",
             )
     if user_id is not None:
-        distinct_id = distinct_id_normalize(user_id, field="properties.$user_id")
+        distinct_id = distinct_id_normalize(
+            user_id, field="properties.$user_id", placeholders_refused=refused
+        )
         if isinstance(distinct_id, Problem):
             return distinct_id
         link = None if device is None else LinkRequest(device, distinct_id, IdentityKind.DEVICE)
@@ -222,7 +270,9 @@ def _event_identity(properties: dict) -> tuple[str, LinkRequest | None] | Proble
         if given == "":
             # Mixpanel accepts an empty distinct_id: an event tied to no user.
             return "", None
-    distinct_id = distinct_id_normalize(given, field="properties.distinct_id")
+    distinct_id = distinct_id_normalize(
+        given, field="properties.distinct_id", placeholders_refused=refused
+    )
     if isinstance(distinct_id, Problem):
         return distinct_id
     return distinct_id, None
@@ -325,6 +375,7 @@ def _project_rows_write(
                     field=row.field,
                     message=f"'{row.field}' link refused: {reason}",
                     insert_id=row.insert_id,
+                    project_id=project.pk,
                 )
             )
         else:

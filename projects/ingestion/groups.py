@@ -53,16 +53,16 @@ def _group_record_parse(
         return _failure(index, project)
     group_key = _group_name(record.get("$group_key"), field="$group_key")
     if isinstance(group_key, Problem):
-        return _failure(index, group_key)
+        return _failure(index, group_key, project=project)
     group_id = _group_name(record.get("$group_id"), field="$group_id")
     if isinstance(group_id, Problem):
-        return _failure(index, group_id)
+        return _failure(index, group_id, project=project)
     operations = operations_parse(record, allowed=GROUP_OPERATIONS)
     if isinstance(operations, Problem):
-        return _failure(index, operations)
+        return _failure(index, operations, project=project)
     problem = record_encoding_problem(record)
     if problem is not None:
-        return _failure(index, problem)
+        return _failure(index, problem, project=project)
     return project, ProfileUpdate(index=index, key=(group_key, group_id), operations=operations)
 
 
@@ -75,5 +75,10 @@ def _group_name(value: Any, *, field: str) -> str | Problem:
     return text
 
 
-def _failure(index: int, problem: Problem) -> RecordFailure:
-    return RecordFailure(index=index, field=problem.field, message=problem.message)
+def _failure(index: int, problem: Problem, *, project: Project | None = None) -> RecordFailure:
+    return RecordFailure(
+        index=index,
+        field=problem.field,
+        message=problem.message,
+        project_id=None if project is None else project.pk,
+    )

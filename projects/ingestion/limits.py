@@ -8,3 +8,6 @@ MAX_COLLECTION_ITEMS = 254  # nested objects and lists: "fewer than 255" keys or
 MAX_NESTING_DEPTH = 3
 MAX_ID_LENGTH = 255
 MAX_EVENT_NAME_LENGTH = 255
+MAX_INSERT_ID_LENGTH = 36
+# Mixpanel truncates every string value to this many characters.
+MAX_STRING_LENGTH = 255

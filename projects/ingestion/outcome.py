@@ -13,12 +13,14 @@ class Endpoint(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RecordFailure:
-    """A record that was not applied. `index` is its position in the request's batch."""
+    """A record that was not applied. `index` is its position in the request's batch;
+    `project_id` the project it names, when that is known (what refusal counts are kept by)."""
 
     index: int
     field: str
     message: str
     insert_id: str | None = None
+    project_id: int | None = None
 
 
 @dataclass
@@ -41,6 +43,11 @@ class BatchOutcome:
         self.suppressed += other.suppressed
         self.links_refused += other.links_refused
         self.failures.extend(other.failures)
+
+    @property
+    def valid(self) -> int:
+        """Records that passed the checks: applied, or dropped on purpose (suppressed)."""
+        return self.received - len(self.failures)
 
     @property
     def ordered_failures(self) -> list[RecordFailure]:

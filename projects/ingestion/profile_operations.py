@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from projects.ingestion.truncation import properties_truncated
 from projects.ingestion.validation import (
     Problem,
     field_problem,
@@ -30,6 +31,9 @@ ENGAGE_OPERATIONS = (SET, SET_ONCE, ADD, APPEND, UNION, REMOVE, UNSET, DELETE)
 GROUP_OPERATIONS = (SET, SET_ONCE, UNION, REMOVE, UNSET, DELETE)
 # Operations that create a missing profile; the others have nothing to act on.
 _CREATING = frozenset({SET, SET_ONCE, ADD, APPEND, UNION})
+# Operations whose values are stored or matched against stored ones: their strings are cut to
+# Mixpanel's 255 characters, so that a `$remove` finds what a `$set` stored.
+_TRUNCATED = frozenset({SET, SET_ONCE, APPEND, UNION, REMOVE})
 
 Operation = tuple[str, Any]
 
@@ -43,14 +47,15 @@ class OperationConflict(Exception):
 
 
 def operations_parse(record: dict, *, allowed: Sequence[str]) -> list[Operation] | Problem:
-    """The record's operations in the order they appear, with their values checked."""
+    """The record's operations in the order they appear, with their values checked, and their
+    strings truncated as Mixpanel does."""
     operations: list[Operation] = []
     for key, value in record.items():
         if key in allowed:
             problem = _operation_value_problem(key, value)
             if problem is not None:
                 return problem
-            operations.append((key, value))
+            operations.append((key, properties_truncated(value) if key in _TRUNCATED else value))
         elif key in ENGAGE_OPERATIONS:
             return field_problem(key, "is not supported by this endpoint")
     if not operations:

@@ -85,18 +85,23 @@ def _engage_record_parse(
         return _failure(index, project)
     distinct_id = distinct_id_normalize(record.get("$distinct_id"), field="$distinct_id")
     if isinstance(distinct_id, Problem):
-        return _failure(index, distinct_id)
+        return _failure(index, distinct_id, project=project)
     operations = operations_parse(record, allowed=ENGAGE_OPERATIONS)
     if isinstance(operations, Problem):
-        return _failure(index, operations)
+        return _failure(index, operations, project=project)
     problem = record_encoding_problem(record)
     if problem is not None:
-        return _failure(index, problem)
+        return _failure(index, problem, project=project)
     return project, ProfileUpdate(index=index, key=(distinct_id,), operations=operations)
 
 
-def _failure(index: int, problem: Problem) -> RecordFailure:
-    return RecordFailure(index=index, field=problem.field, message=problem.message)
+def _failure(index: int, problem: Problem, *, project: Project | None = None) -> RecordFailure:
+    return RecordFailure(
+        index=index,
+        field=problem.field,
+        message=problem.message,
+        project_id=None if project is None else project.pk,
+    )
 
 
 def profile_updates_apply(
@@ -139,7 +144,7 @@ def _updates_apply_once(
         try:
             state[update.key] = operations_apply(state[update.key], update.operations)
         except OperationConflict as conflict:
-            outcome.fail(_failure(update.index, conflict.problem))
+            outcome.fail(_failure(update.index, conflict.problem, project=project))
         else:
             outcome.accepted += 1
 

@@ -14,7 +14,8 @@ from typing import Any
 from projects.ingestion import limits
 from projects.models import Project
 
-# Mixpanel refuses these placeholder ids (compared trimmed and case-insensitively).
+# Mixpanel refuses these placeholder ids (compared trimmed and case-insensitively), as
+# distinct_ids and as $insert_ids alike.
 DISALLOWED_DISTINCT_IDS = frozenset(
     {
         "00000000-0000-0000-0000-000000000000",
@@ -44,6 +45,8 @@ _EARLIEST_SECONDS = EARLIEST_EVENT_TIME.timestamp()
 # every millisecond time after 1971-01-01 (3.15e10) is above it, so no allowed time is ambiguous.
 _MILLISECONDS_FROM = 1e10
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Past any instant a date holds, in seconds or milliseconds.
+_LARGEST_TIME = 10**15
 
 _INSERT_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
 _NAME_SHOWN = 60
@@ -64,8 +67,11 @@ def property_field(prefix: str, name: str) -> str:
     return f"{prefix}.{shown}"
 
 
-def distinct_id_normalize(value: Any, *, field: str) -> str | Problem:
-    """The id as stored (numbers become text), or why it is refused."""
+def distinct_id_normalize(
+    value: Any, *, field: str, placeholders_refused: bool = True
+) -> str | Problem:
+    """The id as stored (numbers become text), or why it is refused. Without
+    `placeholders_refused` (/import?strict=0) only what storage needs is checked."""
     if value is None:
         return field_problem(field, "is required")
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -73,34 +79,54 @@ def distinct_id_normalize(value: Any, *, field: str) -> str | Problem:
     text = str(value)
     if len(text) > limits.MAX_ID_LENGTH:
         return field_problem(field, f"is longer than {limits.MAX_ID_LENGTH} characters")
-    if text.strip().lower() in DISALLOWED_DISTINCT_IDS:
+    if placeholders_refused and text.strip().lower() in DISALLOWED_DISTINCT_IDS:
         return field_problem(field, "is a placeholder value that Mixpanel does not accept as an id")
     return text
 
 
-def insert_id_problem(value: Any, *, field: str) -> Problem | None:
-    if isinstance(value, str) and _INSERT_ID.fullmatch(value):
-        return None
-    return field_problem(field, "must be 1 to 36 characters of letters, digits and '-'")
+def insert_id_problem(value: Any, *, field: str, strict: bool = True) -> Problem | None:
+    """Mixpanel's rule: 1 to 36 letters, digits and '-', and none of the placeholder ids.
+    Without `strict` (/import?strict=0), any text the dedupe key's column holds."""
+    if not strict:
+        if isinstance(value, str) and 0 < len(value) <= limits.MAX_INSERT_ID_LENGTH:
+            return None
+        return field_problem(field, "must be a string of 1 to 36 characters")
+    if not isinstance(value, str) or not _INSERT_ID.fullmatch(value):
+        return field_problem(field, "must be 1 to 36 characters of letters, digits and '-'")
+    if value.lower() in DISALLOWED_DISTINCT_IDS:
+        return field_problem(field, "is a placeholder value that Mixpanel does not accept as an id")
+    return None
 
 
-def event_time_parse(value: Any, *, field: str, now: datetime) -> datetime | Problem:
-    """Seconds or milliseconds since the epoch, from 1971-01-01 to one hour from now."""
+def event_time_parse(
+    value: Any, *, field: str, now: datetime, window: bool = True
+) -> datetime | Problem:
+    """Seconds or milliseconds since the epoch, from 1971-01-01 to one hour from now. Without
+    `window` (/import?strict=0), any instant a date can hold."""
     if value is None:
         return field_problem(field, "is required: seconds or milliseconds since epoch")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return field_problem(field, "must be a number of seconds or milliseconds since epoch")
+    if isinstance(value, int) and abs(value) > _LARGEST_TIME:
+        # Checked first: an integer this large does not even convert to a float.
+        return field_problem(field, "is not a time that can be stored (years 1 to 9999)")
+    if not math.isfinite(value):
         return field_problem(field, "must be a number of seconds or milliseconds since epoch")
     seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
-    if seconds < _EARLIEST_SECONDS:
-        return field_problem(field, "is before 1971-01-01")
-    if seconds > now.timestamp() + LATEST_EVENT_TIME_AHEAD.total_seconds():
-        return field_problem(field, "is more than one hour in the future")
-    if isinstance(value, int):
-        # Integer arithmetic: the same integer always gives the same instant (dedupe key).
-        if value >= _MILLISECONDS_FROM:
-            return _EPOCH + timedelta(milliseconds=value)
-        return _EPOCH + timedelta(seconds=value)
-    return datetime.fromtimestamp(seconds, tz=UTC)
+    if window:
+        if seconds < _EARLIEST_SECONDS:
+            return field_problem(field, "is before 1971-01-01")
+        if seconds > now.timestamp() + LATEST_EVENT_TIME_AHEAD.total_seconds():
+            return field_problem(field, "is more than one hour in the future")
+    try:
+        if isinstance(value, int):
+            # Integer arithmetic: the same integer always gives the same instant (dedupe key).
+            if value >= _MILLISECONDS_FROM:
+                return _EPOCH + timedelta(milliseconds=value)
+            return _EPOCH + timedelta(seconds=value)
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return field_problem(field, "is not a time that can be stored (years 1 to 9999)")
 
 
 def properties_problem(properties: dict, *, prefix: str) -> Problem | None:
@@ -132,9 +158,10 @@ def _nested_value_problem(value: dict | list, *, level: int) -> str | None:
     return None
 
 
-def record_encoding_problem(record: Any) -> Problem | None:
-    """Size, and text the databases cannot store (NUL, lone surrogates). Run after the shape
-    checks, which bound the nesting that serializing walks through."""
+def record_encoding_problem(record: Any, *, size_limited: bool = True) -> Problem | None:
+    """Size (unless not `size_limited`: /import?strict=0), and text the databases cannot store
+    (NUL, lone surrogates, infinities). Run after the shape checks where there are any, which
+    bound the nesting that serializing walks through."""
     try:
         text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except RecursionError:
@@ -146,7 +173,7 @@ def record_encoding_problem(record: Any) -> Problem | None:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
         return Problem(field="record", message="record contains invalid Unicode (a lone surrogate)")
-    if size > limits.MAX_RECORD_BYTES:
+    if size_limited and size > limits.MAX_RECORD_BYTES:
         return Problem(
             field="record",
             message=f"record is {size} bytes of JSON; the limit is {limits.MAX_RECORD_BYTES}",

@@ -19,10 +19,12 @@ from projects.ingestion.events import event_record_token, events_ingest
 from projects.ingestion.groups import groups_ingest
 from projects.ingestion.outcome import BatchOutcome, Endpoint
 from projects.ingestion.profiles import engage_ingest
+from projects.ingestion.refusals import refusals_count
 from projects.ingestion.responses import (
     answer_style,
     error_response,
     outcome_response,
+    strict_flag,
     unauthorized_response,
 )
 
@@ -105,7 +107,11 @@ def _ingest(request: HttpRequest, *, endpoint: Endpoint, methods: tuple[str, ...
         if authenticated is None:
             return unauthorized_response()
         outcome = events_ingest(
-            endpoint=endpoint, records=payload.records, project=authenticated.project
+            endpoint=endpoint,
+            records=payload.records,
+            project=authenticated.project,
+            # Mixpanel's non-strict mode: `strict=0` skips per-record validation.
+            strict=strict_flag(payload.params) is not False,
         )
     elif endpoint == Endpoint.TRACK:
         outcome = events_ingest(endpoint=endpoint, records=payload.records)
@@ -114,6 +120,7 @@ def _ingest(request: HttpRequest, *, endpoint: Endpoint, methods: tuple[str, ...
     else:
         outcome = groups_ingest(records=payload.records)
     _outcome_log(endpoint, outcome)
+    refusals_count(endpoint=endpoint, failures=outcome.failures)
     return outcome_response(outcome, style)
 
 

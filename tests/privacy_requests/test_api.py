@@ -1,5 +1,6 @@
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as fixed_offset
 from http import HTTPStatus
 
 import pytest
@@ -120,9 +121,20 @@ def test_deletion_status_has_the_deletion_fields(api, project):
             "requesting_user": request.requester.email,
             "compliance_type": "GDPR",
             "project_id": project.id,
-            "date_requested": request.received_at.isoformat(),
+            "date_requested": request.received_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         },
     }
+
+
+def test_date_requested_is_written_as_mixpanel_does(api):
+    """`YYYY-MM-DDTHH:MM:SS` in UTC: no fraction, no offset, whatever the stored instant."""
+    task_id = api("post", DELETIONS, {"distinct_ids": ["alice"]}).json()["results"]["task_id"]
+    received = datetime(2026, 3, 4, 7, 6, 7, 891011, tzinfo=fixed_offset(timedelta(hours=2)))
+    PrivacyRequest.objects.filter(tracking_id=task_id).update(received_at=received)
+
+    body = api("get", f"{DELETIONS}{task_id}/").json()
+
+    assert body["results"]["date_requested"] == "2026-03-04T05:06:07"
 
 
 @pytest.mark.parametrize("path", [RETRIEVALS, DELETIONS])

@@ -1,17 +1,26 @@
-"""Project settings: rotate the API secret, suppression on and off, lift a suppression."""
+"""Project settings: rotate the API secret, suppression on and off, lift a suppression, and the
+records ingestion refused lately."""
 
+import re
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Role
 from accounts.tokens import token_hash
 from privacy_requests.models import AuditEntry
+from privacy_requests.services.sweep import privacy_sweep
+from projects.ingestion.outcome import Endpoint, RecordFailure
+from projects.ingestion.refusals import refusals_count
 from projects.models import Project, SuppressedId
 from projects.pii import distinct_id_hmac
+from projects.selectors import RefusalTally, refused_records_recent
 from projects.services import project_verify_api_secret
 from tests.factories import ProjectFactory
+from tests.projects.ingestion_support import event, post_data
 
 pytestmark = pytest.mark.django_db
 
@@ -256,3 +265,70 @@ def test_settings_list_suppressed_ids_by_fingerprint_never_in_clear(signed_in, o
     assert all(f"<code>{fingerprint}</code>" in page for fingerprint in fingerprints)
     assert "2 ids are suppressed in this project" in page
     assert ">alice<" not in page and ">bob<" not in page
+
+
+def _refuse(client, project, *, distinct_id="anon", count=1):
+    """Sends `count` refused events and one good one to /track, as an SDK would."""
+    records = [event(project.token, distinct_id="bob")]
+    records += [event(project.token, distinct_id=distinct_id) for _ in range(count)]
+    assert post_data(client, "/track", records).content == b"1"
+
+
+def test_settings_show_the_records_refused_in_the_last_24_hours_by_reason(
+    client, signed_in, owner, project
+):
+    _refuse(client, project, count=3)
+    _refuse(client, ProjectFactory(organization=project.organization), count=7)
+    refusals_count(
+        endpoint=Endpoint.IMPORT,
+        failures=[RecordFailure(index=0, field="event", message="m", project_id=project.pk)] * 40,
+        now=timezone.now() - timedelta(hours=25),
+    )
+    engage = {"$token": project.token, "$distinct_id": "bob", "$add": {"alice@example.com": "x"}}
+    post_data(client, "/engage", engage)
+
+    page = signed_in(owner).get(settings_url(project)).content.decode()
+
+    assert '<h2 id="refusals">Refused records in the last 24 hours</h2>' in page
+    assert 'Ingestion refused <strong id="refused-total">4</strong> records' in page
+    rows = re.findall(
+        r"<tr><td><code>(.*?)</code></td><td><code>(.*?)</code></td><td>(\d+)</td>", page
+    )
+    assert rows == [("/track", "properties.distinct_id", "3"), ("/engage", "$add.*", "1")]
+    assert "alice@example.com" not in page and ">anon<" not in page
+    assert 'id="no-refusals"' not in page
+
+
+def test_settings_say_plainly_when_no_record_was_refused(signed_in, owner, project):
+    page = signed_in(owner).get(settings_url(project)).content.decode()
+
+    assert '<p id="no-refusals">No records were refused in the last 24 hours.</p>' in page
+    assert 'id="refusals-table"' not in page
+
+
+def test_refusal_counts_are_shown_only_to_the_projects_owners_and_admins(
+    client, signed_in, member, outsider, project
+):
+    _refuse(client, project, count=2)
+
+    for user in (member, outsider):
+        response = signed_in(user).get(settings_url(project))
+        assert response.status_code in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND)
+        page = response.content.decode()
+        assert "Refused records" not in page and "properties.distinct_id" not in page
+        client.logout()
+
+
+def test_the_sweep_purges_refusal_counters_older_than_a_week(project):
+    failure = RecordFailure(index=0, field="event", message="m", project_id=project.pk)
+    now = timezone.now()
+    for days in (0, 8):
+        refusals_count(endpoint=Endpoint.TRACK, failures=[failure], now=now - timedelta(days=days))
+
+    report = privacy_sweep(now=now)
+
+    assert report.purged_refusal_counts == 1
+    assert "purged 1 old counters of refused records" in report.as_text()
+    assert refused_records_recent(project=project, now=now) == [
+        RefusalTally(endpoint="track", reason="event", count=1)
+    ]

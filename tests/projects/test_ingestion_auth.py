@@ -33,13 +33,18 @@ def test_track_with_an_unknown_token_is_refused(client, project):
 
     assert (verbose.status_code, verbose.json()) == (
         HTTPStatus.BAD_REQUEST,
-        {"status": 0, "error": f"1 of 1 records rejected, 0 accepted: record 0: {UNKNOWN_TOKEN}"},
+        {
+            "status": 0,
+            "error": f"1 of 1 records rejected, 0 accepted: record 0: {UNKNOWN_TOKEN}",
+            "failed_records": [{"index": 0, "field": "properties.token", "message": UNKNOWN_TOKEN}],
+        },
     )
     assert (plain.status_code, plain.content) == (HTTPStatus.BAD_REQUEST, b"0")
+    missing_token = "'properties.token' is missing: the project token is required"
     assert missing.json() == {
         "status": 0,
-        "error": "1 of 1 records rejected, 0 accepted: record 0: "
-        "'properties.token' is missing: the project token is required",
+        "error": f"1 of 1 records rejected, 0 accepted: record 0: {missing_token}",
+        "failed_records": [{"index": 0, "field": "properties.token", "message": missing_token}],
     }
     assert Event.objects.count() == 0
 
@@ -54,9 +59,14 @@ def test_track_batch_lands_each_record_in_its_tokens_project(client, project):
 
     response = post_data(client, "/track", records, verbose=1)
 
+    # Two records are valid: a success, naming the refused one.
     assert (response.status_code, response.json()) == (
-        HTTPStatus.BAD_REQUEST,
-        {"status": 0, "error": f"1 of 3 records rejected, 2 accepted: record 1: {UNKNOWN_TOKEN}"},
+        HTTPStatus.OK,
+        {
+            "status": 1,
+            "error": None,
+            "failed_records": [{"index": 1, "field": "properties.token", "message": UNKNOWN_TOKEN}],
+        },
     )
     assert sorted(Event.objects.values_list("project_id", "distinct_id")) == sorted(
         [(project.pk, "alice"), (other.pk, "bob")]

@@ -505,9 +505,13 @@ def test_track_answers_a_pixel_or_jsonp_when_asked(client, project):
     assert pixel.content.startswith(b"\x89PNG\r\n\x1a\n")
     assert (jsonp.status_code, jsonp.content) == (HTTPStatus.OK, b"mp.cb_1(1);")
     assert jsonp_verbose.status_code == HTTPStatus.OK
-    assert jsonp_verbose.content.decode() == (
-        'cb({"status": 0, "error": "1 of 1 records rejected, 0 accepted: record 0: '
-        "'properties.distinct_id' is a placeholder value that Mixpanel does not accept as an "
-        'id"});'
+    placeholder = (
+        "'properties.distinct_id' is a placeholder value that Mixpanel does not accept as an id"
     )
+    argument = {
+        "status": 0,
+        "error": f"1 of 1 records rejected, 0 accepted: record 0: {placeholder}",
+        "failed_records": [{"index": 0, "field": "properties.distinct_id", "message": placeholder}],
+    }
+    assert jsonp_verbose.content.decode() == f"cb({json.dumps(argument)});"
     assert (unsafe_callback["Content-Type"], unsafe_callback.content) == ("text/plain", b"1")

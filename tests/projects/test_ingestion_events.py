@@ -262,11 +262,17 @@ def test_a_refused_alias_is_reported_and_the_rest_of_the_batch_applies(client, p
 
     reason = "the alias already maps to another id; an alias maps to one id only"
     assert (tracked.status_code, tracked.json()) == (
-        HTTPStatus.BAD_REQUEST,
+        HTTPStatus.OK,
         {
-            "status": 0,
-            "error": "1 of 2 records rejected, 1 accepted: "
-            f"record 1: 'properties.alias' link refused: {reason}",
+            "status": 1,
+            "error": None,
+            "failed_records": [
+                {
+                    "index": 1,
+                    "field": "properties.alias",
+                    "message": f"'properties.alias' link refused: {reason}",
+                }
+            ],
         },
     )
     assert strict.json() == {
@@ -287,9 +293,35 @@ def test_a_refused_alias_is_reported_and_the_rest_of_the_batch_applies(client, p
     assert sorted(Event.objects.values_list("distinct_id", flat=True)) == ["alice", "carol"]
 
 
-def test_partial_failure_reports_count_and_first_reasons(client, project):
+def test_a_partial_failure_is_a_success_that_names_every_refused_record(client, project):
     records = [event(project.token, distinct_id=f"user-{n}") for n in range(2)]
     records += [
+        event(project.token, distinct_id="anon", **{"$insert_id": f"bad-{n}"}) for n in range(5)
+    ]
+
+    verbose = post_data(client, "/track", records, verbose=1)
+    plain = post_data(client, "/track", records)
+
+    placeholder = (
+        "'properties.distinct_id' is a placeholder value that Mixpanel does not accept as an id"
+    )
+    assert (verbose.status_code, verbose.json()) == (
+        HTTPStatus.OK,
+        {
+            "status": 1,
+            "error": None,
+            "failed_records": [
+                {"index": index, "field": "properties.distinct_id", "message": placeholder}
+                for index in range(2, 7)
+            ],
+        },
+    )
+    assert (plain.status_code, plain.content) == (HTTPStatus.OK, b"1")
+    assert sorted(Event.objects.values_list("distinct_id", flat=True)) == ["user-0", "user-1"]
+
+
+def test_a_batch_with_no_valid_record_is_refused_naming_the_first_reasons(client, project):
+    records = [
         event(project.token, distinct_id="anon", **{"$insert_id": f"bad-{n}"}) for n in range(5)
     ]
 
@@ -303,12 +335,16 @@ def test_partial_failure_reports_count_and_first_reasons(client, project):
         HTTPStatus.BAD_REQUEST,
         {
             "status": 0,
-            "error": f"5 of 7 records rejected, 2 accepted: record 2: {placeholder}; "
-            f"record 3: {placeholder}; record 4: {placeholder}; and 2 more",
+            "error": f"5 of 5 records rejected, 0 accepted: record 0: {placeholder}; "
+            f"record 1: {placeholder}; record 2: {placeholder}; and 2 more",
+            "failed_records": [
+                {"index": index, "field": "properties.distinct_id", "message": placeholder}
+                for index in range(5)
+            ],
         },
     )
     assert (plain.status_code, plain.content) == (HTTPStatus.BAD_REQUEST, b"0")
-    assert sorted(Event.objects.values_list("distinct_id", flat=True)) == ["user-0", "user-1"]
+    assert Event.objects.count() == 0
 
 
 def _suppression_queries(queries):

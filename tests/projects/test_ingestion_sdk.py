@@ -166,3 +166,29 @@ def test_sdk_group_set_alias_merge_and_device_link(urls, sdk_project, monkeypatc
     ]
     # $create_alias and $merge are identity operations, not stored as events.
     assert list(Event.objects.values_list("distinct_id", "name")) == [("alice", "Opened app")]
+
+
+def test_a_buffered_batch_with_one_bad_record_drains(urls, sdk_project):
+    """The SDK flushes 50 records at a time and raises, keeping the whole batch, unless the
+    answer's status is 1: one refused record must not stop the other 49, nor later flushes."""
+    buffered = mixpanel.BufferedConsumer(**urls)
+    client = mixpanel.Mixpanel(sdk_project.token, consumer=buffered)
+    now = int(time.time())
+
+    for number in range(50):  # the 50th call flushes: it must not raise
+        client.track("anon" if number == 17 else f"user-{number}", "Viewed page", {"n": number})
+        client.import_data(
+            None, f"imported-{number}", "Purchased", 0 if number == 3 else now - number,
+            api_secret=API_SECRET,
+        )  # fmt: skip
+    client.track("user-late", "Viewed page", {"n": 50})
+    client.people_set("null", {"plan": "pro"})  # refused: a placeholder id
+    client.people_set("alice", {"plan": "pro"})
+    buffered.flush()
+
+    assert buffered._buffers == {"events": [], "people": [], "groups": [], "imports": []}
+    tracked = set(Event.objects.filter(name="Viewed page").values_list("distinct_id", flat=True))
+    assert tracked == {f"user-{n}" for n in range(50) if n != 17} | {"user-late"}
+    imported = set(Event.objects.filter(name="Purchased").values_list("distinct_id", flat=True))
+    assert imported == {f"imported-{n}" for n in range(50) if n != 3}
+    assert list(Profile.objects.values_list("distinct_id", flat=True)) == ["alice"]

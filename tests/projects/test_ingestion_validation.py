@@ -36,11 +36,12 @@ def _strict_rejection(index, field, message, *, insert_id=INSERT_ID, imported=0)
     }
 
 
-def _verbose_rejection(message, *, index=0, received=1, accepted=0):
+def _verbose_rejection(field, message):
+    """The verbose answer to a batch of one record, refused."""
     return {
         "status": 0,
-        "error": f"1 of {received} records rejected, {accepted} accepted: "
-        f"record {index}: {message}",
+        "error": f"1 of 1 records rejected, 0 accepted: record 0: {message}",
+        "failed_records": [{"index": 0, "field": field, "message": message}],
     }
 
 
@@ -258,7 +259,7 @@ def test_track_verbose_says_why_a_record_was_rejected(client, project, overrides
     response = post_data(client, "/track", event(project.token, **overrides), verbose=1)
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert response.json() == _verbose_rejection(message)
+    assert response.json() == _verbose_rejection(field, message)
     assert Event.objects.count() == 0
 
 
@@ -398,7 +399,7 @@ def test_create_alias_needs_both_ids(client, project, properties, field, message
 
     response = post_data(client, "/track", record, verbose=1)
 
-    assert response.json() == _verbose_rejection(message)
+    assert response.json() == _verbose_rejection(field, message)
 
 
 def test_identify_needs_valid_ids(client, project):
@@ -409,7 +410,9 @@ def test_identify_needs_valid_ids(client, project):
 
     response = post_data(client, "/track", record, verbose=1)
 
-    assert response.json() == _verbose_rejection(f"'properties.$anon_id' {PLACEHOLDER}")
+    assert response.json() == _verbose_rejection(
+        "properties.$anon_id", f"'properties.$anon_id' {PLACEHOLDER}"
+    )
 
 
 def test_merge_is_refused_on_track(client, project):
@@ -421,7 +424,7 @@ def test_merge_is_refused_on_track(client, project):
     response = post_data(client, "/track", record, verbose=1)
 
     assert response.json() == _verbose_rejection(
-        "'event' $merge is accepted only by /import, with the project's API secret"
+        "event", "'event' $merge is accepted only by /import, with the project's API secret"
     )
 
 
@@ -441,64 +444,98 @@ def test_merge_needs_exactly_two_ids(client, project, ids):
 
 ENGAGE_FAILURES = [
     pytest.param(
-        {"$token": ...}, "'$token' is missing: the project token is required", id="no-token"
+        {"$token": ...},
+        "$token",
+        "'$token' is missing: the project token is required",
+        id="no-token",
     ),
     pytest.param(
-        {"$token": "not-a-project"}, "'$token' is not a known project token", id="unknown-token"
+        {"$token": "not-a-project"},
+        "$token",
+        "'$token' is not a known project token",
+        id="unknown-token",
     ),
-    pytest.param({"$distinct_id": ...}, "'$distinct_id' is required", id="no-distinct-id"),
-    pytest.param({"$distinct_id": "undefined"}, f"'$distinct_id' {PLACEHOLDER}", id="placeholder"),
     pytest.param(
-        {"$distinct_id": "d" * 256}, "'$distinct_id' is longer than 255 characters", id="long-id"
+        {"$distinct_id": ...}, "$distinct_id", "'$distinct_id' is required", id="no-distinct-id"
+    ),
+    pytest.param(
+        {"$distinct_id": "undefined"},
+        "$distinct_id",
+        f"'$distinct_id' {PLACEHOLDER}",
+        id="placeholder",
+    ),
+    pytest.param(
+        {"$distinct_id": "d" * 256},
+        "$distinct_id",
+        "'$distinct_id' is longer than 255 characters",
+        id="long-id",
     ),
     pytest.param(
         {"$set": ...},
+        "record",
         "record has no profile operation: expected one of "
         "$set, $set_once, $add, $append, $union, $remove, $unset, $delete",
         id="no-operation",
     ),
     pytest.param(
         {"$set": ["plan"]},
+        "$set",
         "'$set' must be a JSON object of property names and values",
         id="set-list",
     ),
     pytest.param(
-        {"$set": ..., "$add": {"logins": "1"}}, "'$add.logins' must be a number", id="add-text"
+        {"$set": ..., "$add": {"logins": "1"}},
+        "$add.logins",
+        "'$add.logins' must be a number",
+        id="add-text",
     ),
     pytest.param(
-        {"$set": ..., "$add": {"logins": True}}, "'$add.logins' must be a number", id="add-bool"
+        {"$set": ..., "$add": {"logins": True}},
+        "$add.logins",
+        "'$add.logins' must be a number",
+        id="add-bool",
     ),
     pytest.param(
-        {"$set": ..., "$union": {"tags": "a"}}, "'$union.tags' must be a list", id="union-scalar"
+        {"$set": ..., "$union": {"tags": "a"}},
+        "$union.tags",
+        "'$union.tags' must be a list",
+        id="union-scalar",
     ),
     pytest.param(
         {"$set": ..., "$unset": "plan"},
+        "$unset",
         "'$unset' must be a list of property names",
         id="unset-text",
     ),
     pytest.param(
         {"$set": ..., "$unset": [1]},
+        "$unset",
         "'$unset' must be a list of property names",
         id="unset-numbers",
     ),
     pytest.param(
         {"$set": {f"p{n}": n for n in range(255)}},
+        "$set",
         "'$set' has 255 properties; the limit is 254",
         id="set-255",
     ),
     pytest.param(
-        {"$set": {"deep": _nested(4)}}, "'$set.deep' is nested deeper than 3 levels", id="set-deep"
+        {"$set": {"deep": _nested(4)}},
+        "$set.deep",
+        "'$set.deep' is nested deeper than 3 levels",
+        id="set-deep",
     ),
     pytest.param(
         {"$set": {"nul": "\x00"}},
+        "record",
         "record contains a NUL character, which cannot be stored",
         id="nul",
     ),
 ]
 
 
-@pytest.mark.parametrize(("overrides", "message"), ENGAGE_FAILURES)
-def test_engage_refuses_invalid_records(client, project, overrides, message):
+@pytest.mark.parametrize(("overrides", "field", "message"), ENGAGE_FAILURES)
+def test_engage_refuses_invalid_records(client, project, overrides, field, message):
     record = {
         "$token": project.token,
         "$distinct_id": "alice",
@@ -510,21 +547,37 @@ def test_engage_refuses_invalid_records(client, project, overrides, message):
     response = post_data(client, "/engage", record, verbose=1)
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert response.json() == _verbose_rejection(message)
+    assert response.json() == _verbose_rejection(field, message)
     assert Profile.objects.count() == 0
 
 
 @pytest.mark.parametrize(
-    ("operation", "message"),
+    ("operation", "field", "message"),
     [
-        ({"$add": {"plan": 1}}, "'$add.plan' cannot add to a property that is not a number"),
-        ({"$append": {"plan": "x"}}, "'$append.plan' cannot change a property that is not a list"),
-        ({"$union": {"plan": ["x"]}}, "'$union.plan' cannot change a property that is not a list"),
-        ({"$remove": {"plan": "x"}}, "'$remove.plan' cannot change a property that is not a list"),
+        (
+            {"$add": {"plan": 1}},
+            "$add.plan",
+            "'$add.plan' cannot add to a property that is not a number",
+        ),
+        (
+            {"$append": {"plan": "x"}},
+            "$append.plan",
+            "'$append.plan' cannot change a property that is not a list",
+        ),
+        (
+            {"$union": {"plan": ["x"]}},
+            "$union.plan",
+            "'$union.plan' cannot change a property that is not a list",
+        ),
+        (
+            {"$remove": {"plan": "x"}},
+            "$remove.plan",
+            "'$remove.plan' cannot change a property that is not a list",
+        ),
     ],
 )
 def test_engage_operation_that_does_not_fit_the_profile_leaves_it_unchanged(
-    client, project, operation, message
+    client, project, operation, field, message
 ):
     records = [
         {"$token": project.token, "$distinct_id": "alice", "$set": {"plan": "pro"}},
@@ -533,21 +586,46 @@ def test_engage_operation_that_does_not_fit_the_profile_leaves_it_unchanged(
 
     response = post_data(client, "/engage", records, verbose=1)
 
-    assert response.json() == _verbose_rejection(message, index=1, received=2, accepted=1)
+    # One record of the batch applied: a success that names the other.
+    assert (response.status_code, response.json()) == (
+        HTTPStatus.OK,
+        {
+            "status": 1,
+            "error": None,
+            "failed_records": [{"index": 1, "field": field, "message": message}],
+        },
+    )
     assert Profile.objects.get().properties == {"plan": "pro"}
 
 
 GROUP_FAILURES = [
-    pytest.param({"$token": "nope"}, "'$token' is not a known project token", id="unknown-token"),
-    pytest.param({"$group_key": ...}, "'$group_key' is required: a non-empty string", id="no-key"),
-    pytest.param({"$group_id": ""}, "'$group_id' is required: a non-empty string", id="empty-id"),
     pytest.param(
-        {"$group_id": "g" * 256}, "'$group_id' is longer than 255 characters", id="long-id"
+        {"$token": "nope"}, "$token", "'$token' is not a known project token", id="unknown-token"
     ),
-    pytest.param({"$add": {"seats": 1}}, "'$add' is not supported by this endpoint", id="add"),
-    pytest.param({"$append": {"x": 1}}, "'$append' is not supported by this endpoint", id="append"),
+    pytest.param(
+        {"$group_key": ...},
+        "$group_key",
+        "'$group_key' is required: a non-empty string",
+        id="no-key",
+    ),
+    pytest.param(
+        {"$group_id": ""}, "$group_id", "'$group_id' is required: a non-empty string", id="empty-id"
+    ),
+    pytest.param(
+        {"$group_id": "g" * 256},
+        "$group_id",
+        "'$group_id' is longer than 255 characters",
+        id="long-id",
+    ),
+    pytest.param(
+        {"$add": {"seats": 1}}, "$add", "'$add' is not supported by this endpoint", id="add"
+    ),
+    pytest.param(
+        {"$append": {"x": 1}}, "$append", "'$append' is not supported by this endpoint", id="append"
+    ),
     pytest.param(
         {"$set": ...},
+        "record",
         "record has no profile operation: expected one of "
         "$set, $set_once, $union, $remove, $unset, $delete",
         id="no-operation",
@@ -555,8 +633,8 @@ GROUP_FAILURES = [
 ]
 
 
-@pytest.mark.parametrize(("overrides", "message"), GROUP_FAILURES)
-def test_groups_refuse_invalid_records(client, project, overrides, message):
+@pytest.mark.parametrize(("overrides", "field", "message"), GROUP_FAILURES)
+def test_groups_refuse_invalid_records(client, project, overrides, field, message):
     record = {
         "$token": project.token,
         "$group_key": "company",
@@ -568,5 +646,6 @@ def test_groups_refuse_invalid_records(client, project, overrides, message):
 
     response = post_data(client, "/groups", record, verbose=1)
 
-    assert response.json() == _verbose_rejection(message)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == _verbose_rejection(field, message)
     assert GroupProfile.objects.count() == 0

@@ -1,6 +1,7 @@
-"""A project's settings page (/projects/<id>/settings/): its API secret and its suppression of
-deleted ids. The page lives here, not in projects, because it shows and changes suppression,
-which privacy_requests owns; its URLs keep the `projects` namespace (config/urls.py)."""
+"""A project's settings page (/projects/<id>/settings/): its API secret, its suppression of
+deleted ids, and the records ingestion refused lately. The page lives here, not in projects,
+because it shows and changes suppression, which privacy_requests owns; its URLs keep the
+`projects` namespace (config/urls.py)."""
 
 from http import HTTPStatus
 
@@ -22,7 +23,7 @@ from privacy_requests.web.forms import SuppressionForm, SuppressionLiftForm
 from projects.errors import ProjectsError
 from projects.forms import ApiSecretRotateForm
 from projects.models import Project, SuppressedId
-from projects.selectors import project_get_for_user
+from projects.selectors import project_get_for_user, refused_records_recent
 from projects.services import project_rotate_api_secret
 
 
@@ -50,6 +51,7 @@ def _render_settings(
     lift_form=None,
     status: int = HTTPStatus.OK,
 ) -> HttpResponse:
+    refusals = refused_records_recent(project=project)
     return render(
         request,
         "privacy_requests/project_settings.html",
@@ -62,6 +64,8 @@ def _render_settings(
             ),
             "suppressed_count": SuppressedId.objects.filter(project=project).count(),
             "suppressed_recent": suppressed_ids_recent(project=project),
+            "refusals": refusals,
+            "refused_total": sum(tally.count for tally in refusals),
         },
         status=status,
     )
