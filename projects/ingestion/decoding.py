@@ -7,7 +7,6 @@ passes the limit, so a small bomb never becomes a large buffer.
 """
 
 import base64
-import binascii
 import codecs
 import json
 import zlib
@@ -204,7 +203,7 @@ def _data_field_parse(data: str) -> list[Any]:
     candidate += "=" * (-len(candidate) % 4)
     try:
         decoded = base64.b64decode(candidate, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # not base64 (binascii.Error), non-ASCII text, or not UTF-8
         raise PayloadError("'data' is neither JSON nor base64-encoded JSON") from exc
     return _json_text_parse(decoded, what="'data'")
 
