@@ -7,6 +7,7 @@ SUCCESS and downloads the receipt; resets the GDPR token, after which the old to
 works against the API. Screenshots of each page go to test-output/screenshots/.
 """
 
+import base64
 import contextlib
 import io
 import json
@@ -366,3 +367,83 @@ def test_an_id_with_spaces_is_shown_with_them_and_deleted_in_a_browser(site, sho
     assert (deletion.status, deletion.not_found) == (Status.SUCCESS, [])
     assert not Event.objects.filter(project=project, distinct_id=padded).exists()
     assert Event.objects.filter(project=project, distinct_id="padded").count() == 3
+
+
+def _post_json(url: str, body, headers: dict[str, str]) -> tuple[int, dict]:
+    request = urllib.request.Request(  # noqa: S310 (http:// URLs of the test's own server)
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_owner_manages_a_service_account_and_sees_refused_records_in_a_browser(
+    site, shop, monkeypatch
+):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright runs a loop
+    from playwright.sync_api import expect, sync_playwright
+
+    base_url, project = site["base_url"], shop["project"]
+    # A batch of two through the public door: one good record, one with a placeholder id.
+    status, answer = _post_json(
+        f"{base_url}/track?verbose=1",
+        [
+            {"event": "Viewed", "properties": {"token": project.token, "distinct_id": "erin"}},
+            {"event": "Viewed", "properties": {"token": project.token, "distinct_id": "null"}},
+        ],
+        {},
+    )
+    assert (status, answer["status"], len(answer["failed_records"])) == (200, 1, 1)
+
+    with sync_playwright() as playwright, connections_closed_on_exit():
+        browser = chromium_launch(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+        page.goto(f"{base_url}/accounts/login/")
+        page.fill("input[name=login]", shop["owner"].email)
+        page.fill("input[name=password]", DEFAULT_PASSWORD)
+        page.locator("form button[type=submit]").click()
+        expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+
+        # The project's settings: the refused record, by endpoint and reason.
+        page.goto(f"{base_url}/projects/{project.id}/settings/")
+        expect(
+            page.get_by_role("heading", name="Refused records in the last 24 hours")
+        ).to_be_visible()
+        expect(page.locator("#refusals-table tbody tr")).to_have_count(1)
+        expect(page.locator("#refusals-table tbody tr")).to_contain_text("/track")
+        expect(page.locator("#refused-total")).to_have_text("1")
+
+        # A service account: created on the page, its secret shown once.
+        page.goto(f"{base_url}/orgs/{project.organization_id}/service-accounts/")
+        expect(page.get_by_text("No service account yet.")).to_be_visible()
+        page.get_by_label("Name").fill("warehouse import")
+        page.get_by_label("Member").check()
+        page.get_by_label(project.name).check()
+        page.get_by_role("button", name="Create service account").click()
+        expect(page.get_by_text("it is shown only once")).to_be_visible()
+        username = page.locator("#service-account-username").inner_text()
+        secret = page.locator("#service-account-secret").inner_text()
+        basic = base64.b64encode(f"{username}:{secret}".encode()).decode()
+        event = {
+            "event": "Imported",
+            "properties": {"distinct_id": "erin", "time": 1_700_000_000, "$insert_id": "imp-1"},
+        }
+        import_url = f"{base_url}/import?strict=1&project_id={project.id}"
+        assert _post_json(import_url, [event], {"Authorization": f"Basic {basic}"})[0] == 200
+        assert Event.objects.filter(project=project, insert_id="imp-1").count() == 1
+
+        # Revoked on the page: the next request with it is refused.
+        page.goto(f"{base_url}/orgs/{project.organization_id}/service-accounts/")
+        expect(page.locator("table.service-accounts tbody tr")).to_contain_text("Active")
+        page.get_by_role("link", name="Revoke warehouse import").click()
+        page.get_by_role("button", name="Revoke warehouse import").click()
+        expect(page.locator("table.service-accounts tbody tr")).to_contain_text("Revoked")
+        event["properties"]["$insert_id"] = "imp-2"
+        status, answer = _post_json(import_url, [event], {"Authorization": f"Basic {basic}"})
+        assert (status, answer["error"]) == (401, "Invalid credentials")
+        assert not Event.objects.filter(project=project, insert_id="imp-2").exists()
+        browser.close()
