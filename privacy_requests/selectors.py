@@ -18,6 +18,7 @@ from privacy_requests.models import (
     PrivacyRequest,
     RequestKind,
     RequestSubject,
+    Status,
     tracking_id_can_exist,
 )
 from projects.chunking import in_chunks
@@ -105,6 +106,24 @@ def privacy_request_given_ids(*, request: PrivacyRequest) -> list[str]:
         .order_by("position")
         .values_list("distinct_id", flat=True)
     )
+
+
+def privacy_request_reached_ids(*, request: PrivacyRequest) -> list[str]:
+    """The ids a finished (SUCCESS or FAILURE) request reached: its subject set as the job
+    recorded it (given ids, then linked and included ones) less the given ids that had no data;
+    empty before it finishes. HMACs once its subjects are pseudonymized, as its given ids are."""
+    if request.status not in (Status.SUCCESS, Status.FAILURE):
+        return []
+    if request.snapshot_max_event_id is None:
+        return []
+    missing = set(request.not_found or [])
+    return [
+        distinct_id
+        for distinct_id in request.subjects.order_by("position").values_list(
+            "distinct_id", flat=True
+        )
+        if distinct_id not in missing
+    ]
 
 
 def given_id_counts(request_ids: Sequence[int]) -> dict[int, int]:
