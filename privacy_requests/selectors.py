@@ -22,8 +22,8 @@ from privacy_requests.models import (
     tracking_id_can_exist,
 )
 from projects.chunking import in_chunks
+from projects.identity_resolution import identity_subject_resolve
 from projects.models import Project
-from projects.selectors import identity_subject_set
 from projects.store import rows_count
 
 
@@ -192,9 +192,10 @@ class DeletionPreview:
 
 
 def deletion_preview(*, project: Project, distinct_ids: Sequence[str]) -> DeletionPreview:
-    """What a deletion of these ids would remove now: their identity clusters' events, profiles
-    and links. The worker records the subject set again when it starts."""
-    subjects = identity_subject_set(project_id=project.id, distinct_ids=distinct_ids)
+    """What a deletion of these ids would remove now, under the project's identity link rule:
+    their subject set's events, profiles and links. The worker records the subject set again
+    when it starts."""
+    subjects = identity_subject_resolve(project=project, distinct_ids=distinct_ids).subject_ids
     counts = rows_count(project_id=project.id, distinct_ids=subjects)
     return DeletionPreview(
         given=len(distinct_ids),
