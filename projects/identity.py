@@ -19,7 +19,7 @@ from django.db.models import Case, CharField, Count, F, Q, Value, When
 from django.utils import timezone
 
 from projects.chunking import in_chunks
-from projects.link_records import RecordKey, RecordRow, link_records_upsert
+from projects.link_records import identity_links_insert, link_records_upsert
 from projects.models import (
     IdentityKind,
     IdentityLink,
@@ -180,10 +180,6 @@ def identity_links_apply(
     return outcome
 
 
-def _record_key(link: LinkRequest, *, authenticated: bool, outcome: str) -> RecordKey:
-    return (link.distinct_id, link.canonical_id, str(link.kind), authenticated, outcome)
-
-
 def _records_save(
     *,
     project_id: int,
@@ -191,26 +187,32 @@ def _records_save(
     results: list[tuple[int, LinkRecordOutcome, str]],
     provenance: LinkProvenance,
 ) -> dict[int, int]:
-    """Records every valid link; returns each link's record id by its index."""
-    now = timezone.now()
-    rows: list[RecordRow] = []
-    keys: dict[int, RecordKey] = {}
-    for index, result, reason in results:
-        link = links[index]
-        key = _record_key(link, authenticated=provenance.authenticated, outcome=result)
-        keys[index] = key
-        rows.append(
-            RecordRow(
-                key=key,
-                reason=reason,
-                endpoint=provenance.endpoint,
-                principal=provenance.principal,
-                insert_id=_storable_insert_id(link.insert_id),
-                seen_at=now,
-            )
+    """Records every valid link; returns the record id of each link that formed a row, by its
+    index."""
+    rows = [
+        (
+            links[index].distinct_id,
+            links[index].canonical_id,
+            str(links[index].kind),
+            str(result),
+            reason,
+            _storable_insert_id(links[index].insert_id),
         )
-    ids = link_records_upsert(project_id=project_id, rows=rows)
-    return {index: ids[key] for index, key in keys.items()}
+        for index, result, reason in results
+    ]
+    formed = link_records_upsert(
+        project_id=project_id,
+        authenticated=provenance.authenticated,
+        endpoint=provenance.endpoint,
+        principal=provenance.principal,
+        seen_at=timezone.now(),
+        rows=rows,
+    )
+    return {
+        index: formed[(link.distinct_id, link.canonical_id, str(link.kind))]
+        for index, result, _ in results
+        if result == LinkRecordOutcome.FORMED and (link := links[index])
+    }
 
 
 def _storable_insert_id(insert_id: object) -> str:
@@ -380,17 +382,12 @@ class _Clusters:
                     output_field=CharField(),
                 )
             )
-        if self._new_links:
-            now = timezone.now()
-            IdentityLink.objects.bulk_create(
-                IdentityLink(
-                    project_id=project_id,
-                    distinct_id=distinct_id,
-                    canonical_id=self.root(distinct_id),
-                    kind=kind,
-                    created_at=now,
-                    authenticated=provenance.authenticated,
-                    record_id=record_ids[index],
-                )
+        identity_links_insert(
+            project_id=project_id,
+            authenticated=provenance.authenticated,
+            created_at=timezone.now(),
+            rows=[
+                (distinct_id, self.root(distinct_id), str(kind), record_ids[index])
                 for distinct_id, (kind, index) in self._new_links.items()
-            )
+            ],
+        )

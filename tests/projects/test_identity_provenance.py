@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from projects import identity
 from projects.identity import LinkProvenance, LinkRequest, identity_links_apply
+from projects.link_records import UNCHANGED_WRITE_INTERVAL
 from projects.models import (
     IdentityKind,
     IdentityLink,
@@ -147,7 +148,7 @@ def test_a_link_through_import_is_recorded_as_authenticated_with_whose_credentia
 
 
 def test_an_sdk_sending_its_device_link_with_every_event_adds_no_record_per_batch(client, project):
-    for batch in range(3):
+    def batch(number):
         post_data(
             client,
             "/track",
@@ -156,17 +157,30 @@ def test_an_sdk_sending_its_device_link_with_every_event_adds_no_record_per_batc
                     project.token,
                     distinct_id=...,
                     **{"$device_id": "phone", "$user_id": "user-1"},
-                    **{"$insert_id": f"ev-{batch}-{n}"},
+                    **{"$insert_id": f"ev-{number}-{n}"},
                 )
                 for n in range(4)
             ],
         )
 
+    for number in range(3):
+        batch(number)
     assert records(project) == [
         ("$device:phone", "user-1", "device", False, "track", "", "formed", "", "ev-0-0", 1),
-        # Later batches: the same link, already in place. One batch asks once (deduped).
-        ("$device:phone", "user-1", "device", False, "track", "", "unchanged", "", "ev-1-0", 2),
+        # Later batches: the same link, already in place (one batch asks once). Repeats within
+        # a minute of the last recorded sight are not written again.
+        ("$device:phone", "user-1", "device", False, "track", "", "unchanged", "", "ev-1-0", 1),
     ]
+
+    unchanged = IdentityLinkRecord.objects.get(project=project, outcome="unchanged")
+    earlier = unchanged.last_seen_at - UNCHANGED_WRITE_INTERVAL - timedelta(seconds=1)
+    IdentityLinkRecord.objects.filter(pk=unchanged.pk).update(last_seen_at=earlier)
+    batch(3)
+
+    unchanged.refresh_from_db()
+    assert (unchanged.count, unchanged.insert_id) == (2, "ev-1-0")
+    assert unchanged.last_seen_at > earlier
+    assert IdentityLinkRecord.objects.filter(project=project).count() == 2
 
 
 def test_refused_links_are_recorded_with_their_reason(client, project, monkeypatch):
