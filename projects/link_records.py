@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Field
+from django.db.models import Field, Model
 
 from projects.chunking import in_chunks
 from projects.models import IdentityLink, IdentityLinkRecord, LinkRecordOutcome
@@ -93,12 +93,16 @@ def link_records_upsert(
     }
 
 
-def _column(name: str) -> str:
-    """The quoted column of a concrete field."""
-    field = IdentityLinkRecord._meta.get_field(name)
+def _field(model: type[Model], name: str) -> Field:
+    """A concrete field of the model, with a column."""
+    field = model._meta.get_field(name)
     if not isinstance(field, Field) or field.column is None:
-        raise TypeError(f"{name} is not a column of IdentityLinkRecord")
-    return connection.ops.quote_name(field.column)
+        raise TypeError(f"{name} is not a column of {model.__name__}")
+    return field
+
+
+def _column(name: str, model: type[Model] = IdentityLinkRecord) -> str:
+    return connection.ops.quote_name(str(_field(model, name).column))
 
 
 def _clauses() -> tuple[str, str, str]:
@@ -150,7 +154,7 @@ def _upsert_json(rows: list[tuple], common: tuple) -> list[tuple]:
 
 def _upsert_values(rows: list[tuple], common: tuple) -> list[tuple]:
     project_id, authenticated, endpoint, principal, seen_at = common
-    fields = [IdentityLinkRecord._meta.get_field(name) for name in _COLUMNS]
+    fields = [_field(IdentityLinkRecord, name) for name in _COLUMNS]
     head, conflict, returning = _clauses()
     row_placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     returned: list[tuple] = []
@@ -219,13 +223,9 @@ def identity_links_insert(
             for distinct_id, canonical_id, kind, record_id in rows
         )
         return
-    quote = connection.ops.quote_name
     names = ("project", "distinct_id", "canonical_id", "kind", "created_at", "authenticated")
-    columns = [IdentityLink._meta.get_field(name) for name in (*names, "record")]
-    head = (
-        f"INSERT INTO {quote(IdentityLink._meta.db_table)} "
-        f"({', '.join(quote(field.column) for field in columns if isinstance(field, Field))}) "
-    )
+    columns = ", ".join(_column(name, IdentityLink) for name in (*names, "record"))
+    head = f"INSERT INTO {connection.ops.quote_name(IdentityLink._meta.db_table)} ({columns}) "
     # Built from the model's metadata only; the rows are one bound parameter.
     select = (
         "SELECT %s, r->>0, r->>1, r->>2, %s, %s, (r->>3)::bigint "
