@@ -34,6 +34,7 @@ from privacy_requests.deletions.receipts import receipt_read
 from privacy_requests.management.commands.audit_verify import Command as AuditVerify
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import privacy_sweep
+from privacy_requests.services.audit_checkpoints import audit_checkpoint_write
 from tests.factories import OrganizationFactory
 from tests.privacy_requests.deletion_support import events_add
 from tests.privacy_requests.export_support import manifest_of, package_of
@@ -328,6 +329,29 @@ def test_a_checkpoint_already_stored_for_the_day_is_left_as_it_is(chain):
         assert privacy_sweep().audit_checkpoint is None
 
     assert storages["private"].open(CHECKPOINT, "rb").read() == b'{"heads": []}\n'
+
+
+def test_a_writer_that_slips_past_the_check_leaves_the_first_checkpoint_alone(chain, monkeypatch):
+    """Two databases sharing a bucket have no common lock: the second save gets another name
+    from the storage, and is deleted again."""
+    storage = storages["private"]
+    real_exists = storage.exists
+    checks = []
+
+    def first_writer_saves_after_the_check(name):
+        if not checks:  # the writer's own check: nothing there yet
+            checks.append(name)
+            storage.save(CHECKPOINT, ContentFile(b"first\n"))
+            return False
+        return real_exists(name)
+
+    monkeypatch.setattr(storage, "exists", first_writer_saves_after_the_check)
+
+    with time_machine.travel(DAY, tick=False):
+        assert audit_checkpoint_write() is None
+
+    assert storage.listdir("audit-checkpoints") == ([], ["2026-03-15.json"])
+    assert storage.open(CHECKPOINT, "rb").read() == b"first\n"
 
 
 def test_a_checkpoint_storage_refuses_is_written_by_a_later_sweep(chain, monkeypatch, caplog):
