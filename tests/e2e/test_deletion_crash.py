@@ -28,7 +28,7 @@ from privacy_requests.services import (
 from privacy_requests.services.queueing import PROCESS_JOB, job_id_for
 from projects.identity import LinkRequest, identity_links_apply
 from projects.models import Event, IdentityKind, IdentityLink, Profile, SuppressedId
-from tests.e2e.conftest import poll_until
+from tests.e2e.conftest import poll_until, without_checkpoint
 from tests.factories import ProjectFactory
 from tests.privacy_requests.deletion_support import events_add, profile_add
 
@@ -125,7 +125,7 @@ def request_get(tracking_id: str) -> PrivacyRequest:
 def run_sweep(spawn, env) -> str:
     sweep = spawn("privacy_sweep", env=env)
     assert sweep.wait(timeout=30) == 0, sweep.output()
-    return sweep.wait_for_line(r"^Sweep: .*$", timeout=1).group(0)
+    return without_checkpoint(sweep.wait_for_line(r"^Sweep: .*$", timeout=1).group(0))
 
 
 def actions(request) -> list[str]:
