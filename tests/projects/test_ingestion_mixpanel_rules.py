@@ -186,3 +186,22 @@ def test_no_distinct_id_is_made_from_the_clients_address(client, project, ip):
         ],
     )
     assert Event.objects.count() == 0
+
+
+def test_ip_1_stores_nothing_of_the_clients_address(client, project):
+    """With `ip=1` Mixpanel geolocates an event from the client's address; here the address is
+    neither stored nor used (README: deliberate deviations): the event holds what was sent."""
+    record = event(project.token, distinct_id="bob", plan="pro")
+
+    response = client.post(
+        "/track?ip=1&verbose=1",
+        urlencode({"data": json.dumps(record)}),
+        content_type=FORM,
+        REMOTE_ADDR="203.0.113.9",
+        HTTP_X_FORWARDED_FOR="198.51.100.4",
+    )
+
+    assert (response.status_code, response.json()) == (HTTPStatus.OK, {"status": 1, "error": None})
+    assert list(Event.objects.values_list("distinct_id", "properties")) == [
+        ("bob", {"plan": "pro"})
+    ]
