@@ -287,3 +287,19 @@ def test_ingestion_has_no_rate_limit(client, project):
     assert {(answer.status_code, answer.content) for answer in tracked} == {(HTTPStatus.OK, b"1")}
     assert {answer.status_code for answer in imported} == {HTTPStatus.OK}
     assert Event.objects.count() == 120
+
+
+def test_pixel_and_jsonp_answer_200_to_a_request_refused_whole(client, project):
+    """A script or image tag reads no status code: the JSONP argument carries the refusal."""
+    pixel = client.post("/track?img=1", b"[{", content_type="application/json")
+    jsonp = client.post("/track?callback=cb", b"[{", content_type="application/json")
+    too_many = post_data(
+        client, "/engage?callback=cb&verbose=1", [{"$token": project.token}] * 2001
+    )
+
+    assert (pixel.status_code, pixel["Content-Type"]) == (HTTPStatus.OK, "image/png")
+    assert (jsonp.status_code, jsonp.content) == (HTTPStatus.OK, b"cb(0);")
+    assert (too_many.status_code, too_many.content) == (
+        HTTPStatus.OK,
+        b'cb({"status": 0, "error": "request exceeds max limit of 2000 records"});',
+    )
