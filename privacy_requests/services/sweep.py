@@ -4,8 +4,7 @@ It enqueues PENDING requests that have no live job, STAGING requests past their 
 STARTED requests whose lease ran out (their worker died), and pseudonymizes the subjects of
 requests final for 30 days. Losing Redis or a worker therefore loses no request. It also purges
 what has outlived its use: export files, deletion previews, Idempotency-Keys, old counters of
-refused records.
-Once a day it also writes the audit chains' heads to private storage
+refused records. Once a day it writes the audit chains' heads to private storage
 (services/audit_checkpoints.py).
 """
 
