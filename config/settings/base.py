@@ -267,6 +267,10 @@ PRIVACY_PII_KEY = os.environ.get("PRIVACY_PII_KEY", INSECURE_DEFAULT_PREFIX + "p
 # changing it leaves every project without a lookup value until its secret is rotated.
 PRIVACY_LOOKUP_KEY = os.environ.get("PRIVACY_LOOKUP_KEY", INSECURE_DEFAULT_PREFIX + "lookup-key")
 PRIVACY_GDPR_TOKEN_LIFETIME_DAYS = env_int("PRIVACY_GDPR_TOKEN_LIFETIME_DAYS", 365)
+# Invitations to join an organization (accounts.invitations): how long a link works, and how
+# many an organization may send in 24 hours (they are emails to any address: a cap on spam).
+PRIVACY_INVITATION_LIFETIME_DAYS = env_int("PRIVACY_INVITATION_LIFETIME_DAYS", 7)
+PRIVACY_INVITATIONS_PER_DAY = env_int("PRIVACY_INVITATIONS_PER_DAY", 50)
 
 LOGGING = {
     "version": 1,
