@@ -165,7 +165,8 @@ def invitation_accept(*, actor: Actor, raw_token: str) -> tuple[Membership, bool
     with transaction.atomic():
         found = invitation_get_by_token(raw_token=raw_token)
         invitation = (
-            Invitation.objects.select_for_update()
+            # Only the invitation's row: PostgreSQL locks no nullable side of a join.
+            Invitation.objects.select_for_update(of=("self",))
             .select_related("organization", "invited_by")
             .filter(id=found.id)
             .first()
