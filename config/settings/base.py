@@ -277,11 +277,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
-# Per GDPR token, as Mixpanel limits its GDPR API; counted in the shared cache.
+# Per principal (a person, whatever their token, or a service account), as Mixpanel limits its
+# GDPR API; and failed authentications (401) per client address. Counted by a GCRA in the cache
+# (Redis) shared by every web process, per process while Redis does not answer
+# (config/rate_limits.py).
 PRIVACY_API_RATES = {
     "create": os.environ.get("PRIVACY_API_RATE_CREATE", "1/s"),
     "read": os.environ.get("PRIVACY_API_RATE_READ", "10/s"),
+    "auth_failure": os.environ.get("PRIVACY_API_RATE_AUTH_FAILURE", "30/min"),
 }
+# How many proxies (load balancers) stand in front of the web processes, each appending the
+# address it saw to X-Forwarded-For. 0: the client address is REMOTE_ADDR and the header is
+# ignored (anyone can write it). Behind one load balancer, 1.
+PRIVACY_TRUSTED_PROXIES = env_int("PRIVACY_TRUSTED_PROXIES", 0)
 
 # Keys of the audit chain and of the HMACs that replace raw distinct_ids.
 PRIVACY_AUDIT_KEY = os.environ.get("PRIVACY_AUDIT_KEY", INSECURE_DEFAULT_PREFIX + "audit-key")
