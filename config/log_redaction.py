@@ -31,6 +31,8 @@ SECRET_SEGMENTS = (
     re.compile(r"(/accounts/password/reset/key/)[^/?#\s\"]+"),
     # allauth: /accounts/confirm-email/<key>/
     re.compile(r"(/accounts/confirm-email/)[^/?#\s\"]+"),
+    # An invitation to join an organization: /invitations/<token>/
+    re.compile(r"(/invitations/)[^/?#\s\"]+"),
 )
 # A query string after a path (a path starts with "/"; "ok?" in a sentence is no query), up to
 # the next space: a request target holds none, whatever else a client puts in it.

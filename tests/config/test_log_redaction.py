@@ -35,6 +35,10 @@ SIGNATURE = "1uAbCd.Zx9-Qw_e3Rt5Yu7Io9Pa1Sd3Fg5Hj7Kl9"
             reverse("account_confirm_email", kwargs={"key": "MQ:1uAbCd:s3cr3tKey"}),
             "/accounts/confirm-email/[redacted]/",
         ),
+        (
+            reverse("accounts:invitation", kwargs={"token": "inv_s3cr3tInvitationToken"}),
+            "/invitations/[redacted]/",
+        ),
     ],
 )
 def test_the_secret_segment_of_a_bearer_link_is_redacted(url, logged):
