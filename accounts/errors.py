@@ -27,3 +27,17 @@ class ServiceAccountInvalid(AccountsError):
 
 class ServiceAccountRevoked(AccountsError):
     pass
+
+
+class InvitationRefused(AccountsError):
+    """An invitation cannot be sent: the address is already a member's, or the organization
+    sent its day's share of invitations."""
+
+
+class InvitationUnusable(AccountsError):
+    """The link names no invitation that can still be accepted: unknown, expired, accepted or
+    revoked; one message for all, so that a link says nothing more than that."""
+
+
+class InvitationNotYours(AccountsError):
+    """The signed-in person is not the invited address."""

@@ -22,7 +22,7 @@ class _RoleChoiceMixin:
             )
 
 
-class MemberAddForm(_RoleChoiceMixin, forms.Form):
+class InvitationForm(_RoleChoiceMixin, forms.Form):
     email = forms.EmailField(
         label="Email address",
         max_length=254,

@@ -13,7 +13,7 @@ from typing import Protocol
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts.actors import Actor
-from accounts.models import Membership, Role
+from accounts.models import Invitation, Membership, Role
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,18 @@ class MembershipChange:
     email: str
     role_before: Role | None
     role_after: Role | None
+    # Set when the person accepted an invitation: who invited them (as text), and which one.
+    invited_by: str | None = None
+    invitation_id: int | None = None
 
     @classmethod
     def of(
-        cls, membership: Membership, *, before: Role | None, after: Role | None
+        cls,
+        membership: Membership,
+        *,
+        before: Role | None,
+        after: Role | None,
+        invitation: Invitation | None = None,
     ) -> "MembershipChange":
         return cls(
             organization_id=membership.organization_id,
@@ -37,6 +45,8 @@ class MembershipChange:
             email=membership.user.email,
             role_before=before,
             role_after=after,
+            invited_by=invitation.invited_by_text if invitation is not None else None,
+            invitation_id=invitation.id if invitation is not None else None,
         )
 
 

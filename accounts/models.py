@@ -163,3 +163,57 @@ class ServiceAccount(models.Model):
         """Neither revoked nor expired: checked on every request, so both take effect at once."""
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class Invitation(models.Model):
+    """An offer of a role in an organization to an email address (issue 15, finding 7): the
+    membership exists only once the person accepts from the emailed link while signed in with
+    that address. Only the link token's SHA-256 hash is kept; a link works once, until
+    `expires_at`, and only while the inviter may still grant the role."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    # The person whose role authorizes the invitation: re-checked at acceptance.
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    invited_by_text = models.CharField(max_length=255, help_text="The inviter, as text.")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["organization_id", "email", "-created_at"]
+        constraints = [
+            # One open invitation per address and organization: a new one replaces it.
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.organization} as {self.role}"
+
+    @property
+    def is_open(self) -> bool:
+        """Neither accepted nor revoked (it may still have expired)."""
+        return self.accepted_at is None and self.revoked_at is None
+
+    def is_usable(self, *, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.is_open and self.expires_at > now

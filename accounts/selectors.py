@@ -1,6 +1,15 @@
 from django.db.models import F, QuerySet
 
-from accounts.models import GdprToken, Membership, Organization, Role, ServiceAccount, User
+from accounts.models import (
+    GdprToken,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+    ServiceAccount,
+    User,
+)
+from accounts.tokens import token_hash
 
 MANAGER_ROLES = (Role.OWNER, Role.ADMIN)
 
@@ -80,3 +89,38 @@ def service_account_get_in_organization(
 ) -> ServiceAccount | None:
     """A service account of this organization; None if the id names none of its accounts."""
     return ServiceAccount.objects.filter(organization=organization, id=service_account_id).first()
+
+
+# An invitation token is ASCII text of a few dozen characters; anything else names none.
+_MAX_INVITATION_TOKEN_LENGTH = 100
+
+
+def invitation_get_by_token(*, raw_token: str) -> Invitation | None:
+    """The invitation a link's token names, whatever its state; None if it names none."""
+    if not raw_token or len(raw_token) > _MAX_INVITATION_TOKEN_LENGTH:
+        return None
+    if not raw_token.isascii() or not raw_token.isprintable():
+        return None
+    return (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(token_hash=token_hash(raw_token))
+        .first()
+    )
+
+
+def invitation_list_open(*, organization: Organization) -> QuerySet[Invitation]:
+    """The organization's invitations neither accepted nor revoked, expired ones included (the
+    inviter sees that they lapsed), newest first."""
+    return Invitation.objects.filter(
+        organization=organization, accepted_at__isnull=True, revoked_at__isnull=True
+    ).order_by("-created_at", "-id")
+
+
+def invitation_get_in_organization(
+    *, organization: Organization, invitation_id: int
+) -> Invitation | None:
+    return (
+        Invitation.objects.filter(organization=organization, id=invitation_id)
+        .select_related("organization")
+        .first()
+    )

@@ -27,6 +27,7 @@ from accounts.errors import (
 from accounts.membership_changes import MembershipChange, membership_change_record
 from accounts.models import (
     GdprToken,
+    Invitation,
     Membership,
     Organization,
     Role,
@@ -114,13 +115,55 @@ def _other_owners_exist(*, membership: Membership) -> bool:
     )
 
 
+def _require_inviter(
+    *, actor: Actor, organization: Organization, user: User, invitation: Invitation, role: Role
+) -> Role | None:
+    """The inviter's role now, if it may still grant the invitation: a person accepting an
+    invitation acts for themselves, on the authority of whoever invited them."""
+    if (
+        actor.user is None
+        or actor.user.pk != user.pk
+        or invitation.organization_id != (organization.id)
+    ):
+        raise NotAllowed("Only the invited person can accept an invitation, for themselves.")
+    no_longer = NotAllowed(
+        "Whoever invited you can no longer grant this role: ask an owner or admin of the "
+        "organization for a new invitation."
+    )
+    if invitation.invited_by is None:
+        raise no_longer
+    try:
+        inviter_role = _require_manager(
+            actor=Actor(user=invitation.invited_by, via="web"), organization=organization
+        )
+    except NotAllowed as exc:
+        raise no_longer from exc
+    if role == Role.OWNER and inviter_role != Role.OWNER:
+        raise no_longer
+    return inviter_role
+
+
 def membership_set(
-    *, actor: Actor, organization: Organization, user: User, role: Role | str
+    *,
+    actor: Actor,
+    organization: Organization,
+    user: User,
+    role: Role | str,
+    invitation: Invitation | None = None,
 ) -> tuple[Membership, bool]:
-    """Adds the user to the organization with this role, or changes their role."""
+    """Adds the user to the organization with this role, or changes their role.
+
+    With `invitation`, the user accepts it (accounts.invitations): the actor is the user, and
+    the inviter's role as it is now, not as it was when they invited, must allow the grant;
+    the audit entry names the invitation and the inviter."""
     role = Role(role)
     with transaction.atomic():
-        actor_role = _require_manager(actor=actor, organization=organization)
+        if invitation is None:
+            actor_role = _require_manager(actor=actor, organization=organization)
+        else:
+            actor_role = _require_inviter(
+                actor=actor, organization=organization, user=user, invitation=invitation, role=role
+            )
         _refuse_own_membership_from_back_office(actor=actor, user=user)
         _lock_members(organization)
         membership = Membership.objects.filter(organization=organization, user=user).first()
@@ -132,7 +175,10 @@ def membership_set(
         if membership is None:
             membership = Membership.objects.create(organization=organization, user=user, role=role)
             membership_change_record(
-                actor=actor, change=MembershipChange.of(membership, before=None, after=role)
+                actor=actor,
+                change=MembershipChange.of(
+                    membership, before=None, after=role, invitation=invitation
+                ),
             )
             return membership, True
         if membership.role == Role.OWNER and role != Role.OWNER:
@@ -156,10 +202,13 @@ def membership_add_by_email(
     role: Role | str,
     password: str | None = None,
 ) -> tuple[Membership, bool]:
-    """Adds a person by email; a new address gets an account with no password until they set
-    one through "Forgot password"."""
+    """The operator's `addmember` (DESIGN section 11): adds a person by email at once; a new
+    address gets an account with no password until they set one through "Forgot password".
+    People on the members page invite instead (accounts.invitations): nobody becomes a member
+    there without accepting."""
+    if not actor.is_trusted:
+        raise NotAllowed("Members are invited: they join when they accept the invitation.")
     with transaction.atomic():
-        _require_manager(actor=actor, organization=organization)
         user, _ = user_get_or_create(email=email, password=password)
         return membership_set(actor=actor, organization=organization, user=user, role=role)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import invitation_views, views
 
 app_name = "accounts"
 
@@ -18,4 +18,10 @@ urlpatterns = [
         views.member_remove,
         name="member_remove",
     ),
+    path(
+        "orgs/<int:organization_id>/invitations/<int:invitation_id>/revoke/",
+        views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path("invitations/<str:token>/", invitation_views.invitation, name="invitation"),
 ]

@@ -1,24 +1,25 @@
-import logging
-import smtplib
 from http import HTTPStatus
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.mail import send_mail
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.actors import web_actor
 from accounts.errors import AccountsError
-from accounts.forms import GdprTokenResetForm, MemberAddForm, MemberRoleForm, roles_assignable_by
-from accounts.models import Membership, Organization, Role
+from accounts.forms import GdprTokenResetForm, InvitationForm, MemberRoleForm, roles_assignable_by
+from accounts.invitation_views import invitation_rows, invitation_send
+from accounts.invitations import invitation_create
+from accounts.invitations import invitation_revoke as invitation_revoke_service
+from accounts.models import Organization, Role
 from accounts.selectors import (
     MANAGER_ROLES,
     can_manage_members,
     gdpr_token_get,
+    invitation_get_in_organization,
     membership_get,
     membership_get_by_email,
     membership_get_in_organization,
@@ -26,13 +27,7 @@ from accounts.selectors import (
     organization_get_for_user,
 )
 from accounts.services import gdpr_token_reset as gdpr_token_reset_service
-from accounts.services import (
-    membership_add_by_email,
-    membership_change_role,
-    membership_remove,
-)
-
-logger = logging.getLogger(__name__)
+from accounts.services import membership_change_role, membership_remove
 
 MEMBERSHIP_GONE = "This person is no longer a member of the organization."
 
@@ -112,7 +107,7 @@ def members(request: HttpRequest, organization_id: int) -> HttpResponse:
     actor_role = _manager_role(request, organization)
     if actor_role is None:
         return _forbidden(request, organization)
-    form = MemberAddForm(
+    form = InvitationForm(
         request.POST if request.method == "POST" else None,
         roles=roles_assignable_by(actor_role),
     )
@@ -127,7 +122,7 @@ def members(request: HttpRequest, organization_id: int) -> HttpResponse:
             )
         else:
             try:
-                membership, _ = membership_add_by_email(
+                invitation, raw_token = invitation_create(
                     actor=web_actor(request),
                     organization=organization,
                     email=email,
@@ -136,7 +131,7 @@ def members(request: HttpRequest, organization_id: int) -> HttpResponse:
             except AccountsError as exc:
                 form.add_error(None, str(exc))
             else:
-                _announce_new_member(request, membership)
+                invitation_send(request, invitation=invitation, raw_token=raw_token)
                 return redirect("accounts:members", organization_id=organization.id)
     return render(
         request,
@@ -145,6 +140,8 @@ def members(request: HttpRequest, organization_id: int) -> HttpResponse:
             "organization": organization,
             "actor_role": actor_role,
             "rows": _member_rows(request, organization, actor_role),
+            "invitations": invitation_rows(organization=organization, actor_role=actor_role),
+            "invitation_lifetime_days": settings.PRIVACY_INVITATION_LIFETIME_DAYS,
             "form": form,
         },
     )
@@ -178,49 +175,6 @@ def _member_rows(request: HttpRequest, organization: Organization, actor_role: R
             }
         )
     return rows
-
-
-def _announce_new_member(request: HttpRequest, membership: Membership) -> None:
-    user = membership.user
-    needs_password = not user.has_usable_password()
-    text = f"{user.email} was added as {membership.get_role_display()}."
-    if needs_password:
-        text += (
-            " They have no password yet: they can set one with “Forgot password?” on the "
-            "sign-in page."
-        )
-    sent = _send_member_added_email(request, membership, needs_password=needs_password)
-    if sent:
-        text += " We emailed them how to sign in."
-    messages.success(request, text)
-    if not sent:
-        messages.warning(
-            request,
-            f"We could not send the email to {user.email}. Tell them yourself to sign in at "
-            f"{request.build_absolute_uri(reverse('account_login'))}.",
-        )
-
-
-def _send_member_added_email(
-    request: HttpRequest, membership: Membership, *, needs_password: bool
-) -> bool:
-    context = {
-        "organization": membership.organization,
-        "role": membership.get_role_display(),
-        "email": membership.user.email,
-        "added_by": request.user.email,
-        "needs_password": needs_password,
-        "login_url": request.build_absolute_uri(reverse("account_login")),
-        "password_reset_url": request.build_absolute_uri(reverse("account_reset_password")),
-    }
-    subject = " ".join(render_to_string("accounts/email/member_added_subject.txt", context).split())
-    body = render_to_string("accounts/email/member_added_message.txt", context)
-    try:
-        send_mail(subject, body, None, [membership.user.email])
-    except (smtplib.SMTPException, OSError):
-        logger.exception("Could not send the member-added email for membership %s", membership.id)
-        return False
-    return True
 
 
 @login_required
@@ -285,3 +239,30 @@ def member_remove(request: HttpRequest, organization_id: int, membership_id: int
         return redirect("accounts:members", organization_id=organization.id)
     messages.success(request, f"{email} was removed from {organization.name}.")
     return _redirect_after_change(request, organization)
+
+
+@login_required
+@require_http_methods(["POST"])
+def invitation_revoke(
+    request: HttpRequest, organization_id: int, invitation_id: int
+) -> HttpResponse:
+    organization = _organization_or_404(request, organization_id)
+    actor_role = _manager_role(request, organization)
+    if actor_role is None:
+        return _forbidden(request, organization)
+    invitation = invitation_get_in_organization(
+        organization=organization, invitation_id=invitation_id
+    )
+    if invitation is None:
+        messages.error(request, "This invitation no longer exists.")
+        return redirect("accounts:members", organization_id=organization.id)
+    try:
+        invitation_revoke_service(actor=web_actor(request), invitation=invitation)
+    except AccountsError as exc:
+        messages.error(request, f"The invitation to {invitation.email} was not withdrawn. {exc}")
+    else:
+        messages.success(
+            request,
+            f"The invitation to {invitation.email} was withdrawn: its link no longer works.",
+        )
+    return redirect("accounts:members", organization_id=organization.id)

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from config import views
+from config import api_docs, views
 from privacy_requests.web import project_urls as privacy_project_urls
 from projects import urls as project_urls
 
@@ -20,8 +20,8 @@ urlpatterns = [
     path("", include("projects.engage_query.urls")),
     path("", include("privacy_requests.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/docs/", api_docs.swagger_ui, name="api-docs"),
+    path("api/redoc/", api_docs.redoc, name="api-redoc"),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("projects.service_account_urls")),

@@ -4,6 +4,7 @@ import pytest
 
 from accounts.actors import OPERATOR
 from accounts.models import Role
+from config.rate_limits import rate_limits_reset_local
 from projects.services import service_account_create_with_grants
 from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory, UserFactory
 
@@ -38,6 +39,15 @@ def pytest_runtest_setup(item):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "e2e_unavailable(reason): set by conftest")
+
+
+@pytest.fixture(autouse=True)
+def rate_limits_forgotten():
+    """The rate limits counted in this process (config/rate_limits.py) outlive a test: each
+    test starts with none spent."""
+    rate_limits_reset_local()
+    yield
+    rate_limits_reset_local()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -79,6 +80,7 @@ if _checkout_app("benchmarks"):
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.SiteCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +93,27 @@ MIDDLEWARE = [
     "config.rq_dashboard.RqDashboardArgumentsMiddleware",
     "privacy_requests.api.errors.ApiErrorShapeMiddleware",
 ]
+
+# Content-Security-Policy (django-csp; issue 15, finding 8): scripts, styles, fonts and every
+# request from this site only, no inline script or style, no framing; images may also be data:
+# URIs (the two-factor QR code, the API docs' icons). Pages answer it in every environment, so
+# the tests and the browser tests see what production sends. NONCE adds a per-response nonce
+# to style-src only on a page that asks for it: ReDoc (/api/redoc/), whose styles are made at
+# run time and carry that nonce; every other page's policy has none.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -254,11 +277,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
-# Per GDPR token, as Mixpanel limits its GDPR API; counted in the shared cache.
+# Per principal (a person, whatever their token, or a service account), as Mixpanel limits its
+# GDPR API; and failed authentications (401) per client address. Counted by a GCRA in the cache
+# (Redis) shared by every web process, per process while Redis does not answer
+# (config/rate_limits.py).
 PRIVACY_API_RATES = {
     "create": os.environ.get("PRIVACY_API_RATE_CREATE", "1/s"),
     "read": os.environ.get("PRIVACY_API_RATE_READ", "10/s"),
+    "auth_failure": os.environ.get("PRIVACY_API_RATE_AUTH_FAILURE", "30/min"),
 }
+# How many proxies (load balancers) stand in front of the web processes, each appending the
+# address it saw to X-Forwarded-For. 0: the client address is REMOTE_ADDR and the header is
+# ignored (anyone can write it). Behind one load balancer, 1.
+PRIVACY_TRUSTED_PROXIES = env_int("PRIVACY_TRUSTED_PROXIES", 0)
 
 # Keys of the audit chain and of the HMACs that replace raw distinct_ids.
 PRIVACY_AUDIT_KEY = os.environ.get("PRIVACY_AUDIT_KEY", INSECURE_DEFAULT_PREFIX + "audit-key")
@@ -267,14 +298,48 @@ PRIVACY_PII_KEY = os.environ.get("PRIVACY_PII_KEY", INSECURE_DEFAULT_PREFIX + "p
 # changing it leaves every project without a lookup value until its secret is rotated.
 PRIVACY_LOOKUP_KEY = os.environ.get("PRIVACY_LOOKUP_KEY", INSECURE_DEFAULT_PREFIX + "lookup-key")
 PRIVACY_GDPR_TOKEN_LIFETIME_DAYS = env_int("PRIVACY_GDPR_TOKEN_LIFETIME_DAYS", 365)
+# Invitations to join an organization (accounts.invitations): how long a link works, and how
+# many an organization may send in 24 hours (they are emails to any address: a cap on spam).
+PRIVACY_INVITATION_LIFETIME_DAYS = env_int("PRIVACY_INVITATION_LIFETIME_DAYS", 7)
+PRIVACY_INVITATIONS_PER_DAY = env_int("PRIVACY_INVITATIONS_PER_DAY", 50)
 
+# The loggers that name a request's path log it without bearer secrets (a download link's
+# signature, allauth's keys) and without query strings (config/log_redaction.py). A filter on
+# a logger also covers the handlers it propagates to (mail_admins included).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_secrets": {"()": "config.log_redaction.RedactSecretsFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # Django's own, for runserver's request lines.
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "django.server": {
+            "level": "INFO",
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["redact_secrets"]},
+        "django.security.csrf": {"filters": ["redact_secrets"]},
+        # Configuring it replaces Django's default, so its handler is declared again above.
+        "django.server": {
+            "handlers": ["django.server"],
+            "filters": ["redact_secrets"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }
 
 # Privacy request engine (DESIGN section 4).

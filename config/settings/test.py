@@ -22,4 +22,4 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 PRIVACY_RETRY_BACKOFF = [0, 0, 0]
 # Tests of the rate limit set their own; everything else must not trip over it.
-PRIVACY_API_RATES = {"create": "1000/s", "read": "1000/s"}
+PRIVACY_API_RATES = {"create": "1000/s", "read": "1000/s", "auth_failure": "1000/s"}

@@ -23,7 +23,11 @@ from privacy_requests.api.authentication import (
 )
 from privacy_requests.api.parsers import AnyContentTypeJSONParser
 from privacy_requests.api.permissions import ProjectPrivacyPermission
-from privacy_requests.api.throttling import CreateRateThrottle, ReadRateThrottle
+from privacy_requests.api.throttling import (
+    CreateRateThrottle,
+    FailedAuthenticationLimit,
+    ReadRateThrottle,
+)
 from privacy_requests.errors import InvalidRequest
 from privacy_requests.models import Channel, PrivacyRequest, RequestKind, Status
 from privacy_requests.selectors import (
@@ -64,7 +68,11 @@ ERRORS = {
         ),
     ),
     HTTPStatus.TOO_MANY_REQUESTS: OpenApiResponse(
-        serializers.ErrorSerializer, description="Rate limited; see Retry-After."
+        serializers.ErrorSerializer,
+        description=(
+            "Rate limited: this principal's creates or reads, or too many failed "
+            "authentications from this address; see Retry-After."
+        ),
     ),
 }
 MAX_ID = 2**63 - 1  # the largest id a database integer holds
@@ -92,7 +100,7 @@ class NoStore:
         return response
 
 
-class GdprApiView(NoStore, APIView):
+class GdprApiView(NoStore, FailedAuthenticationLimit, APIView):
     kind: str = ""
     authentication_classes = [GdprTokenAuthentication, ServiceAccountAuthentication]
     permission_classes = [ProjectPrivacyPermission]
@@ -278,7 +286,7 @@ class RequestCursorPagination(CursorPagination):
         return cursor
 
 
-class PrivacyRequestListView(NoStore, ListAPIView):
+class PrivacyRequestListView(NoStore, FailedAuthenticationLimit, ListAPIView):
     """Native endpoint (not Mixpanel's): every request of the organizations where you are an
     owner or admin, newest first, 100 a page."""
 

@@ -11,6 +11,12 @@ the same transaction that recorded this receipt: it records the rows removed per
 chain is HMAC-linked (each entry's hash covers the previous one), so the entry "succeeded"
 that follows, and every later entry of the organization, commit to it; `audit_verify` proves
 the chain from its start through that entry.
+
+`audit_chain_head` names the same entry as the organization's chain head: appended under the
+organization's lock in the transaction that records the receipt, it is the last entry when the
+receipt is written. Whoever holds a receipt can therefore have the operator prove that the chain
+was not cut short or rewritten below it (`manage.py audit_verify --org N --expect-head SEQ:HASH`),
+which the chain alone cannot prove.
 """
 
 import hashlib
@@ -22,11 +28,11 @@ from datetime import UTC, datetime
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 
+from privacy_requests.audit import AUDIT_HASH, AuditHead
 from privacy_requests.models import AuditEntry, Compliance, PrivacyRequest
 
 RECEIPT_VERSION = 1
 SUBJECT_HASH = "sha256(receipt_salt || distinct_id), both UTF-8, hex digest"
-AUDIT_HASH = "HMAC-SHA256(PRIVACY_AUDIT_KEY, prev_hash || canonical JSON of the entry)"
 LEGAL_BASIS = {
     Compliance.GDPR: "GDPR Art. 17 (right to erasure)",
     Compliance.CCPA: "CCPA §1798.105 (right to delete)",
@@ -98,6 +104,7 @@ def receipt_build(
             "hash": entry.hash,
             "algorithm": AUDIT_HASH,
         },
+        "audit_chain_head": AuditHead(request.organization_id, entry.seq, entry.hash).as_json(),
     }
 
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from privacy_requests.audit import audit_head
 from privacy_requests.engine.run import LeaseLost, Run, transition
 from privacy_requests.engine.subjects import event_window, subject_chunks, subject_link_notes
 from privacy_requests.exports import records
@@ -254,6 +255,9 @@ def _manifest(run: Run, *, counts: dict, files: dict, generated_at) -> dict:
     request = run.request
     window = event_window(request)
     given = set(run.given_ids)
+    # The request's own entries (submitted, started) are in the chain already, so there is a
+    # head; whoever holds the package can have the chain proved whole up to it.
+    head = audit_head(organization_id=request.organization_id)
     return {
         "request": {
             "tracking_id": request.tracking_id,
@@ -275,6 +279,7 @@ def _manifest(run: Run, *, counts: dict, files: dict, generated_at) -> dict:
         "counts": counts,
         "files": files,
         "generated_at": iso_utc(generated_at),
+        "audit_chain_head": head.as_json() if head else None,
     }
 
 
@@ -303,7 +308,10 @@ identity_evidence.json
                  reason), with when it was first and last seen and how many times.
 manifest.json    What this package covers: the request, the ids and how each was linked
                  to the others, how many records each file holds, and a SHA-256 checksum
-                 of each file.
+                 of each file. Its "audit_chain_head" names the latest entry of our
+                 tamper-evident log of privacy requests when the package was made: keep
+                 it, and we can prove later that the record of your request was not
+                 removed from that log.
 
 The files are JSON (https://www.json.org), readable by any text editor and by most tools
 that read data. Nothing in this package is encrypted.
@@ -324,7 +332,10 @@ categories.json  The kinds of events recorded about you and the names of the pro
                  stored with them and in your profile, each with how many records have it.
                  It holds names only, never the values.
 manifest.json    What this package covers: the request, the ids, the counts, and a
-                 SHA-256 checksum of each file.
+                 SHA-256 checksum of each file. Its "audit_chain_head" names the latest
+                 entry of our tamper-evident log of privacy requests when the package was
+                 made: keep it, and we can prove later that the record of your request was
+                 not removed from that log.
 """
 
 README_SOURCES = """\
@@ -342,7 +353,10 @@ sources.json     Each means by which data about you was collected (for example a
                  a mobile app or a server import, with its software library), with the times
                  of the first and last event it sent (UTC) and how many events it sent.
 manifest.json    What this package covers: the request, the ids, the counts, and a
-                 SHA-256 checksum of each file.
+                 SHA-256 checksum of each file. Its "audit_chain_head" names the latest
+                 entry of our tamper-evident log of privacy requests when the package was
+                 made: keep it, and we can prove later that the record of your request was
+                 not removed from that log.
 """
 
 

@@ -4,7 +4,8 @@ It enqueues PENDING requests that have no live job, STAGING requests past their 
 STARTED requests whose lease ran out (their worker died), and pseudonymizes the subjects of
 requests final for 30 days. Losing Redis or a worker therefore loses no request. It also purges
 what has outlived its use: export files, deletion previews, Idempotency-Keys, old counters of
-refused records.
+refused records. Once a day it writes the audit chains' heads to private storage
+(services/audit_checkpoints.py).
 """
 
 import logging
@@ -18,7 +19,7 @@ from redis.exceptions import RedisError
 
 from accounts.actors import SYSTEM, Actor
 from privacy_requests.audit import audit_append
-from privacy_requests.exports.files import export_files_purge_expired
+from privacy_requests.exports.files import STORAGE_ERRORS, export_files_purge_expired
 from privacy_requests.models import (
     FINAL_STATUSES,
     AuditAction,
@@ -28,6 +29,7 @@ from privacy_requests.models import (
     SubjectDecision,
 )
 from privacy_requests.notifications import privacy_due_reminders_send
+from privacy_requests.services.audit_checkpoints import audit_checkpoint_write
 from privacy_requests.services.drafts import deletion_drafts_purge_expired
 from privacy_requests.services.idempotency import idempotency_keys_purge_expired
 from privacy_requests.services.queueing import job_is_live, privacy_request_enqueue
@@ -47,6 +49,7 @@ class SweepReport:
     purged_drafts: int = 0
     purged_idempotency_keys: int = 0
     purged_refusal_counts: int = 0
+    audit_checkpoint: str | None = None
 
     def as_text(self) -> str:
         text = (
@@ -63,6 +66,8 @@ class SweepReport:
             text += f", purged {self.purged_idempotency_keys} expired Idempotency-Keys"
         if self.purged_refusal_counts:
             text += f", purged {self.purged_refusal_counts} old counters of refused records"
+        if self.audit_checkpoint:
+            text += f", wrote the audit checkpoint {self.audit_checkpoint}"
         return text
 
 
@@ -78,7 +83,18 @@ def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> Swee
     report.purged_drafts = deletion_drafts_purge_expired(now=now)
     report.purged_idempotency_keys = idempotency_keys_purge_expired(now=now)
     report.purged_refusal_counts = refusal_counts_purge(now=now)
+    report.audit_checkpoint = _checkpoint(now=now)
     return report
+
+
+def _checkpoint(*, now: datetime) -> str | None:
+    try:
+        return audit_checkpoint_write(now=now)
+    except STORAGE_ERRORS:
+        logger.warning(
+            "Could not write the audit checkpoint; the next sweep retries.", exc_info=True
+        )
+        return None
 
 
 def _requeue(report: SweepReport, *, now: datetime) -> None:

@@ -41,7 +41,12 @@ def projects_by_token(tokens: Iterable[object]) -> dict[str, Project]:
     wanted = {
         token
         for token in tokens
-        if isinstance(token, str) and token and len(token) <= _MAX_TOKEN_LENGTH
+        # A NUL is in no token, and PostgreSQL refuses it even in a lookup: such a record
+        # names no project, and the batch's other records go on.
+        if isinstance(token, str)
+        and token
+        and len(token) <= _MAX_TOKEN_LENGTH
+        and "\x00" not in token
     }
     if not wanted:
         return {}

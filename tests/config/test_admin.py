@@ -23,6 +23,7 @@ from tests.admin_support import (
     staff_user,
     totp_code,
 )
+from tests.config.test_settings import STRONG_KEYS
 from tests.factories import DEFAULT_PASSWORD, MembershipFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -249,14 +250,10 @@ def test_staff_need_no_totp_when_mfa_is_not_required(client, settings):
 
 @pytest.mark.parametrize(("module", "required"), [("production", "True"), ("local", "False")])
 def test_mfa_is_required_in_production_and_not_locally(module, required):
-    strong = "k" * 50
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": f"config.settings.{module}",
-        "SECRET_KEY": strong,
-        "PRIVACY_AUDIT_KEY": strong,
-        "PRIVACY_PII_KEY": strong,
-        "PRIVACY_LOOKUP_KEY": strong,
+        **STRONG_KEYS,
     }
     result = subprocess.run(
         [

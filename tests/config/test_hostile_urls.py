@@ -22,6 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 
 from accounts.actors import Actor
+from accounts.invitations import invitation_create
 from accounts.models import Membership, Role
 from privacy_requests.models import RequestKind
 from privacy_requests.services import privacy_request_submit
@@ -107,6 +108,9 @@ def world():
     draft = deletion_draft_create(
         actor=actor, project=project, compliance="GDPR", distinct_ids=["bob"]
     )
+    invitation, invitation_token = invitation_create(
+        actor=actor, organization=organization, email="invited@example.com", role="admin"
+    )
     return {
         "owner": owner,
         "values": {
@@ -116,6 +120,8 @@ def world():
             "tracking_id": privacy_request.tracking_id,
             "task_id": privacy_request.tracking_id,
             "draft_id": str(draft.id),
+            "invitation_id": str(invitation.id),
+            "token": invitation_token,
             "object_id": "1",
             "content_type_id": "1",
         },
@@ -189,6 +195,8 @@ def test_no_url_answers_5xx_to_hostile_path_parts_or_parameters(world, signed_in
         "orgs/<organization_id>/privacy/deletion/<draft_id>/",
         "api/app/data-retrievals/v3.0/<task_id>/",
         "accounts/confirm-email/<key>/",
+        "invitations/<token>/",
+        "orgs/<organization_id>/invitations/<invitation_id>/revoke/",
     ):
         assert expected in templates
     if signed_in:

@@ -242,6 +242,27 @@ def redis_server(spawn, free_port, tmp_path) -> RedisServer:
     return server
 
 
+# The day's first sweep also writes the audit checkpoint (DESIGN section 3) into private
+# storage; tests about requeueing and result files set it aside.
+CHECKPOINT_CLAUSE = re.compile(
+    r", wrote the audit checkpoint audit-checkpoints/\d{4}-\d\d-\d\d\.json$"
+)
+
+
+def without_checkpoint(sweep_line: str) -> str:
+    """A sweep's report line without the clause of the day's audit checkpoint."""
+    return CHECKPOINT_CLAUSE.sub("", sweep_line)
+
+
+def result_files_in(root: Path) -> list[str]:
+    """Every file under a local private storage's root but the audit checkpoints."""
+    return sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and path.relative_to(root).parts[0] != "audit-checkpoints"
+    )
+
+
 def unused_port() -> int:
     """A port free right now, for a server the test starts (free_port is the redis-server's)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

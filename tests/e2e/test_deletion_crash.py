@@ -35,7 +35,7 @@ from projects.models import (
     Profile,
     SuppressedId,
 )
-from tests.e2e.conftest import poll_until
+from tests.e2e.conftest import poll_until, without_checkpoint
 from tests.factories import ProjectFactory
 from tests.privacy_requests.deletion_support import events_add, profile_add
 
@@ -137,7 +137,7 @@ def request_get(tracking_id: str) -> PrivacyRequest:
 def run_sweep(spawn, env) -> str:
     sweep = spawn("privacy_sweep", env=env)
     assert sweep.wait(timeout=30) == 0, sweep.output()
-    return sweep.wait_for_line(r"^Sweep: .*$", timeout=1).group(0)
+    return without_checkpoint(sweep.wait_for_line(r"^Sweep: .*$", timeout=1).group(0))
 
 
 def actions(request) -> list[str]:

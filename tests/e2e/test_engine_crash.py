@@ -25,7 +25,7 @@ from privacy_requests.services import privacy_request_submit
 from privacy_requests.services.queueing import job_id_for
 from privacy_requests.worker import PrivacyWorker
 from projects.models import Event, IdentityKind, IdentityLink, IdentityLinkRecord, Profile
-from tests.e2e.conftest import poll_until
+from tests.e2e.conftest import poll_until, result_files_in, without_checkpoint
 from tests.factories import EventFactory, IdentityLinkFactory, ProfileFactory, ProjectFactory
 
 pytestmark = pytest.mark.e2e
@@ -196,7 +196,7 @@ def submit_with_enqueue_lost(monkeypatch, *, project, user, distinct_ids) -> Pri
 def run_sweep(spawn, env) -> str:
     sweep = spawn("privacy_sweep", env=env)
     assert sweep.wait(timeout=30) == 0, sweep.output()
-    return sweep.wait_for_line(r"^Sweep: .*$", timeout=1).group(0)
+    return without_checkpoint(sweep.wait_for_line(r"^Sweep: .*$", timeout=1).group(0))
 
 
 def request_get(tracking_id: str) -> PrivacyRequest:
@@ -400,11 +400,7 @@ def test_worker_killed_mid_export_starts_the_package_over_and_leaves_one_file(
     assert final.runs == 2
     assert audit_actions(final) == ["submitted", "staged", "started", "resumed", "succeeded"]
     # One package in storage, under the second run's name; nothing of the dead run's.
-    stored = sorted(
-        str(path.relative_to(tmp_path / "var" / "private"))
-        for path in (tmp_path / "var" / "private").rglob("*")
-        if path.is_file()
-    )
+    stored = result_files_in(tmp_path / "var" / "private")
     assert stored == [final.result_file]
     assert final.result_file != first_file
     with zipfile.ZipFile(tmp_path / "var" / "private" / final.result_file) as package:

@@ -24,7 +24,7 @@ from privacy_requests.exports.downloads import export_download_url
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import privacy_request_submit
 from projects.models import Event, IdentityKind, IdentityLink, Profile
-from tests.e2e.conftest import poll_until
+from tests.e2e.conftest import poll_until, result_files_in, without_checkpoint
 from tests.factories import EventFactory, IdentityLinkFactory, ProfileFactory, ProjectFactory
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +56,7 @@ def export_env(database_url, redis_server, tmp_path) -> dict[str, str]:
 
 
 def files_in(root: Path) -> list[str]:
-    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+    return result_files_in(root)
 
 
 def seed(project) -> tuple[list[str], list[str]]:
@@ -87,7 +87,7 @@ def unused_port() -> int:
 def run_sweep(spawn, env) -> str:
     sweep = spawn("privacy_sweep", env=env)
     assert sweep.wait(timeout=30) == 0, sweep.output()
-    return sweep.wait_for_line(r"^Sweep: .*$", timeout=1).group(0)
+    return without_checkpoint(sweep.wait_for_line(r"^Sweep: .*$", timeout=1).group(0))
 
 
 def request_get(tracking_id: str) -> PrivacyRequest:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from django.core.files.storage import storages
 
 from privacy_requests.models import PrivacyRequest
+from privacy_requests.services.audit_checkpoints import CHECKPOINT_DIR
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -46,10 +47,12 @@ def sha256(data: bytes) -> str:
 
 
 def storage_names(storage=None, directory: str = "") -> list[str]:
-    """Every file in a storage, recursively."""
+    """Every file in a storage, recursively, but the sweep's audit checkpoints."""
     storage = storage or storages["private"]
     folders, files = storage.listdir(directory)
     names = [f"{directory}{name}" for name in files]
     for folder in folders:
+        if directory == "" and folder == CHECKPOINT_DIR:
+            continue
         names += storage_names(storage, f"{directory}{folder}/")
     return sorted(names)

@@ -261,8 +261,8 @@ def test_expiry_takes_effect_at_once(call, make_service_account):
 def test_each_service_account_and_each_person_has_its_own_rate_limit(
     call, project, make_service_account, admin_account, settings, monkeypatch
 ):
-    settings.PRIVACY_API_RATES = {"create": "1/s", "read": "10/s"}
-    monkeypatch.setattr("privacy_requests.api.throttling.time.time", lambda: 2_000_000.5)
+    settings.PRIVACY_API_RATES = {**settings.PRIVACY_API_RATES, "create": "1/s", "read": "10/s"}
+    monkeypatch.setattr("config.rate_limits.local_clock", lambda: 2_000_000.5)
     first_account, first = admin_account
     second_account, second_secret = make_service_account("admin", name="second")
     owner = MembershipFactory(organization=project.organization, role=Role.OWNER).user
@@ -282,7 +282,7 @@ def test_each_service_account_and_each_person_has_its_own_rate_limit(
 
 
 def test_a_user_and_a_service_account_with_the_same_id_do_not_share_a_budget(settings):
-    settings.PRIVACY_API_RATES = {"create": "1/s", "read": "10/s"}
+    settings.PRIVACY_API_RATES = {**settings.PRIVACY_API_RATES, "create": "1/s", "read": "10/s"}
     throttle = CreateRateThrottle()
 
     user_first = throttle.allow_request(SimpleNamespace(user=User(id=7)), None)

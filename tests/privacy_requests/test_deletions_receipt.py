@@ -105,6 +105,23 @@ def test_the_receipt_says_what_was_deleted_when_and_why_with_hashed_subjects(del
             "hash": entry.hash,
             "algorithm": "HMAC-SHA256(PRIVACY_AUDIT_KEY, prev_hash || canonical JSON of the entry)",
         },
+        # The entry above was the organization's last when the receipt was written.
+        "audit_chain_head": {
+            "organization": project.organization_id,
+            "seq": entry.seq,
+            "hash": entry.hash,
+            "algorithm": "HMAC-SHA256(PRIVACY_AUDIT_KEY, prev_hash || canonical JSON of the entry)",
+            "meaning": (
+                "The last entry of the organization's audit chain when this file was written. "
+                "The chain only grows: as long as it exists it must hold this entry with exactly "
+                "this hash. If it does not, entries were deleted from it or rewritten. The "
+                "operator checks it with the command in 'verify'."
+            ),
+            "verify": (
+                f"python manage.py audit_verify --org {project.organization_id} "
+                f"--expect-head {entry.seq}:{entry.hash}"
+            ),
+        },
     }
     assert deleted.started_at <= entry.at <= deleted.finished_at
     assert entry.detail == {"counts": deleted.counts, "subjects": 3, "not_found": 1}

@@ -228,6 +228,7 @@ def test_the_manifest_describes_the_request_subjects_counts_and_checksums(people
         }
 
     files = manifest.pop("files")
+    head = manifest.pop("audit_chain_head")
     assert manifest == {
         "request": {
             "tracking_id": request.tracking_id,
@@ -260,6 +261,30 @@ def test_the_manifest_describes_the_request_subjects_counts_and_checksums(people
     readme = entries["README.txt"].decode()
     assert request.tracking_id in readme
     assert "It covers all the data held, whatever its age." in readme
+    # The chain's head while the package was written: the request's "started" entry.
+    started = AuditEntry.objects.get(request=request, action="started")
+    succeeded = AuditEntry.objects.get(request=request, action="succeeded")
+    assert succeeded.seq == started.seq + 1
+    organization_id = request.organization_id
+    assert head == {
+        "organization": organization_id,
+        "seq": started.seq,
+        "hash": started.hash,
+        "algorithm": "HMAC-SHA256(PRIVACY_AUDIT_KEY, prev_hash || canonical JSON of the entry)",
+        "meaning": (
+            "The last entry of the organization's audit chain when this file was written. "
+            "The chain only grows: as long as it exists it must hold this entry with exactly "
+            "this hash. If it does not, entries were deleted from it or rewritten. The "
+            "operator checks it with the command in 'verify'."
+        ),
+        "verify": (
+            f"python manage.py audit_verify --org {organization_id} "
+            f"--expect-head {started.seq}:{started.hash}"
+        ),
+    }
+    assert 'Its "audit_chain_head" names the latest entry of our tamper-evident log' in " ".join(
+        readme.split()
+    )
 
 
 def test_the_result_file_is_recorded_with_size_checksum_and_expiry(people, submit, settings):

@@ -208,8 +208,11 @@ def test_a_conflict_with_a_key_keeps_the_key_free(create):
 
 # The migration that hashes existing keys ------------------------------------------------------
 
-BEFORE = [("privacy_requests", "0005_audit_action_choices"), ("accounts", "0002_service_accounts")]
-AFTER = [("privacy_requests", "0006_idempotency_key_hashes")]
+BEFORE = [
+    ("privacy_requests", "0006_audit_membership_changed"),
+    ("accounts", "0002_service_accounts"),
+]
+AFTER = [("privacy_requests", "0007_idempotency_key_hashes")]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,5 +1,6 @@
 """Every membership change lands in the organization's audit chain (issue 15, finding 1),
-whichever interface made it: the members page, the back office or the command line.
+whichever interface made it: the members page (an accepted invitation), the back office or the
+command line.
 
 accounts cannot import the chain (privacy_requests keeps it), so the members service calls the
 one recorder privacy_requests installs at start-up, inside the change's own transaction: the
@@ -7,17 +8,21 @@ change and its entry commit together or not at all, and with no recorder install
 refuses to change anything.
 """
 
+import re
 from http import HTTPStatus
 
 import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 
 from accounts import membership_changes
 from accounts.actors import Actor
 from accounts.errors import LastOwner, NotAllowed
-from accounts.models import Membership, Role
+from accounts.models import Invitation, Membership, Role
 from accounts.services import membership_change_role, membership_remove, membership_set
 from privacy_requests.audit import audit_verify
 from privacy_requests.models import AuditEntry
@@ -40,21 +45,38 @@ def detail(user, before, after) -> dict:
 
 
 def test_the_members_page_audits_adding_changing_and_removing(client, organization, owner):
+    carol_user = UserFactory(email="carol@example.com")
+    EmailAddress.objects.create(user=carol_user, email=carol_user.email, verified=True)
     client.force_login(owner)
 
-    added = client.post(
+    invited = client.post(
         reverse("accounts:members", args=[organization.id]),
         {"email": "Carol@Example.com", "role": "member"},
     )
+    link = re.search(r"http://testserver(/invitations/\S+/)", mail.outbox[0].body).group(1)
+    assert chain(organization) == []  # an invitation changes no membership
+    carol_client = Client()
+    carol_client.force_login(carol_user)
+    accepted = carol_client.post(link)
     carol = Membership.objects.get(organization=organization, user__email="carol@example.com")
     promoted = client.post(
         reverse("accounts:member_role", args=[organization.id, carol.id]), {"role": "admin"}
     )
     removed = client.post(reverse("accounts:member_remove", args=[organization.id, carol.id]))
 
-    assert [added.status_code, promoted.status_code, removed.status_code] == [HTTPStatus.FOUND] * 3
+    statuses = [invited.status_code, accepted.status_code, promoted.status_code]
+    assert statuses + [removed.status_code] == [HTTPStatus.FOUND] * 4
+    invitation = Invitation.objects.get()
     assert chain(organization) == [
-        (f"web:{owner.email}", "membership_changed", detail(carol.user, None, "member")),
+        (
+            "web:carol@example.com",
+            "membership_changed",
+            {
+                **detail(carol.user, None, "member"),
+                "invitation_id": invitation.id,
+                "invited_by": f"web:{owner.email}",
+            },
+        ),
         (f"web:{owner.email}", "membership_changed", detail(carol.user, "member", "admin")),
         (f"web:{owner.email}", "membership_changed", detail(carol.user, "admin", None)),
     ]

@@ -381,3 +381,23 @@ def test_a_body_over_the_upload_limit_is_a_413(client, people, settings):
     )
     assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert response.json() == {"status": "error", "error": "the request body is too large"}
+
+
+def test_there_is_no_rate_limit(client, people):
+    """Mixpanel's query API allows 60 queries an hour per project; this one sets no limit."""
+    answers = [engage_query(client, people, distinct_id="ann") for _ in range(61)]
+
+    assert {answer.status_code for answer in answers} == {HTTPStatus.OK}
+    assert {tuple(ids(answer)) for answer in answers} == {("ann",)}
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/2.0/jql", "/api/2.0/export", "/api/2.0/segmentation", "/api/2.0/engage/revenue"]
+)
+def test_mixpanel_apis_not_served_here_are_404(client, people, path):
+    """mixpanel-utils' raw export, JQL and Mixpanel's other query APIs have no counterpart."""
+    response = client.get(
+        path, {"project_id": people.pk}, headers={"authorization": basic("factory-secret")}
+    )
+
+    assert response.status_code == HTTPStatus.NOT_FOUND

@@ -244,3 +244,62 @@ def test_pixel_and_jsonp_answer_200_and_jsonp_carries_the_outcome(client, projec
     assert (pixel.status_code, pixel["Content-Type"]) == (HTTPStatus.OK, "image/png")
     assert (partial.status_code, partial.content) == (HTTPStatus.OK, b"cb(1);")
     assert (none.status_code, none.content) == (HTTPStatus.OK, b"cb(0);")
+
+
+def test_strict_1_on_track_answers_the_import_shape_and_strict_0_changes_nothing(client, project):
+    records = [event(project.token, distinct_id="bob"), event(project.token, distinct_id="anon")]
+
+    strict = post_data(client, "/track?strict=1", records)
+    lenient = post_data(client, "/track?strict=0", records)
+
+    assert (strict.status_code, strict.json()) == (
+        HTTPStatus.BAD_REQUEST,
+        {
+            "code": 400,
+            "error": "some data points in the request failed validation",
+            "failed_records": [
+                {
+                    "index": 1,
+                    "$insert_id": "0123456789abcdef0123456789abcdef",
+                    "field": "properties.distinct_id",
+                    "message": PLACEHOLDER,
+                }
+            ],
+            "num_records_imported": 1,
+            "status": "Bad Request",
+        },
+    )
+    # /track always validates: strict=0 answers as without the flag, the placeholder refused.
+    assert (lenient.status_code, lenient.content) == (HTTPStatus.OK, b"1")
+    assert list(Event.objects.values_list("distinct_id", flat=True)) == ["bob"]
+
+
+def test_ingestion_has_no_rate_limit(client, project):
+    """Mixpanel may answer 429 to a project over its ingestion limits; this server has no limit
+    of its own on ingestion, so a burst of requests is answered like a single one."""
+    tracked = [
+        post_data(client, "/track", event(project.token, distinct_id=f"t-{n}")) for n in range(60)
+    ]
+    imported = [
+        post_import(client, [event(project.token, distinct_id=f"i-{n}")]) for n in range(60)
+    ]
+
+    assert {(answer.status_code, answer.content) for answer in tracked} == {(HTTPStatus.OK, b"1")}
+    assert {answer.status_code for answer in imported} == {HTTPStatus.OK}
+    assert Event.objects.count() == 120
+
+
+def test_pixel_and_jsonp_answer_200_to_a_request_refused_whole(client, project):
+    """A script or image tag reads no status code: the JSONP argument carries the refusal."""
+    pixel = client.post("/track?img=1", b"[{", content_type="application/json")
+    jsonp = client.post("/track?callback=cb", b"[{", content_type="application/json")
+    too_many = post_data(
+        client, "/engage?callback=cb&verbose=1", [{"$token": project.token}] * 2001
+    )
+
+    assert (pixel.status_code, pixel["Content-Type"]) == (HTTPStatus.OK, "image/png")
+    assert (jsonp.status_code, jsonp.content) == (HTTPStatus.OK, b"cb(0);")
+    assert (too_many.status_code, too_many.content) == (
+        HTTPStatus.OK,
+        b'cb({"status": 0, "error": "request exceeds max limit of 2000 records"});',
+    )

@@ -214,3 +214,49 @@ def test_import_accepts_the_secret_as_user_with_no_colon(client, project):
 
     assert response.status_code == HTTPStatus.OK
     assert Event.objects.count() == 1
+
+
+# A token with a NUL names no project; PostgreSQL refuses a NUL even in a lookup, so the check
+# must come first (issue 15, finding 4). Run this file on PostgreSQL too.
+NUL_TOKEN = "to\x00ken"
+
+
+@pytest.mark.parametrize(
+    ("path", "good", "bad", "stored"),
+    [
+        (
+            "/track",
+            lambda token: event(token, distinct_id="good"),
+            event(NUL_TOKEN, distinct_id="bad"),
+            lambda project: Event.objects.filter(project=project).count(),
+        ),
+        (
+            "/engage",
+            lambda token: {"$token": token, "$distinct_id": "good", "$set": {"a": 1}},
+            {"$token": NUL_TOKEN, "$distinct_id": "bad", "$set": {"a": 1}},
+            lambda project: Profile.objects.filter(project=project).count(),
+        ),
+        (
+            "/groups",
+            lambda token: {"$token": token, "$group_key": "k", "$group_id": "g", "$set": {"a": 1}},
+            {"$token": NUL_TOKEN, "$group_key": "k", "$group_id": "h", "$set": {"a": 1}},
+            lambda project: GroupProfile.objects.filter(project=project).count(),
+        ),
+    ],
+)
+def test_a_nul_in_a_token_refuses_that_record_and_keeps_the_others(
+    client, project, path, good, bad, stored
+):
+    response = post_data(client, path, [good(project.token), bad], verbose="1")
+
+    assert response.status_code == HTTPStatus.OK
+    assert [failure["index"] for failure in response.json()["failed_records"]] == [1]
+    assert stored(project) == 1
+
+
+def test_an_import_whose_records_carry_a_nul_token_is_refused_not_a_500(client, project):
+    response = post_import(client, [event(NUL_TOKEN)])
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json() == UNAUTHORIZED
+    assert Event.objects.count() == 0

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from django.test import Client
 
-from projects.models import Event
+from projects.models import Event, GroupProfile, Profile
 from tests.projects.ingestion_support import (
     API_SECRET,
     FORM,
@@ -515,3 +515,39 @@ def test_track_answers_a_pixel_or_jsonp_when_asked(client, project):
     }
     assert jsonp_verbose.content.decode() == f"cb({json.dumps(argument)});"
     assert (unsafe_callback["Content-Type"], unsafe_callback.content) == ("text/plain", b"1")
+
+
+def _profile_encodings(client, path, record):
+    """The encodings /track reads, sent to /engage or /groups."""
+    compact = _compact([record])
+    encoded = base64.b64encode(compact.encode()).decode()
+    return [
+        client.post(path, json.dumps([record]), content_type="application/json"),
+        client.get(f"{path}?data={quote(encoded)}"),
+        client.generic("POST", f"{path}/?data={quote(compact)}"),
+        client.post(
+            path,
+            _gzip(json.dumps(record)),
+            content_type="application/json",
+            headers={"content-encoding": "gzip"},
+        ),
+    ]
+
+
+def test_engage_and_groups_read_the_encodings_track_reads(client, project):
+    profile = {"$token": project.token, "$distinct_id": "alice", "$add": {"visits": 1}}
+    group = {
+        "$token": project.token,
+        "$group_key": "company",
+        "$group_id": "Acme",
+        "$union": {"seen": ["x"]},
+    }
+
+    engaged = _profile_encodings(client, "/engage", profile)
+    grouped = _profile_encodings(client, "/groups", group)
+
+    assert [(answer.status_code, answer.content) for answer in engaged + grouped] == [
+        (HTTPStatus.OK, b"1")
+    ] * 8
+    assert Profile.objects.get().properties == {"visits": 4}
+    assert GroupProfile.objects.get().properties == {"seen": ["x"]}

@@ -164,7 +164,8 @@ def test_insert_ids_that_only_contain_a_placeholder_are_accepted(client, project
 @pytest.mark.parametrize("ip", ["1", "0"])
 def test_no_distinct_id_is_made_from_the_clients_address(client, project, ip):
     """Mixpanel derives a distinct_id from the address with `ip=1`; we refuse the record
-    instead (README: deliberate deviations): an address is personal data and names no one."""
+    instead (docs/mixpanel-compatibility.md, section 6): an address is personal data and names
+    no one."""
     record = event(project.token, distinct_id=...)
 
     response = client.post(
@@ -186,3 +187,23 @@ def test_no_distinct_id_is_made_from_the_clients_address(client, project, ip):
         ],
     )
     assert Event.objects.count() == 0
+
+
+def test_ip_1_stores_nothing_of_the_clients_address(client, project):
+    """With `ip=1` Mixpanel geolocates an event from the client's address; here the address is
+    neither stored nor used (docs/mixpanel-compatibility.md, section 6): the event holds what
+    was sent."""
+    record = event(project.token, distinct_id="bob", plan="pro")
+
+    response = client.post(
+        "/track?ip=1&verbose=1",
+        urlencode({"data": json.dumps(record)}),
+        content_type=FORM,
+        REMOTE_ADDR="203.0.113.9",
+        HTTP_X_FORWARDED_FOR="198.51.100.4",
+    )
+
+    assert (response.status_code, response.json()) == (HTTPStatus.OK, {"status": 1, "error": None})
+    assert list(Event.objects.values_list("distinct_id", "properties")) == [
+        ("bob", {"plan": "pro"})
+    ]

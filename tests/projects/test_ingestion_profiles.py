@@ -110,6 +110,64 @@ def test_an_engage_batch_applies_in_order_creating_updating_and_deleting(client,
 
 
 @pytest.mark.django_db
+def test_engage_keeps_no_last_seen_and_reads_nothing_from_time_or_ip(client, project):
+    """Mixpanel stamps `$last_seen` on a profile at each update (unless `$ignore_time`) and
+    geolocates `$ip`; here a profile holds only what its operations set, so the engage query
+    shows a `$last_seen` only where a client set one (docs/mixpanel-compatibility.md)."""
+    token = project.token
+    records = [
+        {
+            "$token": token,
+            "$distinct_id": "alice",
+            "$set": {"plan": "pro"},
+            "$time": 1_700_000_000_000,
+            "$ip": "203.0.113.9",
+        },
+        {
+            "$token": token,
+            "$distinct_id": "bob",
+            "$set": {"$last_seen": "2025-06-01T12:00:00"},
+            "$time": 1_700_000_000_000,
+        },
+    ]
+
+    response = post_data(client, "/engage", records, verbose=1)
+
+    assert (response.status_code, response.json()) == (HTTPStatus.OK, OK_VERBOSE)
+    assert sorted(Profile.objects.values_list("distinct_id", "properties")) == [
+        ("alice", {"plan": "pro"}),
+        ("bob", {"$last_seen": "2025-06-01T12:00:00"}),
+    ]
+
+
+@pytest.mark.django_db
+def test_engage_on_an_alias_changes_only_the_alias_own_profile(client, project):
+    """Mixpanel applies a profile update sent under an alias to the original's profile unless
+    `$ignore_alias` is true; here an operation changes only the profile it names, always."""
+    token = project.token
+    alias = {
+        "event": "$create_alias",
+        "properties": {"token": token, "distinct_id": "alice", "alias": "a@example.com"},
+    }
+    post_data(client, "/track", alias)
+    post_data(client, "/engage", {"$token": token, "$distinct_id": "alice", "$set": {"p": 1}})
+
+    response = post_data(
+        client,
+        "/engage",
+        [
+            {"$token": token, "$distinct_id": "a@example.com", "$set": {"p": 2}},
+            {"$token": token, "$distinct_id": "a@example.com", "$add": {"n": 1}},
+            {"$token": token, "$distinct_id": "a@example.com", "$delete": ""},
+        ],
+        verbose=1,
+    )
+
+    assert (response.status_code, response.json()) == (HTTPStatus.OK, OK_VERBOSE)
+    assert list(Profile.objects.values_list("distinct_id", "properties")) == [("alice", {"p": 1})]
+
+
+@pytest.mark.django_db
 def test_profiles_are_per_project(client, project):
     other = ProjectFactory()
 
