@@ -19,6 +19,7 @@ from privacy_requests.models import (
     RequestKind,
     RequestSubject,
     Status,
+    SubjectDecision,
     tracking_id_can_exist,
 )
 from projects.chunking import in_chunks
@@ -124,6 +125,11 @@ def privacy_request_reached_ids(*, request: PrivacyRequest) -> list[str]:
         )
         if distinct_id not in missing
     ]
+
+
+def privacy_request_decisions(*, request: PrivacyRequest) -> list[SubjectDecision]:
+    """A person's decisions on the request's subject set (left out, included), by id."""
+    return list(request.decisions.order_by("distinct_id"))
 
 
 def given_id_counts(request_ids: Sequence[int]) -> dict[int, int]:

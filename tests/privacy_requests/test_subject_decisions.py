@@ -20,7 +20,7 @@ from privacy_requests.models import (
     Status,
     SubjectDecision,
 )
-from privacy_requests.selectors import privacy_request_reached_ids
+from privacy_requests.selectors import privacy_request_decisions, privacy_request_reached_ids
 from privacy_requests.services import privacy_request_process, privacy_sweep
 from privacy_requests.services.subject_decisions import privacy_request_subjects_decide
 from projects import identity
@@ -202,6 +202,9 @@ def test_decisions_are_replaced_and_a_kept_decision_keeps_who_and_when(
     decided = decide(request, admin, left_out=["victim-root"])
 
     assert decided.left_out == ["victim-root"]
+    assert [(d.distinct_id, d.decision) for d in privacy_request_decisions(request=request)] == [
+        ("victim-root", "left_out")
+    ]
     kept = SubjectDecision.objects.get(request=request)
     assert (kept.distinct_id, kept.decided_by, kept.decided_at) == (
         "victim-root",
