@@ -71,6 +71,8 @@ class AuditAction(models.TextChoices):
     SUPPRESSION_LIFTED = "suppression_lifted", "Suppression lifted"
     STAFF_VIEWED_END_USER_DATA = "staff_viewed_end_user_data", "Staff viewed end user data"
     MEMBERSHIP_CHANGED = "membership_changed", "Membership changed"
+    SUBJECTS_DECIDED = "subjects_decided", "Linked ids left out or included"
+    IDENTITY_LINKS_RULE_CHANGED = "identity_links_rule_changed", "Identity link rule changed"
 
 
 class Channel(models.TextChoices):
@@ -164,6 +166,13 @@ class RequestSubject(models.Model):
     linked = models.BooleanField(
         default=False, help_text="Found through the identity cluster of a given id."
     )
+    included = models.BooleanField(
+        default=False,
+        help_text=(
+            "Not linked by the project's rule: a refused or unverified id a person included "
+            "(see SubjectDecision). Also `linked`: it was not given."
+        ),
+    )
 
     class Meta:
         ordering = ["request_id", "position"]
@@ -176,6 +185,35 @@ class RequestSubject(models.Model):
 
     def __str__(self) -> str:
         return self.distinct_id
+
+
+class SubjectDecisionKind(models.TextChoices):
+    LEFT_OUT = "left_out", "Left out"
+    INCLUDED = "included", "Included"
+
+
+class SubjectDecision(models.Model):
+    """A person's choice about one id before the request starts (DESIGN section 5.1): a linked
+    id left out of the subject set, or a refused or unverified id included in it. The job
+    applies the decisions when it records the subject set; each change is audited. Becomes an
+    HMAC with the request's subjects, 30 days after the request is final."""
+
+    request = models.ForeignKey(PrivacyRequest, on_delete=models.CASCADE, related_name="decisions")
+    distinct_id = models.CharField(max_length=255)
+    decision = models.CharField(max_length=16, choices=SubjectDecisionKind.choices)
+    decided_by = models.CharField(max_length=255, help_text="The actor, as text.")
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["request_id", "distinct_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "distinct_id"], name="subject_decision_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision}: {self.distinct_id}"
 
 
 class AuditEntry(models.Model):

@@ -18,11 +18,13 @@ from privacy_requests.models import (
     PrivacyRequest,
     RequestKind,
     RequestSubject,
+    Status,
+    SubjectDecision,
     tracking_id_can_exist,
 )
 from projects.chunking import in_chunks
+from projects.identity_resolution import identity_subject_resolve
 from projects.models import Project
-from projects.selectors import identity_subject_set
 from projects.store import rows_count
 
 
@@ -107,6 +109,29 @@ def privacy_request_given_ids(*, request: PrivacyRequest) -> list[str]:
     )
 
 
+def privacy_request_reached_ids(*, request: PrivacyRequest) -> list[str]:
+    """The ids a finished (SUCCESS or FAILURE) request reached: its subject set as the job
+    recorded it (given ids, then linked and included ones) less the given ids that had no data;
+    empty before it finishes. HMACs once its subjects are pseudonymized, as its given ids are."""
+    if request.status not in (Status.SUCCESS, Status.FAILURE):
+        return []
+    if request.snapshot_max_event_id is None:
+        return []
+    missing = set(request.not_found or [])
+    return [
+        distinct_id
+        for distinct_id in request.subjects.order_by("position").values_list(
+            "distinct_id", flat=True
+        )
+        if distinct_id not in missing
+    ]
+
+
+def privacy_request_decisions(*, request: PrivacyRequest) -> list[SubjectDecision]:
+    """A person's decisions on the request's subject set (left out, included), by id."""
+    return list(request.decisions.order_by("distinct_id"))
+
+
 def given_id_counts(request_ids: Sequence[int]) -> dict[int, int]:
     """How many distinct_ids each request was given (linked ids found later not counted)."""
     rows = (
@@ -173,9 +198,10 @@ class DeletionPreview:
 
 
 def deletion_preview(*, project: Project, distinct_ids: Sequence[str]) -> DeletionPreview:
-    """What a deletion of these ids would remove now: their identity clusters' events, profiles
-    and links. The worker records the subject set again when it starts."""
-    subjects = identity_subject_set(project_id=project.id, distinct_ids=distinct_ids)
+    """What a deletion of these ids would remove now, under the project's identity link rule:
+    their subject set's events, profiles and links. The worker records the subject set again
+    when it starts."""
+    subjects = identity_subject_resolve(project=project, distinct_ids=distinct_ids).subject_ids
     counts = rows_count(project_id=project.id, distinct_ids=subjects)
     return DeletionPreview(
         given=len(distinct_ids),

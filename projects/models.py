@@ -8,6 +8,13 @@ def project_token_generate() -> str:
     return secrets.token_hex(16)
 
 
+class IdentityLinksFrom(models.TextChoices):
+    """Which identity links form clusters (DESIGN section 3)."""
+
+    ANY = "any", "Any ingestion (Mixpanel's behaviour)"
+    AUTHENTICATED = "authenticated", "Authenticated ingestion only"
+
+
 class Project(models.Model):
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.PROTECT, related_name="projects"
@@ -25,6 +32,14 @@ class Project(models.Model):
     suppress_deleted_ids = models.BooleanField(
         default=False,
         help_text="Drop later ingestion of distinct_ids removed by a deletion request.",
+    )
+    # Changed only through privacy_requests' audited service (identity_links_from_set).
+    identity_links_from = models.CharField(
+        max_length=16,
+        choices=IdentityLinksFrom.choices,
+        default=IdentityLinksFrom.ANY,
+        db_default=IdentityLinksFrom.ANY,
+        help_text="Which ingestion's identity links form clusters: any, or authenticated only.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -121,6 +136,76 @@ class IdentityKind(models.TextChoices):
     DEVICE = "device", "Device ($device_id → $user_id)"
 
 
+class LinkRecordOutcome(models.TextChoices):
+    """What became of a link request ingestion saw."""
+
+    FORMED = "formed", "Formed (joined a cluster)"
+    UNVERIFIED = "unverified", "Unverified (public; kept as evidence, formed nothing)"
+    UNCHANGED = "unchanged", "Unchanged (the ids were already together)"
+    REFUSED = "refused", "Refused"
+
+
+class LinkRefusal(models.TextChoices):
+    """Why a link was refused; the records keep the code, never a distinct_id."""
+
+    CLUSTER_FULL = "cluster_full", "the identity cluster was at its cap"
+    MERGE_TOO_LARGE = "merge_too_large", "the merged cluster would exceed the cap"
+    ALIAS_MAPPED = "alias_mapped", "the alias already maps to another id"
+    ANON_IDENTIFIED = "anon_identified", "the $anon_id is already identified as another user"
+    DEVICE_LINKED = "device_linked", "the device is already linked to another user"
+
+
+class IdentityLinkRecord(models.Model):
+    """Evidence: one identity link request as ingestion saw it, and what became of it.
+
+    `distinct_id` is the id that asked to join (the alias, the `$anon_id`, the device, a
+    merge's second id) and `canonical_id` the id it named (never rewritten to a root). Repeats
+    of the same request with the same outcome and the same kind of ingestion share one row:
+    `count` and `last_seen_at` grow, the first `insert_id` stays, so an SDK that sends its
+    device link with every event adds no row per batch. End-user data: a deletion removes the
+    rows that name any of its subjects.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    distinct_id = models.CharField(max_length=255)
+    canonical_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16, choices=IdentityKind.choices)
+    # Authenticated ingestion: /import with the API secret or a service account. Public: the
+    # project token alone (/track).
+    authenticated = models.BooleanField()
+    outcome = models.CharField(max_length=16, choices=LinkRecordOutcome.choices)
+    reason = models.CharField(max_length=32, blank=True)
+    endpoint = models.CharField(max_length=16)
+    # Whose credentials: "project-secret", "service-account:<username>", "" when public.
+    principal = models.CharField(max_length=200, blank=True)
+    insert_id = models.CharField(max_length=36, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    count = models.PositiveBigIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            # Also the index of "the records of these ids" (led by project, distinct_id).
+            models.UniqueConstraint(
+                fields=[
+                    "project",
+                    "distinct_id",
+                    "canonical_id",
+                    "kind",
+                    "authenticated",
+                    "outcome",
+                ],
+                name="identity_link_record_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "canonical_id"], name="link_record_by_canonical"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.distinct_id} → {self.canonical_id} ({self.kind}, {self.outcome})"
+
+
 class IdentityLink(models.Model):
     """`distinct_id` belongs to the identity cluster whose root is `canonical_id`.
 
@@ -133,6 +218,13 @@ class IdentityLink(models.Model):
     canonical_id = models.CharField(max_length=255)
     kind = models.CharField(max_length=16, choices=IdentityKind.choices)
     created_at = models.DateTimeField()
+    # How the row was formed: whether its link came from authenticated ingestion (what the
+    # `authenticated` rule and its cap count), and the record of that link. Rows older than
+    # provenance have no record and count as public.
+    authenticated = models.BooleanField(default=False, db_default=False)
+    record = models.ForeignKey(
+        IdentityLinkRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [

@@ -78,14 +78,12 @@ def service_account_projects(
     return granted
 
 
-def identity_clusters_resolve(
+def identity_clusters_by_root(
     *, project_id: int, distinct_ids: Sequence[str]
-) -> dict[str, list[str]]:
-    """Maps each given distinct_id to every id of its identity cluster, itself included.
-
-    Ids are case-sensitive and used verbatim; duplicates collapse, and the keys keep first-seen
-    order. Each list is sorted, so all members of one cluster get equal lists; an id with no
-    links maps to `[itself]`. Two queries per 1,000 ids, whatever the size of the clusters.
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The flat clusters of these ids: each id's root (itself when it has no link), and each
+    root's members, the root included, sorted. Ids are verbatim; duplicates collapse, and the
+    first map keeps first-seen order. Two queries per 1,000 ids, whatever the clusters' sizes.
     """
     unique = list(dict.fromkeys(distinct_ids))
     root_of: dict[str, str] = {}
@@ -103,9 +101,22 @@ def identity_clusters_resolve(
             members[root].append(distinct_id)
     for cluster in members.values():
         cluster.sort()
-    return {
-        distinct_id: list(members[root_of.get(distinct_id, distinct_id)]) for distinct_id in unique
-    }
+    return {distinct_id: root_of.get(distinct_id, distinct_id) for distinct_id in unique}, members
+
+
+def identity_clusters_resolve(
+    *, project_id: int, distinct_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """Maps each given distinct_id to every id of its flat identity cluster, itself included.
+
+    Ids are case-sensitive and used verbatim; duplicates collapse, and the keys keep first-seen
+    order. Each list is sorted, so all members of one cluster get equal lists; an id with no
+    links maps to `[itself]`. Two queries per 1,000 ids, whatever the size of the clusters.
+    This is every formed link, whatever the project's rule: a request's subject set is
+    projects.identity_resolution's.
+    """
+    root_of, members = identity_clusters_by_root(project_id=project_id, distinct_ids=distinct_ids)
+    return {distinct_id: list(members[root]) for distinct_id, root in root_of.items()}
 
 
 def identity_subject_set(*, project_id: int, distinct_ids: Sequence[str]) -> list[str]:

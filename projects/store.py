@@ -8,14 +8,17 @@ index). Functions with `of_ids` in their name take one chunk of ids, one IN list
 chunk the ids themselves (projects.chunking). Nothing here loops per row.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Max, QuerySet
+from django.db import connection
+from django.db.models import F, Max, QuerySet
+from django.db.models.functions import Collate
 
 from projects.chunking import in_chunks
-from projects.models import Event, IdentityLink, Profile
+from projects.identity_removal import IdentityRemoval, identity_of_ids_remove
+from projects.models import Event, IdentityLink, IdentityLinkRecord, Profile
 
 
 def events_snapshot_bound() -> int:
@@ -53,10 +56,71 @@ def identity_links_of_ids(
     return IdentityLink.objects.filter(project_id=project_id, distinct_id__in=distinct_ids)
 
 
+@dataclass(frozen=True)
+class SubjectLink:
+    """A cluster row between two subjects, with how it was formed (`authenticated` and
+    `endpoint` are None for rows older than provenance)."""
+
+    distinct_id: str
+    canonical_id: str
+    kind: str
+    linked_at: datetime
+    authenticated: bool | None
+    endpoint: str | None
+
+
+def identity_links_among(
+    *, project_id: int, distinct_ids: Sequence[str], subjects: Collection[str]
+) -> Iterator[SubjectLink]:
+    """The cluster rows of one chunk of subjects whose root is a subject too, ordered by
+    distinct_id: a subject set that is not whole clusters (ids left out, public members not
+    followed) names no one outside it."""
+    rows = (
+        identity_links_of_ids(project_id=project_id, distinct_ids=distinct_ids)
+        .order_by(_code_point_order())
+        .values_list(
+            "distinct_id", "canonical_id", "kind", "created_at", "authenticated", "record__endpoint"
+        )
+    )
+    for distinct_id, canonical_id, kind, linked_at, authenticated, endpoint in rows.iterator(
+        chunk_size=2000
+    ):
+        if canonical_id in subjects:
+            yield SubjectLink(
+                distinct_id=distinct_id,
+                canonical_id=canonical_id,
+                kind=kind,
+                linked_at=linked_at,
+                authenticated=authenticated if endpoint is not None else None,
+                endpoint=endpoint,
+            )
+
+
+def link_records_among(
+    *, project_id: int, distinct_ids: Sequence[str], subjects: Collection[str]
+) -> Iterator[IdentityLinkRecord]:
+    """The link records that one chunk of subjects asked for (their distinct_id) and that name
+    a subject as the other id: what describes the subject set and no one else."""
+    records = IdentityLinkRecord.objects.filter(
+        project_id=project_id, distinct_id__in=distinct_ids
+    ).order_by(_code_point_order(), "canonical_id", "kind", "first_seen_at", "id")
+    for record in records.iterator(chunk_size=2000):
+        if record.canonical_id in subjects:
+            yield record
+
+
+def _code_point_order() -> F | Collate:
+    # The "C" collation on PostgreSQL; SQLite's default (BINARY) is code-point order already.
+    if connection.vendor == "postgresql":
+        return Collate(F("distinct_id"), "C")
+    return F("distinct_id")
+
+
 def ids_with_rows(
     *, project_id: int, distinct_ids: Sequence[str], snapshot_max_event_id: int
 ) -> set[str]:
-    """Which of these ids have any event (up to the snapshot), profile or identity link."""
+    """Which of these ids have any event (up to the snapshot), profile, identity link or link
+    record."""
     found: set[str] = set()
     for chunk in in_chunks(distinct_ids):
         found.update(
@@ -83,6 +147,9 @@ def ids_with_rows(
                 "canonical_id", flat=True
             )
         )
+        records = IdentityLinkRecord.objects.filter(project_id=project_id)
+        found.update(records.filter(distinct_id__in=chunk).values_list("distinct_id", flat=True))
+        found.update(records.filter(canonical_id__in=chunk).values_list("canonical_id", flat=True))
     return found
 
 
@@ -105,9 +172,10 @@ def profiles_of_ids_delete(*, project_id: int, distinct_ids: Sequence[str]) -> i
     return removed
 
 
-def identity_links_of_ids_delete(*, project_id: int, distinct_ids: Sequence[str]) -> int:
-    removed, _ = identity_links_of_ids(project_id=project_id, distinct_ids=distinct_ids).delete()
-    return removed
+def identity_of_ids_delete(*, project_id: int, distinct_ids: Sequence[str]) -> IdentityRemoval:
+    """Removes one chunk of subjects from their clusters, and every link record that names
+    them (projects.identity_removal)."""
+    return identity_of_ids_remove(project_id=project_id, distinct_ids=distinct_ids)
 
 
 @dataclass(frozen=True)

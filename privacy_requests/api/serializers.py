@@ -50,6 +50,14 @@ class RetrievalStatusResultsSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
     result = serializers.CharField(help_text="Signed download URL once SUCCESS, else empty.")
     distinct_ids = serializers.ListField(child=serializers.CharField())
+    reached_distinct_ids = serializers.ListField(
+        child=serializers.CharField(),
+        help_text=(
+            "An addition to Mixpanel's shape: once the request is SUCCESS or FAILURE, every id "
+            "it reached (the given ids that had data, the ids the project's identity link rule "
+            "linked to them, and the ids a person included), given ones first; empty before."
+        ),
+    )
 
 
 class DeletionStatusResultsSerializer(RetrievalStatusResultsSerializer):

@@ -33,6 +33,7 @@ from privacy_requests.models import Channel, PrivacyRequest, RequestKind, Status
 from privacy_requests.selectors import (
     privacy_request_given_ids,
     privacy_request_list_for_user,
+    privacy_request_reached_ids,
     privacy_request_result_url,
 )
 from privacy_requests.services import privacy_request_cancel, privacy_request_submit
@@ -158,6 +159,7 @@ class DetailView(GdprApiView):
                 request=privacy_request, absolute_base=request.build_absolute_uri("/")
             ),
             "distinct_ids": privacy_request_given_ids(request=privacy_request),
+            "reached_distinct_ids": privacy_request_reached_ids(request=privacy_request),
         }
         if self.kind == RequestKind.DELETION:
             results.update(

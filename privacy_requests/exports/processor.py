@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from privacy_requests.audit import audit_head
 from privacy_requests.engine.run import LeaseLost, Run, transition
-from privacy_requests.engine.subjects import event_window, subject_chunks
+from privacy_requests.engine.subjects import event_window, subject_chunks, subject_link_notes
 from privacy_requests.exports import records
 from privacy_requests.exports.files import (
     export_purge_if_deleted,
@@ -116,14 +116,15 @@ def _file_sha256(spool: IO[bytes]) -> str:
 def _package_write(run: Run, spool: IO[bytes], progress: _Progress) -> dict:
     request = run.request
     chunks = subject_chunks(run.subject_ids, settings.PRIVACY_SUBJECT_CHUNK)
+    subjects = frozenset(run.subject_ids)
     generated_at = timezone.now()
     with PackageWriter(spool, generated_at=generated_at) as package:
         if request.disclosure == Disclosure.CATEGORIES:
-            counts = _categories_write(request, package, chunks, progress)
+            counts = _categories_write(request, package, chunks, subjects, progress)
         elif request.disclosure == Disclosure.SOURCES:
-            counts = _sources_write(request, package, chunks, progress)
+            counts = _sources_write(request, package, chunks, subjects, progress)
         else:
-            counts = _data_write(request, package, chunks, progress)
+            counts = _data_write(request, package, chunks, subjects, progress)
         package.write_text("README.txt", readme_text(request))
         package.write_text(
             "manifest.json",
@@ -138,7 +139,11 @@ def _package_write(run: Run, spool: IO[bytes], progress: _Progress) -> dict:
 
 
 def _data_write(
-    request: PrivacyRequest, package: PackageWriter, chunks: list[list[str]], progress: _Progress
+    request: PrivacyRequest,
+    package: PackageWriter,
+    chunks: list[list[str]],
+    subjects: frozenset[str],
+    progress: _Progress,
 ) -> dict:
     done = 0
     with package.entry("events.jsonl", large=True) as out:
@@ -158,10 +163,27 @@ def _data_write(
     identities = package.write_json_list(
         "identities.json",
         _each(
-            chunks, lambda chunk: records.identity_records(request, chunk), progress, "identities"
+            chunks,
+            lambda chunk: records.identity_records(request, chunk, subjects),
+            progress,
+            "identities",
         ),
     )
-    return {"events": events, "profiles": profiles, "identities": identities}
+    evidence = package.write_json_list(
+        "identity_evidence.json",
+        _each(
+            chunks,
+            lambda chunk: records.identity_evidence_records(request, chunk, subjects),
+            progress,
+            "identity_evidence",
+        ),
+    )
+    return {
+        "events": events,
+        "profiles": profiles,
+        "identities": identities,
+        "identity_evidence": evidence,
+    }
 
 
 def _each(chunks, read, progress: _Progress, step: str):
@@ -174,14 +196,18 @@ def _each(chunks, read, progress: _Progress, step: str):
 
 
 def _categories_write(
-    request: PrivacyRequest, package: PackageWriter, chunks: list[list[str]], progress: _Progress
+    request: PrivacyRequest,
+    package: PackageWriter,
+    chunks: list[list[str]],
+    subjects: frozenset[str],
+    progress: _Progress,
 ) -> dict:
     categories = records.Categories()
     done = 0
     for chunk in chunks:
         progress.rows += categories.add_events(request, chunk)
         categories.add_profiles(request, chunk)
-        categories.add_identities(request, chunk)
+        categories.add_identities(request, chunk, subjects)
         done += len(chunk)
         progress.save(step="categories", done=done)
     package.write_text(
@@ -198,7 +224,11 @@ def _categories_write(
 
 
 def _sources_write(
-    request: PrivacyRequest, package: PackageWriter, chunks: list[list[str]], progress: _Progress
+    request: PrivacyRequest,
+    package: PackageWriter,
+    chunks: list[list[str]],
+    subjects: frozenset[str],
+    progress: _Progress,
 ) -> dict:
     sources = records.Sources()
     done = 0
@@ -206,7 +236,7 @@ def _sources_write(
     for chunk in chunks:
         sources.add_events(request, chunk)
         profiles += records.profile_count(request, chunk)
-        identities += records.identity_count(request, chunk)
+        identities += records.identity_count(request, chunk, subjects)
         done += len(chunk)
         progress.rows = sources.events
         progress.save(step="sources", done=done)
@@ -243,6 +273,8 @@ def _manifest(run: Run, *, counts: dict, files: dict, generated_at) -> dict:
             "given": run.given_ids,
             "linked": [distinct_id for distinct_id in run.subject_ids if distinct_id not in given],
         },
+        # Issue 14: how each id came into the package (given, linked how, or included).
+        "how_linked": subject_link_notes(run),
         "not_found": list(request.not_found),
         "counts": counts,
         "files": files,
@@ -266,12 +298,20 @@ events.jsonl     Every event recorded about you, one per line, oldest first for 
                  "time" is in seconds since 1 January 1970, UTC.
 profiles.json    Your user profile(s): the properties stored about you.
 identities.json  Ids we know to be you, and how they were linked (for example an alias,
-                 or a device you used before signing in).
-manifest.json    What this package covers: the request, the ids, how many records each
-                 file holds, and a SHA-256 checksum of each file. Its "audit_chain_head"
-                 names the latest entry of our tamper-evident log of privacy requests when
-                 the package was made: keep it, and we can prove later that the record of
-                 your request was not removed from that log.
+                 or a device you used before signing in), when, and whether the link
+                 came from the product's own servers ("authenticated") or from an app or
+                 web page ("authenticated": false).
+identity_evidence.json
+                 Every request to link two of your ids that we received, and what came
+                 of it: "formed" (the ids were linked), "unchanged" (already linked),
+                 "unverified" (not trusted enough to link them) or "refused" (with the
+                 reason), with when it was first and last seen and how many times.
+manifest.json    What this package covers: the request, the ids and how each was linked
+                 to the others, how many records each file holds, and a SHA-256 checksum
+                 of each file. Its "audit_chain_head" names the latest entry of our
+                 tamper-evident log of privacy requests when the package was made: keep
+                 it, and we can prove later that the record of your request was not
+                 removed from that log.
 
 The files are JSON (https://www.json.org), readable by any text editor and by most tools
 that read data. Nothing in this package is encrypted.

@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +22,7 @@ from privacy_requests.engine.subjects import subject_events
 from privacy_requests.exports.package import iso_utc, json_text
 from privacy_requests.models import PrivacyRequest
 from projects.models import EVENT_COLUMN_PROPERTIES
-from projects.store import identity_links_of_ids, profiles_of_ids
+from projects.store import identity_links_among, link_records_among, profiles_of_ids
 
 # Rows fetched from the cursor at a time.
 FETCH_ROWS = 2000
@@ -151,24 +151,54 @@ def profile_records(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[d
         yield {"$distinct_id": distinct_id, "$properties": properties}
 
 
-def identity_records(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[dict]:
-    """The subject set's identity links. The set holds whole clusters, so the links of its
-    members are exactly the rows of its ids (a cluster's root has no row)."""
-    rows = (
-        identity_links_of_ids(project_id=request.project_id, distinct_ids=chunk)
-        .order_by(_by_distinct_id())
-        .values_list("distinct_id", "canonical_id", "kind")
-    )
-    for distinct_id, canonical_id, kind in rows.iterator(chunk_size=FETCH_ROWS):
-        yield {"distinct_id": distinct_id, "canonical_id": canonical_id, "kind": kind}
+def identity_records(
+    request: PrivacyRequest, chunk: Sequence[str], subjects: Collection[str]
+) -> Iterator[dict]:
+    """The subject set's identity links: the cluster rows of the chunk whose root is a subject
+    too, each with how it was formed (`authenticated` and `endpoint` null for links made before
+    provenance was recorded)."""
+    for link in identity_links_among(
+        project_id=request.project_id, distinct_ids=chunk, subjects=subjects
+    ):
+        yield {
+            "distinct_id": link.distinct_id,
+            "canonical_id": link.canonical_id,
+            "kind": link.kind,
+            "linked_at": iso_utc(link.linked_at),
+            "authenticated": link.authenticated,
+            "endpoint": link.endpoint,
+        }
+
+
+def identity_evidence_records(
+    request: PrivacyRequest, chunk: Sequence[str], subjects: Collection[str]
+) -> Iterator[dict]:
+    """Every identity link request ingestion saw between two subjects, whatever became of it
+    (formed, unverified, unchanged, refused): a record that names someone outside the subject
+    set is that person's as much as the subject's, so it is left out."""
+    for record in link_records_among(
+        project_id=request.project_id, distinct_ids=chunk, subjects=subjects
+    ):
+        yield {
+            "distinct_id": record.distinct_id,
+            "canonical_id": record.canonical_id,
+            "kind": record.kind,
+            "outcome": record.outcome,
+            "reason": record.reason,
+            "authenticated": record.authenticated,
+            "endpoint": record.endpoint,
+            "first_seen": iso_utc(record.first_seen_at),
+            "last_seen": iso_utc(record.last_seen_at),
+            "count": record.count,
+        }
 
 
 def profile_count(request: PrivacyRequest, chunk: Sequence[str]) -> int:
     return profiles_of_ids(project_id=request.project_id, distinct_ids=chunk).count()
 
 
-def identity_count(request: PrivacyRequest, chunk: Sequence[str]) -> int:
-    return identity_links_of_ids(project_id=request.project_id, distinct_ids=chunk).count()
+def identity_count(request: PrivacyRequest, chunk: Sequence[str], subjects: Collection[str]) -> int:
+    return sum(1 for _ in identity_records(request, chunk, subjects))
 
 
 @dataclass
@@ -206,8 +236,10 @@ class Categories:
             if isinstance(properties, dict):
                 self.profile_properties.update(properties.keys())
 
-    def add_identities(self, request: PrivacyRequest, chunk: Sequence[str]) -> None:
-        for record in identity_records(request, chunk):
+    def add_identities(
+        self, request: PrivacyRequest, chunk: Sequence[str], subjects: Collection[str]
+    ) -> None:
+        for record in identity_records(request, chunk, subjects):
             self.identities += 1
             self.identity_kinds[record["kind"]] += 1
 

@@ -23,10 +23,17 @@ from privacy_requests.audit import audit_append
 from privacy_requests.engine.registry import processor_for
 from privacy_requests.engine.run import LeaseLost, Run, transition
 from privacy_requests.exports.files import STORAGE_ERRORS
-from privacy_requests.models import AuditAction, PrivacyRequest, RequestSubject, Status
+from privacy_requests.models import (
+    AuditAction,
+    PrivacyRequest,
+    RequestSubject,
+    Status,
+    SubjectDecisionKind,
+)
 from privacy_requests.notifications import privacy_request_notify_finished
 from privacy_requests.selectors import privacy_request_given_ids
-from projects.selectors import identity_clusters_resolve
+from projects.identity_resolution import identity_subject_resolve
+from projects.models import Project
 from projects.store import events_snapshot_bound, ids_with_rows
 
 logger = logging.getLogger(__name__)
@@ -88,16 +95,21 @@ def _claim(request: PrivacyRequest) -> Run | None:
         request.refresh_from_db()
         if request.snapshot_max_event_id is None:
             _record_subject_set(request)
+        detail = {
+            "run": request.runs,
+            "snapshot_max_event_id": request.snapshot_max_event_id,
+            "subjects": request.subjects.count(),
+        }
+        included = request.subjects.filter(included=True).count()
+        if included:
+            # Ids a person included (refused or unverified links): never linked automatically.
+            detail["included"] = included
         audit_append(
             organization_id=request.organization_id,
             actor=SYSTEM.text,
             action=AuditAction.RESUMED if resumed else AuditAction.STARTED,
             request=request,
-            detail={
-                "run": request.runs,
-                "snapshot_max_event_id": request.snapshot_max_event_id,
-                "subjects": request.subjects.count(),
-            },
+            detail=detail,
         )
     subjects = list(request.subjects.order_by("position").values_list("distinct_id", "linked"))
     return Run(
@@ -111,23 +123,39 @@ def _claim(request: PrivacyRequest) -> Run | None:
 
 
 def _record_subject_set(request: PrivacyRequest) -> None:
-    """At the first start: the snapshot bound, the subject set through the identity clusters,
-    and the given ids that have no data at all (not_found)."""
+    """At the first start: the snapshot bound, the subject set (the given ids, the ids the
+    project's rule links to them, less the linked ids a person left out, plus the refused or
+    unverified ids a person included: projects.identity_resolution), and the given ids that
+    have no data at all (not_found)."""
     snapshot = events_snapshot_bound()
     given = privacy_request_given_ids(request=request)
-    clusters = identity_clusters_resolve(project_id=request.project_id, distinct_ids=given)
-    known = set(given)
-    linked = sorted({member for members in clusters.values() for member in members} - known)
+    decisions = dict(request.decisions.values_list("distinct_id", "decision"))
+    resolution = identity_subject_resolve(
+        project=Project.objects.get(pk=request.project_id),
+        distinct_ids=given,
+        left_out=[
+            i for i, decision in decisions.items() if decision == SubjectDecisionKind.LEFT_OUT
+        ],
+        included=[
+            i for i, decision in decisions.items() if decision == SubjectDecisionKind.INCLUDED
+        ],
+    )
+    rest = [(distinct_id, False) for distinct_id in resolution.linked]
+    rest += [(distinct_id, True) for distinct_id in resolution.included]
     RequestSubject.objects.bulk_create(
         [
             RequestSubject(
-                request=request, distinct_id=distinct_id, position=len(given) + offset, linked=True
+                request=request,
+                distinct_id=distinct_id,
+                position=len(given) + offset,
+                linked=True,
+                included=included,
             )
-            for offset, distinct_id in enumerate(linked)
+            for offset, (distinct_id, included) in enumerate(rest)
         ],
         batch_size=1000,
     )
-    lonely = [distinct_id for distinct_id in given if len(clusters[distinct_id]) == 1]
+    lonely = [distinct_id for distinct_id in given if distinct_id not in resolution.clustered]
     with_rows = ids_with_rows(
         project_id=request.project_id, distinct_ids=lonely, snapshot_max_event_id=snapshot
     )

@@ -26,6 +26,7 @@ from privacy_requests.models import (
     PrivacyRequest,
     RequestSubject,
     Status,
+    SubjectDecision,
 )
 from privacy_requests.notifications import privacy_due_reminders_send
 from privacy_requests.services.audit_checkpoints import audit_checkpoint_write
@@ -139,6 +140,12 @@ def _pseudonymize(*, now: datetime, actor: Actor = SYSTEM) -> int:
                     project_id=request.project_id, distinct_id=subject.distinct_id
                 )
             RequestSubject.objects.bulk_update(subjects, ["distinct_id"], batch_size=1000)
+            decisions = list(SubjectDecision.objects.select_for_update().filter(request=request))
+            for decision in decisions:
+                decision.distinct_id = distinct_id_hmac(
+                    project_id=request.project_id, distinct_id=decision.distinct_id
+                )
+            SubjectDecision.objects.bulk_update(decisions, ["distinct_id"], batch_size=1000)
             not_found = [
                 distinct_id_hmac(project_id=request.project_id, distinct_id=distinct_id)
                 for distinct_id in PrivacyRequest.objects.values_list("not_found", flat=True).get(

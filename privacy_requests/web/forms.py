@@ -3,6 +3,7 @@ from django import forms
 from privacy_requests.models import Compliance, Disclosure, RequestKind, Status
 from privacy_requests.services.submission import MAX_DISTINCT_ID_LENGTH, MAX_DISTINCT_IDS
 from privacy_requests.web.csv_upload import CsvError, TooLargeUpload, distinct_ids_parse_csv
+from projects.models import IdentityLinksFrom
 
 ONE_USER = "one"
 CSV_FILE = "csv"
@@ -151,6 +152,14 @@ class RequestFilterForm(forms.Form):
 
 class SuppressionForm(forms.Form):
     enabled = forms.ChoiceField(choices=[("on", "On"), ("off", "Off")], widget=forms.HiddenInput)
+
+
+class IdentityLinksFromForm(forms.Form):
+    identity_links_from = forms.ChoiceField(
+        label="Identity links that join ids",
+        choices=IdentityLinksFrom.choices,
+        widget=forms.RadioSelect,
+    )
 
 
 class SuppressionLiftForm(forms.Form):

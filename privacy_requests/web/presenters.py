@@ -23,6 +23,7 @@ STEP_LABELS = {
     "events": "events",
     "profiles": "profiles",
     "identities": "identity links",
+    "identity_evidence": "identity link records",
     "late_exports": "removing later exports",
     "receipt": "writing the receipt",
     "categories": "categories",

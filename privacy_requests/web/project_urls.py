@@ -18,6 +18,11 @@ urlpatterns = [
         name="suppression",
     ),
     path(
+        "<int:project_id>/settings/identity-links/",
+        project_settings.project_identity_links,
+        name="identity_links",
+    ),
+    path(
         "<int:project_id>/settings/suppression/lift/",
         project_settings.project_suppression_lift,
         name="suppression_lift",

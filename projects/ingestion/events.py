@@ -22,14 +22,14 @@ only the checks that storing needs or that guard identities:
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from projects.identity import LinkRequest, identity_links_apply
+from projects.identity import LinkProvenance, LinkRequest, identity_links_apply
 from projects.ingestion import limits
 from projects.ingestion.authentication import projects_by_token
 from projects.ingestion.decoding import UnreadableLine
@@ -85,12 +85,17 @@ def events_ingest(
     endpoint: Endpoint,
     records: Sequence[Any],
     project: Project | None = None,
+    principal: str = "",
     strict: bool = True,
 ) -> BatchOutcome:
-    """Ingests a batch. For /track each record names its project by `properties.token`; for
-    /import `project` is the one the API secret authenticated, and a record's token, if any,
-    must be that project's. `strict=False` is /import's non-strict mode (module docstring)."""
+    """Ingests a batch. For /track each record names its project by `properties.token`
+    (identity links are public); for /import `project` is the one `principal`'s credentials
+    authenticated (links are authenticated), and a record's token, if any, must be that
+    project's. `strict=False` is /import's non-strict mode (module docstring)."""
     now = timezone.now()
+    provenance = LinkProvenance(
+        str(endpoint), authenticated=project is not None, principal=principal
+    )
     outcome = BatchOutcome(received=len(records))
     resolve = _token_resolver(records) if project is None else _authenticated_resolver(project)
     batches: dict[int, tuple[Project, list[_EventRow | _IdentityRow]]] = {}
@@ -110,7 +115,9 @@ def events_ingest(
         record_project, row = parsed
         batches.setdefault(record_project.pk, (record_project, []))[1].append(row)
     for record_project, rows in batches.values():
-        _project_rows_write(project=record_project, rows=rows, outcome=outcome)
+        _project_rows_write(
+            project=record_project, rows=rows, outcome=outcome, provenance=provenance
+        )
     return outcome
 
 
@@ -194,6 +201,8 @@ def _event_record_parse(
         if isinstance(link, Problem):
             return fail(link)
         link_request, field = link
+        if shown_insert_id is not None:
+            link_request = replace(link_request, insert_id=shown_insert_id)
         return project, _IdentityRow(
             index=index, link=link_request, field=field, insert_id=shown_insert_id
         )
@@ -232,6 +241,8 @@ def _event_record_parse(
         now,
     )
     ids = (distinct_id,) if device_link is None else (distinct_id, device_link.distinct_id)
+    if device_link is not None:
+        device_link = replace(device_link, insert_id=insert_id)
     return project, _EventRow(index=index, values=values, distinct_ids=ids, device_link=device_link)
 
 
@@ -335,7 +346,11 @@ def _source(endpoint: Endpoint, properties: dict) -> str:
 
 
 def _project_rows_write(
-    *, project: Project, rows: list[_EventRow | _IdentityRow], outcome: BatchOutcome
+    *,
+    project: Project,
+    rows: list[_EventRow | _IdentityRow],
+    outcome: BatchOutcome,
+    provenance: LinkProvenance,
 ) -> None:
     suppressed = suppressed_ids_find(
         project=project,
@@ -362,7 +377,8 @@ def _project_rows_write(
 
     with transaction.atomic():
         events_store(rows=[row.values for row in kept if isinstance(row, _EventRow)])
-        refused = identity_links_apply(project=project, links=links).refused if links else []
+        # No link, no query: an empty call returns at once.
+        refused = identity_links_apply(project=project, links=links, provenance=provenance).refused
 
     failed = 0
     for position, reason in refused:

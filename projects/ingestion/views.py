@@ -110,6 +110,7 @@ def _ingest(request: HttpRequest, *, endpoint: Endpoint, methods: tuple[str, ...
             endpoint=endpoint,
             records=payload.records,
             project=authenticated.project,
+            principal=authenticated.principal,
             # Mixpanel's non-strict mode: `strict=0` skips per-record validation.
             strict=strict_flag(payload.params) is not False,
         )

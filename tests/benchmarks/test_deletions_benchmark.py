@@ -27,7 +27,13 @@ def test_the_benchmark_deletes_the_subjects_after_timing_the_raw_delete_it_rolls
     assert result["status"] == "SUCCESS"
     assert (result["subjects"], result["subject_ids"], result["events"]) == (2, 3, 9)
     assert result["raw_delete_rows"] == 9  # rolled back: the deletion then removed them
-    assert result["counts"] == {"events": 9, "profiles": 0, "identities": 1, "export_files": 0}
+    assert result["counts"] == {
+        "events": 9,
+        "profiles": 0,
+        "identities": 1,
+        "identity_evidence": 1,
+        "export_files": 0,
+    }
     assert result["in_process"] is True
     assert result["batch_size"] == 5000
     assert 0 < result["longest_batch_transaction_ms"] < 2000

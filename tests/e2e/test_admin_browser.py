@@ -193,7 +193,12 @@ def test_operator_signs_in_with_totp_and_retries_a_failed_request(
     request = PrivacyRequest.objects.get(id=failed_request.id)
     assert request.status == Status.SUCCESS
     assert request.attempts == 2
-    assert request.counts == {"events": 3, "profiles": 0, "identities": 0}
+    assert request.counts == {
+        "events": 3,
+        "profiles": 0,
+        "identities": 0,
+        "identity_evidence": 0,
+    }
     assert list(
         AuditEntry.objects.filter(request=request).order_by("seq").values_list("action", "actor")
     )[3:6] == [("failed", "system"), ("retried", f"staff:{operator.email}"), ("staged", "system")]

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 import zipfile
+from datetime import UTC
 
 import mixpanel
 import pytest
@@ -259,6 +260,7 @@ def test_a_mixpanel_style_client_exports_and_then_deletes_a_user_with_linked_ids
             "README.txt",
             "events.jsonl",
             "identities.json",
+            "identity_evidence.json",
             "manifest.json",
             "profiles.json",
         ]
@@ -268,10 +270,26 @@ def test_a_mixpanel_style_client_exports_and_then_deletes_a_user_with_linked_ids
     assert json.loads(files["profiles.json"]) == [
         {"$distinct_id": "alice", "$properties": {"$email": "alice@example.com", "plan": "pro"}}
     ]
+    linked_at = {
+        link.distinct_id: link.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        for link in IdentityLink.objects.filter(project_id=web["project_id"])
+    }
+    # Both links came through /track with the public token, as the SDK sends them.
     assert json.loads(files["identities.json"]) == [
-        {"distinct_id": "$device:phone-1", "canonical_id": "alice", "kind": "device"},
-        {"distinct_id": "alice@example.com", "canonical_id": "alice", "kind": "alias"},
+        {
+            "distinct_id": distinct_id,
+            "canonical_id": "alice",
+            "kind": kind,
+            "linked_at": linked_at[distinct_id],
+            "authenticated": False,
+            "endpoint": "track",
+        }
+        for distinct_id, kind in (("$device:phone-1", "device"), ("alice@example.com", "alias"))
     ]
+    assert [
+        (record["distinct_id"], record["outcome"], record["authenticated"])
+        for record in json.loads(files["identity_evidence.json"])
+    ] == [("$device:phone-1", "formed", False), ("alice@example.com", "formed", False)]
     manifest = json.loads(files["manifest.json"])
     assert manifest["request"]["tracking_id"] == task_id
     assert (manifest["request"]["kind"], manifest["request"]["compliance"]) == ("export", "GDPR")
@@ -280,7 +298,17 @@ def test_a_mixpanel_style_client_exports_and_then_deletes_a_user_with_linked_ids
         "linked": ["$device:phone-1", "alice"],
     }
     assert manifest["not_found"] == []
-    assert manifest["counts"] == {"events": 6, "profiles": 1, "identities": 2}
+    assert manifest["counts"] == {
+        "events": 6,
+        "profiles": 1,
+        "identities": 2,
+        "identity_evidence": 2,
+    }
+    assert [(note["distinct_id"], note["via"]) for note in manifest["how_linked"]] == [
+        ("alice@example.com", "given"),
+        ("$device:phone-1", "linked"),
+        ("alice", "linked"),
+    ]
     for name in ("events.jsonl", "profiles.json", "identities.json", "README.txt"):
         assert manifest["files"][name] == {
             "sha256": hashlib.sha256(files[name]).hexdigest(),
@@ -306,6 +334,7 @@ def test_a_mixpanel_style_client_exports_and_then_deletes_a_user_with_linked_ids
     assert {key: value for key, value in results.items() if key != "result"} == {
         "status": "SUCCESS",
         "distinct_ids": ["alice"],
+        "reached_distinct_ids": ["alice", "$device:phone-1", "alice@example.com"],
         "tracking_id": task_id,
         "requesting_user": OWNER,
         "compliance_type": "GDPR",

@@ -17,6 +17,7 @@ import shutil
 import urllib.error
 import urllib.request
 import zipfile
+from datetime import UTC
 from http import HTTPStatus
 from pathlib import Path
 
@@ -215,11 +216,17 @@ def test_owner_exports_deletes_and_resets_the_token_in_a_browser(
             "README.txt",
             "events.jsonl",
             "identities.json",
+            "identity_evidence.json",
             "manifest.json",
             "profiles.json",
         ]
         manifest = json.loads(package.read("manifest.json"))
-        assert manifest["counts"] == {"events": 6, "profiles": 2, "identities": 1}
+        assert manifest["counts"] == {
+            "events": 6,
+            "profiles": 2,
+            "identities": 1,
+            "identity_evidence": 0,
+        }
         events = [json.loads(line) for line in package.read("events.jsonl").splitlines()]
         assert sorted(event["properties"]["distinct_id"] for event in events) == [
             "$device:alice-phone",
@@ -232,8 +239,17 @@ def test_owner_exports_deletes_and_resets_the_token_in_a_browser(
         assert sorted(
             profile["$distinct_id"] for profile in json.loads(package.read("profiles.json"))
         ) == ["alice", "bob"]
+        phone = IdentityLink.objects.get(project=project, distinct_id="$device:alice-phone")
+        # A raw link row, as links made before provenance was recorded: how is unknown.
         assert json.loads(package.read("identities.json")) == [
-            {"distinct_id": "$device:alice-phone", "canonical_id": "alice", "kind": "device"}
+            {
+                "distinct_id": "$device:alice-phone",
+                "canonical_id": "alice",
+                "kind": "device",
+                "linked_at": phone.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "authenticated": None,
+                "endpoint": None,
+            }
         ]
 
         # Request Deletion of one id: preview, confirm, SUCCESS, receipt.

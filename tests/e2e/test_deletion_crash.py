@@ -27,7 +27,14 @@ from privacy_requests.services import (
 )
 from privacy_requests.services.queueing import PROCESS_JOB, job_id_for
 from projects.identity import LinkRequest, identity_links_apply
-from projects.models import Event, IdentityKind, IdentityLink, Profile, SuppressedId
+from projects.models import (
+    Event,
+    IdentityKind,
+    IdentityLink,
+    IdentityLinkRecord,
+    Profile,
+    SuppressedId,
+)
 from tests.e2e.conftest import poll_until, without_checkpoint
 from tests.factories import ProjectFactory
 from tests.privacy_requests.deletion_support import events_add, profile_add
@@ -113,6 +120,11 @@ def remaining(project) -> dict[str, list]:
         "identities": sorted(
             IdentityLink.objects.filter(project=project).values_list(
                 "distinct_id", "canonical_id", "kind"
+            )
+        ),
+        "identity_evidence": sorted(
+            IdentityLinkRecord.objects.filter(project=project).values_list(
+                "distinct_id", "canonical_id", "kind", "outcome", "count"
             )
         ),
     }
@@ -223,7 +235,13 @@ def test_a_worker_killed_mid_deletion_is_finished_by_the_sweep_and_a_new_worker_
     assert (
         finished.counts
         == uninterrupted.counts
-        == {"events": theirs, "profiles": PEOPLE, "identities": 3 * PEOPLE, "export_files": 0}
+        == {
+            "events": theirs,
+            "profiles": PEOPLE,
+            "identities": 3 * PEOPLE,
+            "identity_evidence": 3 * PEOPLE,
+            "export_files": 0,
+        }
     )
     assert (
         SuppressedId.objects.filter(project=project).count()
@@ -243,7 +261,10 @@ def test_a_worker_killed_mid_deletion_is_finished_by_the_sweep_and_a_new_worker_
     assert finished.progress["longest_transaction_ms"] < 2000
     private = Path(deletion_env["VAR_DIR"]) / "private"
     receipt = json.loads((private / finished.result_file).read_text())
-    assert receipt["rows_removed"] == finished.counts
+    # The receipt does not list link records (yet: deletions/receipts.py is another change's).
+    assert receipt["rows_removed"] == {
+        table: count for table, count in finished.counts.items() if table != "identity_evidence"
+    }
     assert audit_verify(organization_id=project.organization_id) is None
 
 

@@ -24,7 +24,7 @@ from privacy_requests.models import AuditEntry, PrivacyRequest, RequestSubject, 
 from privacy_requests.services import privacy_request_submit
 from privacy_requests.services.queueing import job_id_for
 from privacy_requests.worker import PrivacyWorker
-from projects.models import Event, IdentityKind, IdentityLink, Profile
+from projects.models import Event, IdentityKind, IdentityLink, IdentityLinkRecord, Profile
 from tests.e2e.conftest import poll_until, result_files_in, without_checkpoint
 from tests.factories import EventFactory, IdentityLinkFactory, ProfileFactory, ProjectFactory
 
@@ -153,6 +153,10 @@ def counts_in_database(*, project, subjects: list[str], snapshot_max_event_id: i
         ).count(),
         "profiles": Profile.objects.filter(project=project, distinct_id__in=subjects).count(),
         "identities": IdentityLink.objects.filter(
+            project=project, distinct_id__in=subjects
+        ).count(),
+        # Raw link rows (IdentityLinkFactory): no link records.
+        "identity_evidence": IdentityLinkRecord.objects.filter(
             project=project, distinct_id__in=subjects
         ).count(),
     }
@@ -314,11 +318,11 @@ def test_worker_killed_mid_deletion_is_resumed_from_its_last_saved_step(
     assert saved_steps == sorted(set(saved_steps))
     assert set(saved_steps) <= set(range(crashed_at, 61, 5))
     # Each row was counted once: the totals are what the tables held before the deletion.
-    assert theirs == {"events": 29, "profiles": 5, "identities": 10}
+    assert theirs == {"events": 29, "profiles": 5, "identities": 10, "identity_evidence": 0}
     assert final.counts == {**theirs, "export_files": 0}
     assert counts_in_database(
         project=project, subjects=subjects, snapshot_max_event_id=top_event_before
-    ) == {"events": 0, "profiles": 0, "identities": 0}
+    ) == {"events": 0, "profiles": 0, "identities": 0, "identity_evidence": 0}
     assert list(Event.objects.filter(project=project, distinct_id__in=subjects)) == [late]
     assert (
         Event.objects.exclude(project=project, distinct_id__in=subjects).count()
@@ -391,7 +395,7 @@ def test_worker_killed_mid_export_starts_the_package_over_and_leaves_one_file(
     expected = counts_in_database(
         project=project, subjects=subjects, snapshot_max_event_id=top_event_before
     )
-    assert expected == {"events": 14, "profiles": 3, "identities": 5}
+    assert expected == {"events": 14, "profiles": 3, "identities": 5, "identity_evidence": 0}
     assert final.counts == expected
     assert final.runs == 2
     assert audit_actions(final) == ["submitted", "staged", "started", "resumed", "succeeded"]
@@ -435,7 +439,7 @@ def test_request_submitted_while_redis_is_down_is_processed_once_redis_is_back(
     final = wait_until_final(tracking_id, timeout=20, processes=[worker])
 
     assert final.status == Status.SUCCESS, final.error
-    assert final.counts == {"events": 9, "profiles": 2, "identities": 3}
+    assert final.counts == {"events": 9, "profiles": 2, "identities": 3, "identity_evidence": 0}
     assert final.counts == counts_in_database(
         project=project,
         subjects=persons + devices,
@@ -498,7 +502,7 @@ def test_processing_error_ends_failure_with_a_readable_reason_unless_a_retry_cur
         assert last.detail == {"error": error}
         assert final.counts == {}
     else:
-        assert final.counts == {"events": 9, "profiles": 2, "identities": 3}
+        assert final.counts == {"events": 9, "profiles": 2, "identities": 3, "identity_evidence": 0}
     worker.wait_for_line(rf"E2E processor try {tries}$", timeout=5)
     assert sum(line.startswith("E2E processor try") for line in worker.lines) == tries
     retried = [line for line in worker.lines if f"Transient error on {tracking_id}" in line]
@@ -537,7 +541,7 @@ def test_two_processes_racing_on_one_request_run_it_exactly_once(
     assert final.status == Status.SUCCESS
     assert final.runs == 1
     assert audit_actions(final) == ["submitted", "staged", "started", "succeeded"]
-    assert final.counts == {"events": 9, "profiles": 2, "identities": 3}
+    assert final.counts == {"events": 9, "profiles": 2, "identities": 3, "identity_evidence": 0}
     assert final.counts == counts_in_database(
         project=project,
         subjects=persons + devices,

@@ -198,11 +198,13 @@ def test_worker_killed_mid_write_leaves_one_complete_package_and_no_partial_file
         "identities": IdentityLink.objects.filter(
             project=project, distinct_id__in=subjects
         ).count(),
+        "identity_evidence": 0,  # raw link rows (IdentityLinkFactory): no link records
     }
     assert counts == {
         "events": sum(n % 3 + 2 for n in range(PEOPLE)) + PEOPLE,
         "profiles": PEOPLE,
         "identities": PEOPLE,
+        "identity_evidence": 0,
     }
     assert manifest["counts"] == final.counts == counts
     for name, described in manifest["files"].items():

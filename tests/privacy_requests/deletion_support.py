@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
-from projects.models import Event, IdentityLink, Profile
+from projects.models import Event, IdentityLink, IdentityLinkRecord, Profile
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -39,8 +39,35 @@ def store_rows() -> dict[str, set[tuple]]:
             for row in Profile.objects.all()
         },
         "identities": {
-            (row.id, row.project_id, row.distinct_id, row.canonical_id, row.kind, row.created_at)
+            (
+                row.id,
+                row.project_id,
+                row.distinct_id,
+                row.canonical_id,
+                row.kind,
+                row.created_at,
+                row.authenticated,
+                row.record_id,
+            )
             for row in IdentityLink.objects.all()
+        },
+        "identity_evidence": {
+            (
+                row.id,
+                row.project_id,
+                row.distinct_id,
+                row.canonical_id,
+                row.kind,
+                row.authenticated,
+                row.outcome,
+                row.reason,
+                row.endpoint,
+                row.insert_id,
+                row.first_seen_at,
+                row.last_seen_at,
+                row.count,
+            )
+            for row in IdentityLinkRecord.objects.all()
         },
     }
 
@@ -49,9 +76,16 @@ def rows_without(
     rows: dict[str, set[tuple]], *, project_id: int, distinct_ids: set[str]
 ) -> dict[str, set[tuple]]:
     """The rows that are not the given ids' rows in the project (column 1 is the project,
-    column 2 the distinct_id in each table)."""
+    column 2 the distinct_id in each table; a link record is also theirs when it names one of
+    them in column 3, its canonical_id)."""
+
+    def theirs(table: str, row: tuple) -> bool:
+        if row[1] != project_id:
+            return False
+        return row[2] in distinct_ids or (table == "identity_evidence" and row[3] in distinct_ids)
+
     return {
-        table: {row for row in table_rows if not (row[1] == project_id and row[2] in distinct_ids)}
+        table: {row for row in table_rows if not theirs(table, row)}
         for table, table_rows in rows.items()
     }
 

@@ -370,7 +370,12 @@ def test_a_processor_failure_then_an_admin_retry_succeeds(
 
     retried = reload(failed)
     assert retried.status == Status.SUCCESS
-    assert retried.counts == {"events": 1, "profiles": 0, "identities": 0}
+    assert retried.counts == {
+        "events": 1,
+        "profiles": 0,
+        "identities": 0,
+        "identity_evidence": 0,
+    }
     assert [action for action, _ in audit_actions(failed)] == [
         "submitted",
         "staged",

@@ -117,6 +117,7 @@ def test_deletion_status_has_the_deletion_fields(api, project):
             "status": "PENDING",
             "result": "",
             "distinct_ids": ["alice"],
+            "reached_distinct_ids": [],  # an addition to Mixpanel's shape, filled once finished
             "tracking_id": task_id,
             "requesting_user": request.requester.email,
             "compliance_type": "GDPR",

@@ -42,7 +42,10 @@ from accounts.actors import OPERATOR, Actor
 from accounts.models import GdprToken, Role
 from accounts.services import gdpr_token_reset, service_account_revoke
 from privacy_requests.models import PrivacyRequest, Status
+from privacy_requests.selectors import privacy_request_reached_ids
 from privacy_requests.services import privacy_request_submit
+from projects.identity import LinkRequest, identity_links_apply
+from projects.models import IdentityKind
 from tests.factories import EventFactory, MembershipFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -97,6 +100,11 @@ def world(project, django_capture_on_commit_callbacks, make_service_account) -> 
 
     EventFactory(project=project, distinct_id="alice")
     EventFactory(project=project, distinct_id="bob")
+    # A linked id, so finished requests' statuses list more than the given ids in
+    # reached_distinct_ids, which the schema checks then cover.
+    identity_links_apply(
+        project=project, links=[LinkRequest("alice@example.com", "alice", IdentityKind.ALIAS)]
+    )
 
     def submit(kind, distinct_ids, *, target=project, user=users[Role.OWNER], run=False):
         with django_capture_on_commit_callbacks(execute=run):
@@ -123,6 +131,8 @@ def world(project, django_capture_on_commit_callbacks, make_service_account) -> 
     )
     assert PrivacyRequest.objects.get(tracking_id=task_ids["retrieval_done"]).status == "SUCCESS"
     assert PrivacyRequest.objects.get(tracking_id=task_ids["deletion_done"]).status == "SUCCESS"
+    done = PrivacyRequest.objects.get(tracking_id=task_ids["retrieval_done"])
+    assert privacy_request_reached_ids(request=done) == ["alice", "alice@example.com"]
     service_accounts = {}
     for state in ("admin", "member", "revoked"):
         account, secret = make_service_account("member" if state == "member" else "admin")

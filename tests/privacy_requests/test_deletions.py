@@ -122,7 +122,13 @@ def test_a_deletion_removes_every_row_of_the_clusters_and_nothing_else(
     request = reload(submit(kind="deletion", distinct_ids=["alice", "ghost"], run=True))
 
     assert request.status == Status.SUCCESS
-    assert request.counts == {"events": 10, "profiles": 2, "identities": 3, "export_files": 3}
+    assert request.counts == {
+        "events": 10,
+        "profiles": 2,
+        "identities": 3,
+        "identity_evidence": 3,
+        "export_files": 3,
+    }
     assert request.not_found == ["ghost"]
     assert store_rows() == rows_without(before, project_id=project.id, distinct_ids=ALICE_CLUSTER)
     assert actions(request) == ["submitted", "staged", "started", "deleted", "succeeded"]
@@ -269,7 +275,13 @@ def test_events_go_in_bounded_batches_with_progress_saved_after_each(
     assert not any(
         '"projects_event"."properties"' in query["sql"] for query in queries.captured_queries
     )
-    assert request.counts == {"events": 17, "profiles": 0, "identities": 0, "export_files": 0}
+    assert request.counts == {
+        "events": 17,
+        "profiles": 0,
+        "identities": 0,
+        "identity_evidence": 0,
+        "export_files": 0,
+    }
     assert request.progress["batches"] == 7
     assert request.progress["done"] == request.progress["total"] == 15
     assert request.progress["phase"] == "finished"
@@ -314,7 +326,13 @@ def test_a_crash_at_any_step_resumes_to_the_same_state_with_exact_counts(
     assert privacy_request_process(tracking_id=request.tracking_id) == Status.SUCCESS
 
     finished = reload(request)
-    assert finished.counts == {"events": 12, "profiles": 3, "identities": 3, "export_files": 0}
+    assert finished.counts == {
+        "events": 12,
+        "profiles": 3,
+        "identities": 3,
+        "identity_evidence": 3,
+        "export_files": 0,
+    }
     assert store_rows() == rows_without(
         before, project_id=project.id, distinct_ids=ALICE_CLUSTER | {"carol"}
     )
@@ -444,6 +462,7 @@ def test_a_failed_deletion_is_retried_and_continues_where_it_stopped(
         "events": 10,
         "profiles": 2,
         "identities": 3,
+        "identity_evidence": 3,
         "export_files": 0,
     }
 

@@ -1,7 +1,9 @@
 """Exactness over random identity graphs: a deletion removes every row of its subjects'
-clusters and leaves every other row exactly as it was."""
+clusters, and every link record that names them, and leaves every other row exactly as it
+was."""
 
 import pytest
+from django.db.models import Q
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -9,7 +11,7 @@ from accounts.actors import OPERATOR
 from privacy_requests.models import PrivacyRequest, Status
 from privacy_requests.services import privacy_request_process, privacy_request_submit
 from projects.identity import LinkRequest, identity_links_apply
-from projects.models import Event, IdentityKind, IdentityLink, Profile
+from projects.models import Event, IdentityKind, IdentityLink, IdentityLinkRecord, Profile
 from tests.factories import ProjectFactory
 from tests.privacy_requests.deletion_support import (
     checksum,
@@ -87,11 +89,14 @@ def test_a_deletion_removes_exactly_the_clusters_of_its_subjects(
     assert not Profile.objects.filter(project=project, distinct_id__in=doomed).exists()
     assert not IdentityLink.objects.filter(project=project, distinct_id__in=doomed).exists()
     assert not IdentityLink.objects.filter(project=project, canonical_id__in=doomed).exists()
+    records = IdentityLinkRecord.objects.filter(project=project)
+    assert not records.filter(Q(distinct_id__in=doomed) | Q(canonical_id__in=doomed)).exists()
     finished = PrivacyRequest.objects.get(id=request.id)
     assert finished.counts == {
         "events": len(before["events"]) - len(after["events"]),
         "profiles": len(before["profiles"]) - len(after["profiles"]),
         "identities": len(before["identities"]) - len(after["identities"]),
+        "identity_evidence": len(before["identity_evidence"]) - len(after["identity_evidence"]),
         "export_files": 0,
     }
     assert set(finished.subjects.values_list("distinct_id", flat=True)) == doomed | set(subjects)

@@ -56,7 +56,13 @@ def test_a_deletion_leaves_group_profiles_whose_group_id_is_the_subjects_id(subm
     assert groups(project) == before
     assert GroupProfile.objects.filter(project=elsewhere).count() == 1
     # What the request reports removed: no table of group profiles among them.
-    assert deletion.counts == {"events": 3, "profiles": 1, "identities": 0, "export_files": 0}
+    assert deletion.counts == {
+        "events": 3,
+        "profiles": 1,
+        "identities": 0,
+        "identity_evidence": 0,
+        "export_files": 0,
+    }
 
 
 def test_a_group_profile_is_removed_by_deleting_the_group(submit, project):

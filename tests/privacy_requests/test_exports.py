@@ -7,11 +7,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from privacy_requests.exports.package import DEFLATE_LEVEL
+from privacy_requests.exports.package import DEFLATE_LEVEL, iso_utc
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from privacy_requests.services.processing import _claim, privacy_request_process
 from projects.identity import LinkRequest, identity_links_apply
-from projects.models import Event, IdentityKind, Profile
+from projects.models import Event, IdentityKind, IdentityLink, Profile
 from tests.factories import ProjectFactory
 from tests.privacy_requests.export_support import (
     T0,
@@ -129,6 +129,7 @@ def test_a_data_package_holds_exactly_the_clusters_records_and_nothing_of_anyone
         "README.txt",
         "events.jsonl",
         "identities.json",
+        "identity_evidence.json",
         "manifest.json",
         "profiles.json",
     ]
@@ -169,15 +170,38 @@ def test_a_data_package_holds_exactly_the_clusters_records_and_nothing_of_anyone
         },
         {"$distinct_id": "legacy-alice", "$properties": {"plan": "legacy-plan-value"}},
     ]
+    linked_at = {
+        distinct_id: iso_utc(at)
+        for distinct_id, at in IdentityLink.objects.values_list("distinct_id", "created_at")
+    }
+    # The people fixture links in-process (trusted code): authenticated, endpoint "internal".
     assert json.loads(entries["identities.json"]) == [
-        {"distinct_id": "$device:phone", "canonical_id": "alice", "kind": "device"},
-        {"distinct_id": "alice@example.com", "canonical_id": "alice", "kind": "alias"},
-        {"distinct_id": "legacy-alice", "canonical_id": "alice", "kind": "merge"},
+        {
+            "distinct_id": distinct_id,
+            "canonical_id": "alice",
+            "kind": kind,
+            "linked_at": linked_at[distinct_id],
+            "authenticated": True,
+            "endpoint": "internal",
+        }
+        for distinct_id, kind in [
+            ("$device:phone", "device"),
+            ("alice@example.com", "alias"),
+            ("legacy-alice", "merge"),
+        ]
+    ]
+    assert [
+        (record["distinct_id"], record["canonical_id"], record["outcome"], record["count"])
+        for record in json.loads(entries["identity_evidence.json"])
+    ] == [
+        ("$device:phone", "alice", "formed", 1),
+        ("alice@example.com", "alice", "formed", 1),
+        ("legacy-alice", "alice", "formed", 1),
     ]
     everything = b"".join(entries.values())
     for someone_else in (b"bob", b"carol", b"other-project-1", b"Other Alice", b"-secret"):
         assert someone_else not in everything
-    assert request.counts == {"events": 6, "profiles": 2, "identities": 3}
+    assert request.counts == {"events": 6, "profiles": 2, "identities": 3, "identity_evidence": 3}
     assert request.not_found == ["ghost"]
 
 
@@ -190,6 +214,19 @@ def test_the_manifest_describes_the_request_subjects_counts_and_checksums(people
     entries = package_of(request)
     manifest = manifest_of(entries)
     generated_at = manifest.pop("generated_at")
+
+    def how(distinct_id):
+        link = IdentityLink.objects.get(project=people, distinct_id=distinct_id)
+        return {
+            "kind": link.kind,
+            "outcome": "formed",
+            "reason": "",
+            "authenticated": True,
+            "endpoint": "internal",
+            "at": iso_utc(link.created_at),
+            "other_id": "alice",
+        }
+
     files = manifest.pop("files")
     head = manifest.pop("audit_chain_head")
     assert manifest == {
@@ -205,8 +242,15 @@ def test_the_manifest_describes_the_request_subjects_counts_and_checksums(people
             "given": ["alice@example.com", "ghost"],
             "linked": ["$device:phone", "alice", "legacy-alice"],
         },
+        "how_linked": [
+            {"distinct_id": "alice@example.com", "via": "given", "link": how("alice@example.com")},
+            {"distinct_id": "ghost", "via": "given"},
+            {"distinct_id": "$device:phone", "via": "linked", "link": how("$device:phone")},
+            {"distinct_id": "alice", "via": "linked"},
+            {"distinct_id": "legacy-alice", "via": "linked", "link": how("legacy-alice")},
+        ],
         "not_found": ["ghost"],
-        "counts": {"events": 6, "profiles": 2, "identities": 3},
+        "counts": {"events": 6, "profiles": 2, "identities": 3, "identity_evidence": 3},
     }
     assert request.started_at <= datetime.fromisoformat(generated_at) <= request.finished_at
     assert files == {
@@ -308,7 +352,7 @@ def test_ccpa_excludes_an_event_one_second_before_the_window_and_includes_one_at
         "from": "2025-03-15T10:00:00Z",
         "to": "2026-03-15T10:00:00Z",
     }
-    assert ccpa.counts == {"events": 2, "profiles": 1, "identities": 0}
+    assert ccpa.counts == {"events": 2, "profiles": 1, "identities": 0, "identity_evidence": 0}
     assert "2025-03-15T10:00:00Z to 2026-03-15T10:00:00Z" in ccpa_entries["README.txt"].decode()
     assert [e["properties"]["$insert_id"] for e in events_of(package_of(gdpr))] == [
         "before",
@@ -426,8 +470,9 @@ def test_ids_without_data_are_listed_as_not_found_and_the_request_succeeds(proje
     assert entries["events.jsonl"] == b""
     assert json.loads(entries["profiles.json"]) == []
     assert json.loads(entries["identities.json"]) == []
+    assert json.loads(entries["identity_evidence.json"]) == []
     assert manifest_of(entries)["not_found"] == ["nobody", "no-one"]
-    assert request.counts == {"events": 0, "profiles": 0, "identities": 0}
+    assert request.counts == {"events": 0, "profiles": 0, "identities": 0, "identity_evidence": 0}
 
 
 def test_progress_is_checkpointed_per_chunk_of_subjects(project, submit, settings, monkeypatch):
@@ -460,6 +505,9 @@ def test_progress_is_checkpointed_per_chunk_of_subjects(project, submit, setting
         ("identities", 2, 5),
         ("identities", 4, 5),
         ("identities", 5, 5),
+        ("identity_evidence", 2, 5),
+        ("identity_evidence", 4, 5),
+        ("identity_evidence", 5, 5),
         ("saving", 5, 5),
     ]
 
@@ -501,7 +549,12 @@ def test_an_interrupted_export_starts_over_and_deletes_the_file_the_dead_run_sav
     assert finished.runs == 2
     assert storage_names() == [finished.result_file]
     assert finished.result_file != half
-    assert finished.counts == {"events": 6, "profiles": 2, "identities": 3}
+    assert finished.counts == {
+        "events": 6,
+        "profiles": 2,
+        "identities": 3,
+        "identity_evidence": 3,
+    }
     assert len(events_of(package_of(finished))) == 6
     assert list(AuditEntry.objects.filter(request=finished).values_list("action", flat=True)) == [
         "submitted",

@@ -106,7 +106,7 @@ def test_an_unwritable_storage_ends_in_failure_with_a_reason_and_a_retry_succeed
     done = reload(failed)
     assert done.status == Status.SUCCESS, done.error
     assert files_under(blocked / "private") == [done.result_file]
-    assert done.counts == {"events": 2, "profiles": 0, "identities": 0}
+    assert done.counts == {"events": 2, "profiles": 0, "identities": 0, "identity_evidence": 0}
     data = (blocked / "private" / done.result_file).read_bytes()
     assert sha256(data) == done.result_sha256
     assert len(events_of(package_entries(data))) == 2

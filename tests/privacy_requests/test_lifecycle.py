@@ -43,7 +43,7 @@ def test_a_request_runs_pending_staging_started_success_with_an_audit_entry_each
     request = reload(submit(distinct_ids=["alice", "nobody"], run=True))
 
     assert request.status == Status.SUCCESS
-    assert request.counts == {"events": 2, "profiles": 0, "identities": 0}
+    assert request.counts == {"events": 2, "profiles": 0, "identities": 0, "identity_evidence": 0}
     assert request.not_found == ["nobody"]
     assert request.runs == 1
     assert request.started_at is not None and request.finished_at is not None
@@ -247,7 +247,7 @@ def test_an_expired_lease_is_taken_over_and_resumes_from_the_saved_step(
             "phase": "count",
             "done": 1,
             "total": 3,
-            "counts": {"events": 1, "profiles": 0, "identities": 0},
+            "counts": {"events": 1, "profiles": 0, "identities": 0, "identity_evidence": 0},
         }
     )
     PrivacyRequest.objects.filter(id=request.id).update(
@@ -257,7 +257,7 @@ def test_an_expired_lease_is_taken_over_and_resumes_from_the_saved_step(
     assert privacy_request_process(tracking_id=request.tracking_id) == Status.SUCCESS
 
     finished = reload(request)
-    assert finished.counts == {"events": 3, "profiles": 0, "identities": 0}
+    assert finished.counts == {"events": 3, "profiles": 0, "identities": 0, "identity_evidence": 0}
     assert finished.runs == 2
     assert actions(request) == ["submitted", "started", "resumed", "succeeded"]
     # The dead worker, were it to wake up, can neither save nor finish.

@@ -50,7 +50,7 @@ def test_the_subject_set_follows_identity_clusters_and_touches_no_one_else(
     request = reload(submit(distinct_ids=["alias-of-alice", "ghost"], run=True))
 
     assert request.status == Status.SUCCESS
-    assert request.counts == {"events": 4, "profiles": 1, "identities": 2}
+    assert request.counts == {"events": 4, "profiles": 1, "identities": 2, "identity_evidence": 2}
     assert request.not_found == ["ghost"]
     subjects = list(
         RequestSubject.objects.filter(request=request)

@@ -611,8 +611,9 @@ def test_every_control_has_a_label(signed_in, owner, organization, project, make
         for control in parser.controls:
             assert control.get("id") in parser.labelled or control.get("aria-label"), (url, control)
         seen += len(parser.controls)
-    # filters 3, export form 10, deletion form 7, preview 1, project settings 2
-    assert seen == 23
+    # filters 3, export form 10, deletion form 7, preview 1, project settings 4 (the identity
+    # link rule's two radios, issue 14)
+    assert seen == 25
 
 
 def test_the_list_polls_only_while_a_listed_request_is_unfinished(

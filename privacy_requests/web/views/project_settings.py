@@ -1,7 +1,7 @@
-"""A project's settings page (/projects/<id>/settings/): its API secret, its suppression of
-deleted ids, and the records ingestion refused lately. The page lives here, not in projects,
-because it shows and changes suppression, which privacy_requests owns; its URLs keep the
-`projects` namespace (config/urls.py)."""
+"""A project's settings page (/projects/<id>/settings/): its API secret, which identity links
+join ids, its suppression of deleted ids, and the records ingestion refused lately. The page
+lives here, not in projects, because it changes settings whose changes privacy_requests audits
+(suppression, the identity link rule); its URLs keep the `projects` namespace (config/urls.py)."""
 
 from http import HTTPStatus
 
@@ -19,10 +19,11 @@ from privacy_requests.deletions.suppression import (
     suppression_set,
 )
 from privacy_requests.errors import PrivacyRequestError
-from privacy_requests.web.forms import SuppressionForm, SuppressionLiftForm
+from privacy_requests.services.identity_rule import identity_links_from_set
+from privacy_requests.web.forms import IdentityLinksFromForm, SuppressionForm, SuppressionLiftForm
 from projects.errors import ProjectsError
 from projects.forms import ApiSecretRotateForm
-from projects.models import Project, SuppressedId
+from projects.models import IdentityLinksFrom, Project, SuppressedId
 from projects.selectors import project_get_for_user, refused_records_recent
 from projects.services import project_rotate_api_secret
 
@@ -61,6 +62,9 @@ def _render_settings(
             "lift_form": lift_form or SuppressionLiftForm(),
             "suppression_form": SuppressionForm(
                 initial={"enabled": "off" if project.suppress_deleted_ids else "on"}
+            ),
+            "identity_links_form": IdentityLinksFromForm(
+                initial={"identity_links_from": project.identity_links_from}
             ),
             "suppressed_count": SuppressedId.objects.filter(project=project).count(),
             "suppressed_recent": suppressed_ids_recent(project=project),
@@ -170,3 +174,37 @@ def project_suppression_lift(request: HttpRequest, project_id: int) -> HttpRespo
                 "changed. Ids are case-sensitive.",
             )
     return _render_settings(request, project, lift_form=form)
+
+
+@login_required
+@require_http_methods(["POST"])
+def project_identity_links(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _managed_project(request, project_id)
+    if isinstance(project, HttpResponse):
+        return project
+    form = IdentityLinksFromForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Nothing changed: choose which identity links join ids.")
+        return redirect("projects:settings", project_id=project.id)
+    rule = form.cleaned_data["identity_links_from"]
+    try:
+        changed = identity_links_from_set(project=project, actor=web_actor(request), rule=rule)
+    except PrivacyRequestError as exc:
+        messages.error(request, f"Nothing changed. {exc}")
+        return redirect("projects:settings", project_id=project.id)
+    if not changed:
+        messages.info(request, "Nothing changed: that was already the rule.")
+    elif rule == IdentityLinksFrom.AUTHENTICATED:
+        messages.success(
+            request,
+            "Only links sent with the API secret or a service account join ids now. Links "
+            "sent with the project token are kept as unverified evidence, shown for review "
+            "before each request.",
+        )
+    else:
+        messages.success(
+            request,
+            "Every identity link joins ids now, as in Mixpanel, including links sent with the "
+            "public project token.",
+        )
+    return redirect("projects:settings", project_id=project.id)
