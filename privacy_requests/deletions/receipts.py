@@ -83,7 +83,8 @@ def receipt_build(
             "due_at": _utc(request.due_at),
         },
         "rows_removed": {
-            table: counts[table] for table in ("events", "profiles", "identities", "export_files")
+            table: counts.get(table, 0)
+            for table in ("events", "profiles", "identities", "identity_evidence", "export_files")
         },
         "subjects": {
             "hash": SUBJECT_HASH,

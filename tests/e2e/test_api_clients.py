@@ -363,6 +363,7 @@ def test_a_mixpanel_style_client_exports_and_then_deletes_a_user_with_linked_ids
         "events": 6,
         "profiles": 1,
         "identities": 2,
+        "identity_evidence": 2,
         "export_files": 1,
     }
     salt = receipt["subjects"]["receipt_salt"]

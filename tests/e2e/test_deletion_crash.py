@@ -261,10 +261,7 @@ def test_a_worker_killed_mid_deletion_is_finished_by_the_sweep_and_a_new_worker_
     assert finished.progress["longest_transaction_ms"] < 2000
     private = Path(deletion_env["VAR_DIR"]) / "private"
     receipt = json.loads((private / finished.result_file).read_text())
-    # The receipt does not list link records (yet: deletions/receipts.py is another change's).
-    assert receipt["rows_removed"] == {
-        table: count for table, count in finished.counts.items() if table != "identity_evidence"
-    }
+    assert receipt["rows_removed"] == finished.counts
     assert audit_verify(organization_id=project.organization_id) is None
 
 

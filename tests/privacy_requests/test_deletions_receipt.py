@@ -88,7 +88,13 @@ def test_the_receipt_says_what_was_deleted_when_and_why_with_hashed_subjects(del
             "finished_at": entry.at.isoformat(),
             "due_at": deleted.due_at.isoformat(),
         },
-        "rows_removed": {"events": 5, "profiles": 1, "identities": 1, "export_files": 0},
+        "rows_removed": {
+            "events": 5,
+            "profiles": 1,
+            "identities": 1,
+            "identity_evidence": 1,
+            "export_files": 0,
+        },
         "subjects": {
             "hash": "sha256(receipt_salt || distinct_id), both UTF-8, hex digest",
             "receipt_salt": salt,
