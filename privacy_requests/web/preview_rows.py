@@ -8,7 +8,9 @@ from privacy_requests.selectors import RequestPreview
 from projects.identity_review import LinkHow, ReviewedId
 from projects.models import IdentityKind, LinkRecordOutcome, LinkRefusal
 
-# A CSV may reach thousands of ids; the page lists this many and counts the rest.
+# A CSV may reach thousands of ids; the page lists this many reached ids, and as many
+# candidates (a full cluster must not hide the refused device the person looks for), and
+# counts the rest.
 ROWS_SHOWN = 500
 
 _KIND_WORDS = {
@@ -119,9 +121,8 @@ def preview_page(preview: RequestPreview) -> PreviewPage:
     candidates = []
     for candidate in review.candidates:
         role = "refused link" if candidate.role == LinkRecordOutcome.REFUSED else "unverified link"
-        if shown < ROWS_SHOWN:
+        if len(candidates) < ROWS_SHOWN:
             candidates.append(_row(candidate, role=role, choice="include"))
-            shown += 1
         else:
             hidden += 1
     return PreviewPage(
