@@ -289,10 +289,11 @@ class IdempotencyKey(models.Model):
         return f"{self.key_hash[:12]}… → {self.request_id}"
 
 
-class DeletionDraft(models.Model):
-    """A deletion being previewed (DESIGN section 9): the parsed ids wait here, owned by the user
-    who uploaded them, until confirmed or 15 minutes have passed. Confirming posts only this
-    row's id, which is random and checked against its owner."""
+class RequestDraft(models.Model):
+    """A request being previewed (DESIGN section 9): the parsed ids wait here, owned by the user
+    who uploaded them, with the subject decisions made on the preview (left out, included),
+    until confirmed or 15 minutes have passed. Confirming posts only this row's id, which is
+    random and checked against its owner."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
@@ -300,10 +301,14 @@ class DeletionDraft(models.Model):
         "accounts.Organization", on_delete=models.CASCADE, related_name="+"
     )
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=RequestKind.choices)
     compliance = models.CharField(max_length=8, choices=Compliance.choices)
+    disclosure = models.CharField(max_length=16, choices=Disclosure.choices, blank=True)
     distinct_ids = models.JSONField(default=list)
+    left_out = models.JSONField(default=list)
+    included = models.JSONField(default=list)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:
-        return f"Deletion draft {self.id} ({len(self.distinct_ids)} ids)"
+        return f"{self.get_kind_display()} draft {self.id} ({len(self.distinct_ids)} ids)"

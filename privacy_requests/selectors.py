@@ -14,8 +14,8 @@ from privacy_requests.exports.downloads import export_download_url
 from privacy_requests.models import (
     UNFINISHED_STATUSES,
     AuditEntry,
-    DeletionDraft,
     PrivacyRequest,
+    RequestDraft,
     RequestKind,
     RequestSubject,
     Status,
@@ -23,7 +23,7 @@ from privacy_requests.models import (
     tracking_id_can_exist,
 )
 from projects.chunking import in_chunks
-from projects.identity_resolution import identity_subject_resolve
+from projects.identity_review import IdentityReview, identity_review
 from projects.models import Project
 from projects.store import rows_count
 
@@ -173,39 +173,59 @@ def deletion_conflicts_find(*, project: Project, distinct_ids: Sequence[str]) ->
     )
 
 
-def deletion_draft_get_for_user(
+def request_draft_get_for_user(
     *, user: User, organization: Organization, draft_id: UUID
-) -> DeletionDraft | None:
+) -> RequestDraft | None:
     """The user's own unexpired draft in this organization; None otherwise."""
     return (
-        DeletionDraft.objects.select_related("project", "organization")
+        RequestDraft.objects.select_related("project", "organization")
         .filter(id=draft_id, user=user, organization=organization, expires_at__gt=timezone.now())
         .first()
     )
 
 
 @dataclass(frozen=True)
-class DeletionPreview:
+class RequestPreview:
+    """What a request for these ids would reach now, with the decisions given: `review` id by
+    id (projects.identity_review); `reached` the ids with data it acts on, `linked` those of
+    them that are not given; `subjects` the people among them (a given id with data and its
+    linked ids are one subject; given ids in one cluster are one person); the counts are of
+    the reached ids' rows."""
+
+    review: IdentityReview
     given: int
+    reached: int
+    linked: int
     subjects: int
     events: int
     profiles: int
     identity_links: int
 
-    @property
-    def linked(self) -> int:
-        return self.subjects - self.given
 
-
-def deletion_preview(*, project: Project, distinct_ids: Sequence[str]) -> DeletionPreview:
-    """What a deletion of these ids would remove now, under the project's identity link rule:
-    their subject set's events, profiles and links. The worker records the subject set again
-    when it starts."""
-    subjects = identity_subject_resolve(project=project, distinct_ids=distinct_ids).subject_ids
-    counts = rows_count(project_id=project.id, distinct_ids=subjects)
-    return DeletionPreview(
+def request_preview(
+    *,
+    project: Project,
+    distinct_ids: Sequence[str],
+    left_out: Sequence[str] = (),
+    included: Sequence[str] = (),
+) -> RequestPreview:
+    """The preview of a request for these ids (module docstring of projects.identity_review).
+    The worker records the subject set again, with the decisions, when it starts."""
+    review = identity_review(
+        project=project, distinct_ids=distinct_ids, left_out=left_out, included=included
+    )
+    reached = review.subject_ids
+    counts = rows_count(project_id=project.id, distinct_ids=reached)
+    no_data = set(review.no_data)
+    people = {given.root for given in review.given if given.distinct_id not in no_data}
+    people |= {candidate.root for candidate in review.candidates if candidate.included}
+    return RequestPreview(
+        review=review,
         given=len(distinct_ids),
-        subjects=len(subjects),
+        # Given ids with no data are searched, and reach nothing.
+        reached=len(set(reached) - no_data),
+        linked=sum(reviewed.reached for reviewed in [*review.linked, *review.candidates]),
+        subjects=len(people),
         events=counts.events,
         profiles=counts.profiles,
         identity_links=counts.identity_links,

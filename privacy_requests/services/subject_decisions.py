@@ -32,6 +32,7 @@ from privacy_requests.permissions import actor_require
 from privacy_requests.selectors import privacy_request_given_ids
 from privacy_requests.services.submission import MAX_DISTINCT_ID_LENGTH
 from projects.identity_review import identity_review
+from projects.models import Project
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,7 @@ def privacy_request_subjects_decide(
     id that is neither, InvalidTransition once the request has started (or ended).
     """
     actor_require(actor=actor, project=privacy_request.project)
-    left = _ids(left_out, field="left_out")
-    wanted = _ids(included, field="included")
-    both = sorted(set(left) & set(wanted))
-    if both:
-        raise InvalidRequest(
-            f"{len(both)} id(s) are both left out and included; choose one.", field="included"
-        )
+    left, wanted = _ids(left_out, field="left_out"), _ids(included, field="included")
     with transaction.atomic():
         locked = (
             PrivacyRequest.objects.select_for_update()
@@ -78,20 +73,11 @@ def privacy_request_subjects_decide(
                 "and can no longer change.",
                 status=locked.status,
             )
-        review = identity_review(
-            project=locked.project, distinct_ids=privacy_request_given_ids(request=locked)
-        )
-        _check(
-            left,
-            allowed={reviewed.distinct_id for reviewed in review.linked},
-            field="left_out",
-            why="is not an id the project's identity links add to this request",
-        )
-        _check(
-            wanted,
-            allowed={reviewed.distinct_id for reviewed in review.candidates},
-            field="included",
-            why="has no refused or unverified link into this request's identity clusters",
+        left, wanted = subject_decisions_check(
+            project=locked.project,
+            distinct_ids=privacy_request_given_ids(request=locked),
+            left_out=left,
+            included=wanted,
         )
         changed = _store(
             locked,
@@ -118,6 +104,40 @@ def privacy_request_subjects_decide(
                 },
             )
     return SubjectDecisions(left_out=sorted(left), included=sorted(wanted), changed=changed)
+
+
+def subject_decisions_check(
+    *,
+    project: Project,
+    distinct_ids: Sequence[str],
+    left_out: Sequence[str],
+    included: Sequence[str],
+) -> tuple[list[str], list[str]]:
+    """The decisions (left out, included) cleaned, if a request for these given ids may make
+    them now: raises InvalidRequest naming the first id that is neither (see
+    privacy_request_subjects_decide). The preview's drafts check with it too."""
+    left, wanted = _ids(left_out, field="left_out"), _ids(included, field="included")
+    both = sorted(set(left) & set(wanted))
+    if both:
+        raise InvalidRequest(
+            f"{len(both)} id(s) are both left out and included; choose one.", field="included"
+        )
+    if not (left or wanted):
+        return left, wanted
+    review = identity_review(project=project, distinct_ids=distinct_ids)
+    _check(
+        left,
+        allowed={reviewed.distinct_id for reviewed in review.linked},
+        field="left_out",
+        why="is not an id the project's identity links add to this request",
+    )
+    _check(
+        wanted,
+        allowed={reviewed.distinct_id for reviewed in review.candidates},
+        field="included",
+        why="has no refused or unverified link into this request's identity clusters",
+    )
+    return left, wanted
 
 
 def _ids(values: Sequence[str], *, field: str) -> list[str]:

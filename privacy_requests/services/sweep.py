@@ -30,7 +30,7 @@ from privacy_requests.models import (
 )
 from privacy_requests.notifications import privacy_due_reminders_send
 from privacy_requests.services.audit_checkpoints import audit_checkpoint_write
-from privacy_requests.services.drafts import deletion_drafts_purge_expired
+from privacy_requests.services.drafts import request_drafts_purge_expired
 from privacy_requests.services.idempotency import idempotency_keys_purge_expired
 from privacy_requests.services.queueing import job_is_live, privacy_request_enqueue
 from projects.ingestion.refusals import refusal_counts_purge
@@ -61,7 +61,7 @@ class SweepReport:
         if self.due_reminders:
             text += f", sent {self.due_reminders} due date reminders"
         if self.purged_drafts:
-            text += f", purged {self.purged_drafts} expired deletion previews"
+            text += f", purged {self.purged_drafts} expired request previews"
         if self.purged_idempotency_keys:
             text += f", purged {self.purged_idempotency_keys} expired Idempotency-Keys"
         if self.purged_refusal_counts:
@@ -80,7 +80,7 @@ def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> Swee
     report.pseudonymized_requests = _pseudonymize(now=now, actor=actor)
     report.purged_exports = export_files_purge_expired(now=now)
     report.due_reminders = privacy_due_reminders_send(now=now)
-    report.purged_drafts = deletion_drafts_purge_expired(now=now)
+    report.purged_drafts = request_drafts_purge_expired(now=now)
     report.purged_idempotency_keys = idempotency_keys_purge_expired(now=now)
     report.purged_refusal_counts = refusal_counts_purge(now=now)
     report.audit_checkpoint = _checkpoint(now=now)

@@ -126,12 +126,27 @@ class DeletionRequestForm(_RequestForm):
     pass
 
 
-class DeletionConfirmForm(forms.Form):
+class PreviewForm(forms.Form):
+    """The preview's post: the person's decisions (checked by the services, which know what
+    the request reaches), and for a deletion the confirmation box."""
+
     confirm = forms.BooleanField(
         label="I understand that this permanently deletes these end users' data and cannot be "
         "undone",
-        error_messages={"required": "Tick the box to confirm the deletion."},
+        required=False,
     )
+
+    def __init__(self, *args, kind: str, submitting: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if kind == RequestKind.DELETION and submitting:
+            self.fields["confirm"].required = True
+            self.fields["confirm"].error_messages["required"] = (
+                "Tick the box to confirm the deletion."
+            )
+
+    def decisions(self) -> tuple[list[str], list[str]]:
+        """(left out, included) as posted."""
+        return self.data.getlist("leave_out"), self.data.getlist("include")
 
 
 class RequestFilterForm(forms.Form):

@@ -12,6 +12,11 @@ urlpatterns = [
     ),
     path("orgs/<int:organization_id>/privacy/export/", submission.export_new, name="export_new"),
     path(
+        "orgs/<int:organization_id>/privacy/export/<uuid:draft_id>/",
+        submission.export_preview_page,
+        name="export_preview",
+    ),
+    path(
         "orgs/<int:organization_id>/privacy/deletion/",
         submission.deletion_new,
         name="deletion_new",

@@ -26,7 +26,7 @@ from accounts.invitations import invitation_create
 from accounts.models import Membership, Role
 from privacy_requests.models import RequestKind
 from privacy_requests.services import privacy_request_submit
-from privacy_requests.services.drafts import deletion_draft_create
+from privacy_requests.services.drafts import request_draft_create
 from tests.admin_support import sign_in_with_mfa, staff_user
 from tests.factories import MembershipFactory, ProjectFactory
 
@@ -105,8 +105,8 @@ def world():
         disclosure=None,
         distinct_ids=["alice"],
     )
-    draft = deletion_draft_create(
-        actor=actor, project=project, compliance="GDPR", distinct_ids=["bob"]
+    draft = request_draft_create(
+        actor=actor, project=project, kind="deletion", compliance="GDPR", distinct_ids=["bob"]
     )
     invitation, invitation_token = invitation_create(
         actor=actor, organization=organization, email="invited@example.com", role="admin"

@@ -194,7 +194,11 @@ def test_owner_exports_deletes_and_resets_the_token_in_a_browser(
             ]
         )
         shot("04-export-form")
-        page.get_by_role("button", name="Request export").click()
+        page.get_by_role("button", name="Preview export").click()
+        expect(page.locator("#preview-summary")).to_have_text(
+            "These 2 ids reach 2 subjects: 3 ids with 6 events and 2 profiles."
+        )
+        page.get_by_role("button", name="Export the data of 2 subjects (3 ids)").click()
 
         # The request page follows the worker without a reload.
         expect(page.get_by_text("Export requested for 2 ids.")).to_be_visible()
@@ -259,11 +263,11 @@ def test_owner_exports_deletes_and_resets_the_token_in_a_browser(
         shot("07-deletion-form")
         page.get_by_role("button", name="Preview deletion").click()
         expect(page.locator("#preview-summary")).to_have_text(
-            "This id resolves to 2 linked ids with 5 events and 1 profile."
+            "This id reaches 1 subject: 2 ids with 5 events and 1 profile."
         )
         shot("08-deletion-preview")
         page.get_by_label(re.compile("I understand that this permanently deletes")).check()
-        page.get_by_role("button", name="Delete the data of 2 ids").click()
+        page.get_by_role("button", name="Delete the data of 1 subject (2 ids)").click()
         expect(page.get_by_text("Deletion requested for 1 id.")).to_be_visible()
         expect(page.locator(".status-line [data-field=status]")).to_have_text(
             "SUCCESS", timeout=FINISH_TIMEOUT_MS
@@ -362,7 +366,7 @@ def test_an_id_with_spaces_is_shown_with_them_and_deleted_in_a_browser(site, sho
         page.get_by_label("distinct_id", exact=True).fill(padded)
         page.get_by_role("button", name="Preview deletion").click()
         expect(page.locator("#preview-summary")).to_have_text(
-            "This id resolves to 1 linked id with 2 events and 0 profiles."
+            "This id reaches 1 subject: 1 id with 2 events and 0 profiles."
         )
         # innerText is the text as rendered: spaces the browser collapsed would be missing.
         assert page.evaluate(rendered) == shown
@@ -370,7 +374,7 @@ def test_an_id_with_spaces_is_shown_with_them_and_deleted_in_a_browser(site, sho
         page.screenshot(path=str(SCREENSHOTS / "16-deletion-preview-padded-id.png"))
 
         page.get_by_label(re.compile("I understand that this permanently deletes")).check()
-        page.get_by_role("button", name="Delete the data of 1 id").click()
+        page.get_by_role("button", name="Delete the data of 1 subject (1 id)").click()
         expect(page.locator(".status-line [data-field=status]")).to_have_text(
             "SUCCESS", timeout=FINISH_TIMEOUT_MS
         )

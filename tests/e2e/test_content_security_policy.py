@@ -27,7 +27,7 @@ from accounts.models import Role
 from config.api_docs import REDOC_STYLE_HASHES
 from privacy_requests.models import PrivacyRequest, RequestKind
 from privacy_requests.services import privacy_request_submit
-from privacy_requests.services.drafts import deletion_draft_create
+from privacy_requests.services.drafts import request_draft_create
 from tests.admin_support import fresh_totp_code, staff_user
 from tests.e2e.conftest import chromium_launch, unused_port
 from tests.factories import (
@@ -112,8 +112,8 @@ def world(transactional_db):
         compliance="GDPR",
         distinct_ids=["alice"],
     )
-    draft = deletion_draft_create(
-        actor=actor, project=project, compliance="GDPR", distinct_ids=["alice"]
+    draft = request_draft_create(
+        actor=actor, project=project, kind="deletion", compliance="GDPR", distinct_ids=["alice"]
     )
     _, token = invitation_create(
         actor=actor, organization=organization, email="invitee@example.com", role="admin"

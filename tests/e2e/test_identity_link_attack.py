@@ -5,8 +5,9 @@ redis-server of the test's own; the database checked afterwards.
 
 - `authenticated`: the export of attacker-1 holds nothing of the victim, and the deletions of
   attacker-1 and attacker-2 leave the victim's rows intact.
-- `any`: the attack works as in Mixpanel; the same deletions, with the victim's ids left out
-  (the request-level decision the preview pages will write), leave the victim intact.
+- `any`: the attack works as in Mixpanel; the same deletions, requested on the Data & Privacy
+  page by the owner, whose preview flags the links and who leaves the victim's ids out there,
+  leave the victim intact.
 - The cap: under `authenticated`, 600 public aliases do not stop the victim's next
   authenticated link; under `any` the cluster is full, the review lists the refused device,
   and including it deletes that device's events with the victim.
@@ -16,19 +17,19 @@ import base64
 import io
 import json
 import os
+import re
 import time
 import zipfile
+from http import HTTPStatus
 
 import pytest
 import requests
 
 from accounts.actors import OPERATOR
-from privacy_requests.models import PrivacyRequest
 from privacy_requests.services.identity_rule import identity_links_from_set
-from privacy_requests.services.subject_decisions import privacy_request_subjects_decide
 from projects.identity_review import identity_review
 from projects.models import Event, IdentityLink, IdentityLinkRecord, Profile, Project
-from tests.e2e.conftest import poll_until, unused_port
+from tests.e2e.conftest import HttpClient, poll_until, unused_port
 from tests.e2e.test_api_clients import DELETIONS, RETRIEVALS, GdprClient
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +37,8 @@ pytestmark = pytest.mark.e2e
 HTTP_TIMEOUT = 10
 # Deletions wait this long before they start: the time a person has to review them.
 GRACE_SECONDS = 6
+OWNER_EMAIL = "owner@shop.test"
+OWNER_PASSWORD = "correct horse battery staple"
 VICTIM_IDS = ["victim-123", "victim-root", "$device:victim-phone"]
 
 
@@ -70,8 +73,8 @@ def stack(database_url, redis_server, spawn, tmp_path):
 
     def createorg(project: str) -> dict:
         command = spawn(
-            "createorg", "--org", "Shop", "--owner", "owner@shop.test", "--project", project,
-            "--json", env=env,
+            "createorg", "--org", "Shop", "--owner", OWNER_EMAIL, "--project", project,
+            "--password", OWNER_PASSWORD, "--json", env=env,
         )  # fmt: skip
         assert command.wait(timeout=60) == 0, command.output()
         return json.loads(command.lines[-1])
@@ -234,6 +237,30 @@ def deletion_create(client: GdprClient, distinct_id: str) -> str:
     return client.create(DELETIONS, {"distinct_ids": [distinct_id]})
 
 
+def csrf_token(page: str) -> str:
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+def preview_deletion(owner: HttpClient, base_url: str, shop: dict, distinct_id: str):
+    """The Request Deletion form posted as the owner's browser would; the preview it opens."""
+    form_url = f"{base_url}/orgs/{shop['organization_id']}/privacy/deletion/"
+    form = owner.get(form_url)
+    preview = owner.post(
+        form_url,
+        {
+            "csrfmiddlewaretoken": csrf_token(form.text),
+            "compliance": "GDPR",
+            "project": str(shop["project_id"]),
+            "ids_from": "one",
+            "distinct_id": distinct_id,
+        },
+    )
+    assert preview.status == HTTPStatus.OK and "Confirm the deletion" in preview.text, preview
+    return preview
+
+
 def test_the_attack_through_track_under_each_rule(stack):
     base_url = stack["base_url"]
     guarded = stack["createorg"]("Guarded shop")
@@ -282,25 +309,35 @@ def test_the_attack_through_track_under_each_rule(stack):
     assert b"victims-sofa" in files["events.jsonl"]  # victim-123's browsing is in it
     assert b"victim@mail.example" in export_files(client, "attacker-2")["profiles.json"]
 
-    # ...and a person who leaves the victim's ids out spares them. The decisions are stored
-    # on the requests while they wait out their grace period.
+    # ...and the owner, on the deletion's preview page, sees the links flagged and leaves the
+    # victim's ids out; the decisions are stored on the requests when they are submitted.
     before = victim_rows(open_id)
-    review = identity_review(
-        project=Project.objects.get(id=open_id), distinct_ids=["attacker-1", "attacker-2"]
-    )
-    assert {reviewed.distinct_id for reviewed in review.linked} == set(VICTIM_IDS)
-    assert {flag.code for flag in review.flags} >= {"active_ids_joined_publicly"}
+    owner = HttpClient()
+    landed = owner.sign_in(base_url, email=OWNER_EMAIL, password=OWNER_PASSWORD)
+    assert landed.status == HTTPStatus.OK, landed
     left_out = {"attacker-1": ["victim-123"], "attacker-2": ["$device:victim-phone", "victim-root"]}
     deletions = {}
     for attacker, ids in left_out.items():
-        task_id = deletion_create(client, attacker)
-        privacy_request_subjects_decide(
-            privacy_request=PrivacyRequest.objects.get(tracking_id=task_id),
-            actor=OPERATOR,
-            left_out=ids,
-            included=[],
+        preview = preview_deletion(owner, base_url, mixpanel_like, attacker)
+        assert "public link joined two active ids" in preview.text, attacker
+        for victim_id in ids:
+            assert f'name="leave_out" value="{victim_id}"' in preview.text
+        updated = owner.post(
+            preview.url,
+            {"csrfmiddlewaretoken": csrf_token(preview.text), "action": "update", "leave_out": ids},
         )
-        deletions[attacker] = task_id
+        assert "Delete the data of 1 subject (1 id)" in updated.text, attacker
+        submitted = owner.post(
+            updated.url,
+            {
+                "csrfmiddlewaretoken": csrf_token(updated.text),
+                "action": "submit",
+                "leave_out": ids,
+                "confirm": "on",
+            },
+        )
+        assert submitted.status == HTTPStatus.OK and "Deletion requested" in submitted.text
+        deletions[attacker] = submitted.url.rstrip("/").rsplit("/", 1)[-1]
     for attacker, task_id in deletions.items():
         results = client.wait(f"{DELETIONS}{task_id}")
         assert results["reached_distinct_ids"] == [attacker]
@@ -388,18 +425,37 @@ def test_filling_the_victims_cluster_under_each_rule(stack):
     assert [how.reason for how in refused["$device:new-laptop"].evidence] == ["cluster_full"]
     assert "cluster_at_cap" in {flag.code for flag in review.flags}
 
-    # Including the laptop deletes its events with the victim.
+    # The owner's preview shows the same; including the laptop there deletes its events with
+    # the victim.
+    owner = HttpClient()
+    owner.sign_in(base_url, email=OWNER_EMAIL, password=OWNER_PASSWORD)
+    preview = preview_deletion(owner, base_url, mixpanel_like, "victim-root")
+    assert "cluster at its cap" in preview.text
+    candidates = preview.text[preview.text.index('id="candidate-ids"') :]
+    laptop_row = candidates[candidates.index("$device:new-laptop</code>") :]
+    laptop_row = laptop_row[: laptop_row.index("</tr>")]
+    assert "refused: the identity cluster was at its cap" in laptop_row
+    assert '<td data-label="Events">3</td>' in laptop_row
+    chosen = {"include": ["$device:new-laptop"]}
+    updated = owner.post(
+        preview.url,
+        {"csrfmiddlewaretoken": csrf_token(preview.text), "action": "update", **chosen},
+    )
+    submitted = owner.post(
+        updated.url,
+        {
+            "csrfmiddlewaretoken": csrf_token(updated.text),
+            "action": "submit",
+            "confirm": "on",
+            **chosen,
+        },
+    )
+    assert "Deletion requested" in submitted.text, submitted
+    task_id = submitted.url.rstrip("/").rsplit("/", 1)[-1]
     client = GdprClient(
         base_url,
         project_token=mixpanel_like["project_token"],
         gdpr_token=mixpanel_like["gdpr_token"],
-    )
-    task_id = deletion_create(client, "victim-root")
-    privacy_request_subjects_decide(
-        privacy_request=PrivacyRequest.objects.get(tracking_id=task_id),
-        actor=OPERATOR,
-        left_out=[],
-        included=["$device:new-laptop"],
     )
     results = poll_until(
         lambda: (r := client.status(f"{DELETIONS}{task_id}"))["status"] == "SUCCESS" and r,

@@ -17,7 +17,7 @@ from accounts.models import Role
 from accounts.services import gdpr_token_issue
 from privacy_requests.audit import subject_hmac
 from privacy_requests.engine import registry
-from privacy_requests.models import AuditEntry, DeletionDraft, PrivacyRequest, Status
+from privacy_requests.models import AuditEntry, PrivacyRequest, RequestDraft, Status
 from privacy_requests.selectors import privacy_request_result_url
 from privacy_requests.services import privacy_request_submit
 from tests.factories import MembershipFactory, ProjectFactory
@@ -593,7 +593,7 @@ def test_every_control_has_a_label(signed_in, owner, organization, project, make
         reverse("privacy_web:deletion_new", args=[organization.id]),
         {"compliance": "GDPR", "project": project.id, "ids_from": "one", "distinct_id": "zoe"},
     )
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
     pages = [
         list_url(organization),
         reverse("privacy_web:export_new", args=[organization.id]),

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.actors import Actor
 from accounts.models import Membership, Role
 from privacy_requests.engine import registry
-from privacy_requests.models import AuditEntry, DeletionDraft, PrivacyRequest, Status
+from privacy_requests.models import AuditEntry, PrivacyRequest, RequestDraft, Status
 from privacy_requests.services import (
     privacy_request_cancel,
     privacy_request_extend,
@@ -232,22 +232,24 @@ def test_a_reminder_that_cannot_be_sent_is_tried_again_by_the_next_sweep(due_soo
     assert len(sent) == 3  # the refusal, then the two recipients
 
 
-def test_the_sweep_purges_expired_deletion_drafts(project):
+def test_the_sweep_purges_expired_request_drafts(project):
     user = UserFactory()
     now = timezone.now()
-    DeletionDraft.objects.create(
+    RequestDraft.objects.create(
         user=user,
         organization=project.organization,
         project=project,
+        kind="export",
         compliance="GDPR",
         distinct_ids=["alice"],
         created_at=now,
         expires_at=now - timedelta(seconds=1),
     )
-    fresh = DeletionDraft.objects.create(
+    fresh = RequestDraft.objects.create(
         user=user,
         organization=project.organization,
         project=project,
+        kind="deletion",
         compliance="GDPR",
         distinct_ids=["bob"],
         created_at=now,
@@ -257,8 +259,8 @@ def test_the_sweep_purges_expired_deletion_drafts(project):
     report = privacy_sweep()
 
     assert report.purged_drafts == 1
-    assert list(DeletionDraft.objects.all()) == [fresh]
-    assert "purged 1 expired deletion previews" in report.as_text()
+    assert list(RequestDraft.objects.all()) == [fresh]
+    assert "purged 1 expired request previews" in report.as_text()
 
 
 def test_an_extended_deadline_is_reminded_about_again(due_soon, owner_actor):

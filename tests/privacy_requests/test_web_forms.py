@@ -15,8 +15,8 @@ from accounts.models import Role
 from privacy_requests.models import (
     AuditEntry,
     Channel,
-    DeletionDraft,
     PrivacyRequest,
+    RequestDraft,
     RequestKind,
     RequestSubject,
     Status,
@@ -33,6 +33,7 @@ from tests.factories import (
 from tests.privacy_requests.web_support import (
     deletion_url,
     detail_url,
+    export_submit,
     export_url,
     preview_url,
     shown_messages,
@@ -74,7 +75,7 @@ def form_data(project, **extra) -> dict:
 
 
 def test_owner_requests_an_export_for_one_user(owner_client, owner, organization, project):
-    response = owner_client.post(export_url(organization), form_data(project), follow=True)
+    response = export_submit(owner_client, organization, form_data(project), follow=True)
 
     request = PrivacyRequest.objects.get()
     assert response.redirect_chain == [(detail_url(request), HTTPStatus.FOUND)]
@@ -96,8 +97,8 @@ def test_owner_requests_an_export_for_one_user(owner_client, owner, organization
 def test_admin_requests_a_ccpa_export_of_categories(client, admin_user, organization, project):
     client.force_login(admin_user)
 
-    client.post(
-        export_url(organization), form_data(project, compliance="CCPA", disclosure="Categories")
+    export_submit(
+        client, organization, form_data(project, compliance="CCPA", disclosure="Categories")
     )
 
     request = PrivacyRequest.objects.get()
@@ -181,8 +182,9 @@ def test_export_from_a_csv_keeps_first_seen_order_and_collapses_duplicates(
 ):
     content = b"\xef\xbb\xbfdistinct_id;country\nbob;FR\n\nalice;DE\nbob;FR\r\nCarol;IT\n"
 
-    response = owner_client.post(
-        export_url(organization),
+    response = export_submit(
+        owner_client,
+        organization,
         form_data(project, ids_from="csv", distinct_id="", csv_file=csv_upload(content)),
         follow=True,
     )
@@ -193,8 +195,9 @@ def test_export_from_a_csv_keeps_first_seen_order_and_collapses_duplicates(
 
 
 def test_a_csv_choice_ignores_the_single_id_box_and_vice_versa(owner_client, organization, project):
-    owner_client.post(
-        export_url(organization),
+    export_submit(
+        owner_client,
+        organization,
         form_data(project, ids_from="one", distinct_id="only-me", csv_file=csv_upload(b"a\nb\n")),
     )
 
@@ -320,7 +323,7 @@ def test_exactly_2000_unique_ids_and_a_file_of_5_mib_are_accepted(
         form_data(project, ids_from="csv", distinct_id="", csv_file=csv_upload(content)),
     )
 
-    assert given_ids(PrivacyRequest.objects.get()) == ids
+    assert RequestDraft.objects.get().distinct_ids == ids
 
 
 # --- Request Deletion: form, preview, confirmation -------------------------------------------
@@ -350,7 +353,7 @@ def test_deletion_form_makes_a_draft_and_shows_the_preview(
         follow=True,
     )
 
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
     assert response.redirect_chain == [(preview_url(draft), HTTPStatus.FOUND)]
     assert (draft.user, draft.project, draft.compliance, draft.distinct_ids) == (
         owner,
@@ -361,7 +364,7 @@ def test_deletion_form_makes_a_draft_and_shows_the_preview(
     assert draft.expires_at - draft.created_at == timedelta(minutes=15)
     assert PrivacyRequest.objects.count() == 0
     assert (
-        "<strong>These 2 ids resolve to 4 linked ids with 6 events and 2 profiles.</strong>"
+        "<strong>These 2 ids reach 2 subjects: 4 ids with 6 events and 2 profiles.</strong>"
         in response.content.decode()
     )
     assert response.context["preview"].identity_links == 2
@@ -372,7 +375,7 @@ def test_preview_of_one_id_says_so(owner_client, organization, project, clusters
         deletion_url(organization), form_data(project, distinct_id="bob"), follow=True
     )
 
-    assert "<strong>This id resolves to 1 linked id with 1 event and 1 profile.</strong>" in (
+    assert "<strong>This id reaches 1 subject: 1 id with 1 event and 1 profile.</strong>" in (
         response.content.decode()
     )
 
@@ -381,7 +384,7 @@ def test_confirming_posts_only_the_draft_and_submits_the_deletion(
     owner_client, owner, organization, project, clusters
 ):
     owner_client.post(deletion_url(organization), form_data(project, compliance="CCPA"))
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
 
     response = owner_client.post(preview_url(draft), {"confirm": "on"}, follow=True)
 
@@ -394,7 +397,7 @@ def test_confirming_posts_only_the_draft_and_submits_the_deletion(
         f"web:{owner.email}",
     )
     assert given_ids(request) == ["alice"]
-    assert DeletionDraft.objects.count() == 0
+    assert RequestDraft.objects.count() == 0
     assert shown_messages(response) == [
         "Deletion requested for 1 id. This page follows it; we will email you when it ends."
     ]
@@ -402,7 +405,7 @@ def test_confirming_posts_only_the_draft_and_submits_the_deletion(
 
 def test_confirming_without_ticking_the_box_deletes_nothing(owner_client, organization, project):
     owner_client.post(deletion_url(organization), form_data(project))
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
     before = snapshot()
 
     response = owner_client.post(preview_url(draft), {})
@@ -414,7 +417,7 @@ def test_confirming_without_ticking_the_box_deletes_nothing(owner_client, organi
 
 def test_a_second_confirmation_of_the_same_draft_is_refused(owner_client, organization, project):
     owner_client.post(deletion_url(organization), form_data(project))
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
     owner_client.post(preview_url(draft), {"confirm": "on"})
     before = snapshot()
 
@@ -428,8 +431,8 @@ def test_a_second_confirmation_of_the_same_draft_is_refused(owner_client, organi
 
 def test_an_expired_draft_is_refused(owner_client, organization, project):
     owner_client.post(deletion_url(organization), form_data(project))
-    draft = DeletionDraft.objects.get()
-    DeletionDraft.objects.filter(id=draft.id).update(
+    draft = RequestDraft.objects.get()
+    RequestDraft.objects.filter(id=draft.id).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     before = snapshot()
@@ -449,7 +452,7 @@ def test_an_expired_draft_is_refused(owner_client, organization, project):
 
 def test_someone_elses_draft_is_refused(client, owner_client, organization, project, make_member):
     owner_client.post(deletion_url(organization), form_data(project))
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
     colleague = make_member(Role.ADMIN)
     client.force_login(colleague)
     before = snapshot()
@@ -466,7 +469,7 @@ def test_a_draft_is_not_reachable_through_another_organization(
 ):
     other = MembershipFactory(user=owner, role=Role.OWNER).organization
     owner_client.post(deletion_url(organization), form_data(project))
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
     before = snapshot()
 
     url = reverse("privacy_web:deletion_preview", args=[other.id, draft.id])
@@ -480,7 +483,7 @@ def test_a_member_cannot_see_or_confirm_a_draft(
     client, owner_client, member, organization, project
 ):
     owner_client.post(deletion_url(organization), form_data(project))
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
     client.force_login(member)
     before = snapshot()
 
@@ -529,7 +532,7 @@ def test_a_conflict_that_appears_after_the_preview_is_shown_at_confirmation(
     owner_client, organization, project
 ):
     owner_client.post(deletion_url(organization), form_data(project))
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
     other = MembershipFactory(organization=organization, role=Role.ADMIN).user
     meanwhile = privacy_request_submit(
         project=project,
@@ -560,16 +563,16 @@ def test_a_finished_deletion_does_not_block_a_new_one(
 
     owner_client.post(deletion_url(organization), form_data(project))
 
-    assert DeletionDraft.objects.get().distinct_ids == ["alice"]
+    assert RequestDraft.objects.get().distinct_ids == ["alice"]
 
 
 def test_expired_drafts_are_purged_when_a_new_one_is_made(owner_client, organization, project):
     owner_client.post(deletion_url(organization), form_data(project, distinct_id="old"))
-    DeletionDraft.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    RequestDraft.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
 
     owner_client.post(deletion_url(organization), form_data(project, distinct_id="new"))
 
-    assert [draft.distinct_ids for draft in DeletionDraft.objects.all()] == [["new"]]
+    assert [draft.distinct_ids for draft in RequestDraft.objects.all()] == [["new"]]
 
 
 def test_the_deletion_form_has_no_disclosure_choice(owner_client, organization, project):
@@ -584,6 +587,6 @@ def test_audit_entries_are_written_only_on_confirmation(owner_client, organizati
     owner_client.post(deletion_url(organization), form_data(project))
     assert AuditEntry.objects.count() == 0
 
-    owner_client.post(preview_url(DeletionDraft.objects.get()), {"confirm": "on"})
+    owner_client.post(preview_url(RequestDraft.objects.get()), {"confirm": "on"})
 
     assert list(AuditEntry.objects.values_list("action", flat=True)) == ["submitted"]

@@ -12,7 +12,7 @@ from django.test import Client, RequestFactory
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from accounts.models import Role
-from privacy_requests.models import PrivacyRequest
+from privacy_requests.models import PrivacyRequest, RequestDraft
 from privacy_requests.web.csv_upload import MAX_CSV_BYTES, MAX_UPLOAD_BYTES
 from tests.factories import MembershipFactory
 from tests.privacy_requests.web_support import deletion_url, export_url, snapshot
@@ -188,7 +188,7 @@ def test_a_csv_of_5_mib_within_the_whole_limit_is_still_read(client, organizatio
     )
 
     assert response.status_code == HTTPStatus.FOUND
-    assert PrivacyRequest.objects.get().subjects.get().distinct_id == "alice"
+    assert RequestDraft.objects.get().distinct_ids == ["alice"]
 
 
 def test_the_upload_form_still_needs_a_csrf_token(organization, project, owner):
@@ -218,7 +218,7 @@ def test_an_admin_of_the_organization_may_upload(client, organization, project):
     )
 
     assert response.status_code == HTTPStatus.FOUND
-    assert PrivacyRequest.objects.get().subjects.count() == 2
+    assert RequestDraft.objects.get().distinct_ids == ["alice", "bob"]
 
 
 def test_other_pages_keep_nothing_of_an_uploaded_file():

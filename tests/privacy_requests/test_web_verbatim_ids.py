@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from accounts.actors import Actor
 from privacy_requests.models import (
-    DeletionDraft,
     PrivacyRequest,
+    RequestDraft,
     RequestKind,
     RequestSubject,
     Status,
@@ -24,7 +24,12 @@ from privacy_requests.web.csv_upload import CsvError, distinct_ids_parse_csv
 from projects.models import Event, Profile, SuppressedId
 from projects.pii import distinct_id_hmac
 from tests.factories import EventFactory, ProfileFactory
-from tests.privacy_requests.web_support import deletion_url, detail_url, export_url, preview_url
+from tests.privacy_requests.web_support import (
+    deletion_url,
+    detail_url,
+    export_submit,
+    preview_url,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -64,9 +69,9 @@ def test_a_deletion_of_a_padded_id_through_the_pages_deletes_its_rows(
     preview = owner_client.post(
         deletion_url(organization), form_data(project, distinct_id=PADDED), follow=True
     )
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
     assert draft.distinct_ids == [PADDED]
-    assert "This id resolves to 1 linked id with 3 events and 1 profile." in (
+    assert "This id reaches 1 subject: 1 id with 3 events and 1 profile." in (
         preview.content.decode()
     )
 
@@ -87,8 +92,9 @@ def test_a_deletion_of_a_padded_id_through_the_pages_deletes_its_rows(
 def test_an_export_of_a_csv_keeps_padded_ids_verbatim(owner_client, organization, project):
     content = b"distinct_id;country\n padded ;FR\npadded;DE\n\t tab\t;IT\n"
 
-    owner_client.post(
-        export_url(organization),
+    export_submit(
+        owner_client,
+        organization,
         form_data(
             project,
             ids_from="csv",
@@ -122,7 +128,7 @@ def test_the_preview_and_the_request_page_show_the_spaces_of_an_id(
     owner_client, organization, project, padded_data, django_capture_on_commit_callbacks
 ):
     owner_client.post(deletion_url(organization), form_data(project, distinct_id=PADDED))
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
 
     preview = owner_client.get(preview_url(draft)).content.decode()
 
@@ -141,7 +147,7 @@ def test_the_preview_and_the_request_page_show_the_spaces_of_an_id(
 
 def test_an_id_without_edge_spaces_is_shown_plainly(owner_client, organization, project):
     owner_client.post(deletion_url(organization), form_data(project, distinct_id="al ice"))
-    draft = DeletionDraft.objects.get()
+    draft = RequestDraft.objects.get()
 
     preview = owner_client.get(preview_url(draft)).content.decode()
 
@@ -193,7 +199,7 @@ def test_a_conflict_names_a_padded_id_between_quotes(owner_client, owner, organi
             f"{running.tracking_id}. Wait for them to finish, or cancel them, then submit again."
         ]
     }
-    assert not DeletionDraft.objects.exists()
+    assert not RequestDraft.objects.exists()
 
 
 def test_the_preview_counts_the_ids_with_spaces(owner_client, organization, project):
@@ -207,7 +213,7 @@ def test_the_preview_counts_the_ids_with_spaces(owner_client, organization, proj
         ),
     )
 
-    preview = owner_client.get(preview_url(DeletionDraft.objects.get())).content.decode()
+    preview = owner_client.get(preview_url(RequestDraft.objects.get())).content.decode()
 
     assert (
         "Ids are used exactly as given, spaces included: 2 of these begin or end with a space "

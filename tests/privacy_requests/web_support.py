@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from privacy_requests.models import AuditEntry, DeletionDraft, PrivacyRequest
+from privacy_requests.models import AuditEntry, PrivacyRequest, RequestDraft
 
 
 def list_url(organization) -> str:
@@ -18,7 +18,8 @@ def deletion_url(organization) -> str:
 
 
 def preview_url(draft) -> str:
-    return reverse("privacy_web:deletion_preview", args=[draft.organization_id, draft.id])
+    name = "export_preview" if draft.kind == "export" else "deletion_preview"
+    return reverse(f"privacy_web:{name}", args=[draft.organization_id, draft.id])
 
 
 def detail_url(request) -> str:
@@ -46,5 +47,14 @@ def snapshot() -> dict:
     return {
         "requests": sorted(PrivacyRequest.objects.values_list("tracking_id", "status", "attempts")),
         "audit": AuditEntry.objects.count(),
-        "drafts": sorted(DeletionDraft.objects.values_list("id", flat=True)),
+        "drafts": sorted(RequestDraft.objects.values_list("id", flat=True)),
     }
+
+
+def export_submit(client, organization, data, **kwargs):
+    """Posts the export form, then submits its preview as a person would: the response of the
+    submission (or the form's, when the form refused the post)."""
+    response = client.post(export_url(organization), data)
+    if response.status_code != 302 or "/privacy/export/" not in response.url:
+        return response
+    return client.post(response.url, {"action": "submit"}, **kwargs)

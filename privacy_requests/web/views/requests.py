@@ -25,9 +25,11 @@ from privacy_requests.selectors import (
     audit_trail,
     given_id_counts,
     privacy_organizations_for_user,
+    privacy_request_decisions,
     privacy_request_get_for_user,
     privacy_request_given_ids,
     privacy_request_list_for_organization,
+    privacy_request_reached_ids,
     privacy_request_result_url,
 )
 from privacy_requests.services import privacy_request_cancel, privacy_request_retry
@@ -166,6 +168,8 @@ def request_detail(
             "privacy_request": privacy_request,
             "given": given,
             "linked": linked,
+            "reached": privacy_request_reached_ids(request=privacy_request),
+            "decisions": privacy_request_decisions(request=privacy_request),
             "entries": entries,
             "result": _result(request, privacy_request),
             "progress": presenters.progress_percent(privacy_request),

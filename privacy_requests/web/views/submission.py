@@ -1,5 +1,6 @@
-"""Submitting requests from the pages: the export form, and the deletion form with its preview
-(the ids wait in a draft until the preview is confirmed)."""
+"""Submitting requests from the pages: the export and deletion forms, and the preview every
+request passes through (the ids, and the person's decisions on what they reach, wait in a draft
+until the preview is confirmed)."""
 
 from functools import wraps
 from uuid import UUID
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
@@ -15,27 +17,28 @@ from django.views.decorators.http import require_http_methods
 from accounts.actors import web_actor
 from accounts.models import Organization
 from privacy_requests.errors import Conflict, InvalidRequest, PrivacyRequestError
-from privacy_requests.models import Channel, RequestKind
+from privacy_requests.models import RequestKind
 from privacy_requests.selectors import (
     deletion_conflicts_find,
-    deletion_draft_get_for_user,
-    deletion_preview,
+    request_draft_get_for_user,
+    request_preview,
 )
-from privacy_requests.services import privacy_request_submit
 from privacy_requests.services.drafts import (
     DRAFT_LIFETIME,
     DraftGone,
-    deletion_draft_confirm,
-    deletion_draft_create,
+    request_draft_confirm,
+    request_draft_create,
+    request_draft_decide,
 )
 from privacy_requests.web import presenters
 from privacy_requests.web.csv_upload import UploadRefusal, csv_upload_discard, csv_upload_parse
 from privacy_requests.web.forms import (
     CSV_FILE,
-    DeletionConfirmForm,
     DeletionRequestForm,
     ExportRequestForm,
+    PreviewForm,
 )
+from privacy_requests.web.preview_rows import preview_page
 from privacy_requests.web.views.access import (
     detail_url,
     organization_projects,
@@ -46,7 +49,7 @@ from privacy_requests.web.views.access import (
 CONFLICT_IDS_SHOWN = 20
 DRAFT_GONE = (
     "This preview is no longer available: previews last 15 minutes and can be confirmed once, "
-    "by the person who made them. Nothing was deleted. Start again below."
+    "by the person who made them. Nothing was {done}. Start again below."
 )
 
 
@@ -147,80 +150,70 @@ def _initial_project(request: HttpRequest, projects) -> dict:
     return {}
 
 
-@_csv_upload_page(RequestKind.EXPORT)
-@require_http_methods(["GET", "POST"])
-def export_new(request: HttpRequest, organization: Organization) -> HttpResponse:
+def _new_request(request: HttpRequest, organization: Organization, kind: str) -> HttpResponse:
+    """The export or deletion form; a valid post makes a draft and opens its preview."""
+    form_class = ExportRequestForm if kind == RequestKind.EXPORT else DeletionRequestForm
     projects = organization_projects(organization)
     if request.method == "POST":
-        form = ExportRequestForm(request.POST, request.FILES, projects=projects)
+        form = form_class(request.POST, request.FILES, projects=projects)
     else:
-        form = ExportRequestForm(projects=projects, initial=_initial_project(request, projects))
+        form = form_class(projects=projects, initial=_initial_project(request, projects))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            privacy_request = privacy_request_submit(
-                project=data["project"],
+            if kind == RequestKind.DELETION:
+                conflict = deletion_conflicts_find(
+                    project=data["project"], distinct_ids=data["distinct_ids"]
+                )
+                if conflict.distinct_ids:
+                    raise Conflict(
+                        "", distinct_ids=conflict.distinct_ids, tracking_ids=conflict.tracking_ids
+                    )
+            draft = request_draft_create(
                 actor=web_actor(request),
-                channel=Channel.WEB,
-                kind=RequestKind.EXPORT,
+                project=data["project"],
+                kind=kind,
                 compliance=data["compliance"],
-                disclosure=data["disclosure"],
+                disclosure=data.get("disclosure") or "",
                 distinct_ids=data["distinct_ids"],
             )
         except PrivacyRequestError as exc:
             _add_service_error(form, exc, ids_field=_ids_field(form))
         else:
-            count = len(data["distinct_ids"])
-            messages.success(
-                request,
-                (
-                    f"Export requested for {count:,} id{'s' if count != 1 else ''}. This page "
-                    "follows it; we will email you when it ends."
-                ),
-            )
-            return redirect(detail_url(privacy_request))
+            return redirect(_preview_url(draft))
     return render(
-        request,
-        "privacy_requests/request_form.html",
-        _form_context(organization, form, RequestKind.EXPORT),
+        request, "privacy_requests/request_form.html", _form_context(organization, form, kind)
     )
+
+
+def _draft_gone(kind: str) -> str:
+    return DRAFT_GONE.format(done="deleted" if kind == RequestKind.DELETION else "exported")
+
+
+def _preview_url(draft) -> str:
+    name = "export_preview" if draft.kind == RequestKind.EXPORT else "deletion_preview"
+    return reverse(f"privacy_web:{name}", args=[draft.organization_id, draft.id])
+
+
+@_csv_upload_page(RequestKind.EXPORT)
+@require_http_methods(["GET", "POST"])
+def export_new(request: HttpRequest, organization: Organization) -> HttpResponse:
+    return _new_request(request, organization, RequestKind.EXPORT)
 
 
 @_csv_upload_page(RequestKind.DELETION)
 @require_http_methods(["GET", "POST"])
 def deletion_new(request: HttpRequest, organization: Organization) -> HttpResponse:
-    projects = organization_projects(organization)
-    if request.method == "POST":
-        form = DeletionRequestForm(request.POST, request.FILES, projects=projects)
-    else:
-        form = DeletionRequestForm(projects=projects, initial=_initial_project(request, projects))
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        conflict = deletion_conflicts_find(
-            project=data["project"], distinct_ids=data["distinct_ids"]
-        )
-        try:
-            if conflict.distinct_ids:
-                raise Conflict(
-                    "", distinct_ids=conflict.distinct_ids, tracking_ids=conflict.tracking_ids
-                )
-            draft = deletion_draft_create(
-                actor=web_actor(request),
-                project=data["project"],
-                compliance=data["compliance"],
-                distinct_ids=data["distinct_ids"],
-            )
-        except PrivacyRequestError as exc:
-            _add_service_error(form, exc, ids_field=_ids_field(form))
-        else:
-            return redirect(
-                "privacy_web:deletion_preview", organization_id=organization.id, draft_id=draft.id
-            )
-    return render(
-        request,
-        "privacy_requests/request_form.html",
-        _form_context(organization, form, RequestKind.DELETION),
-    )
+    return _new_request(request, organization, RequestKind.DELETION)
+
+
+@never_cache
+@privacy_page()
+@require_http_methods(["GET", "POST"])
+def export_preview_page(
+    request: HttpRequest, organization: Organization, draft_id: UUID
+) -> HttpResponse:
+    return _preview(request, organization, draft_id, RequestKind.EXPORT)
 
 
 @never_cache
@@ -229,42 +222,76 @@ def deletion_new(request: HttpRequest, organization: Organization) -> HttpRespon
 def deletion_preview_page(
     request: HttpRequest, organization: Organization, draft_id: UUID
 ) -> HttpResponse:
-    draft = deletion_draft_get_for_user(
+    return _preview(request, organization, draft_id, RequestKind.DELETION)
+
+
+def _preview(
+    request: HttpRequest, organization: Organization, draft_id: UUID, kind: str
+) -> HttpResponse:
+    """GET shows what the draft's request reaches. A post stores the person's decisions
+    first; when they change what is reached, the page shows the new counts before anything
+    is submitted (post/redirect/get), so nothing is submitted that was not shown."""
+    new_page = f"privacy_web:{kind}_new"
+    draft = request_draft_get_for_user(
         user=request.user, organization=organization, draft_id=draft_id
     )
-    if draft is None:
-        messages.error(request, DRAFT_GONE)
-        return redirect("privacy_web:deletion_new", organization_id=organization.id)
-    form = DeletionConfirmForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    if draft is None or draft.kind != kind:
+        messages.error(request, _draft_gone(kind))
+        return redirect(new_page, organization_id=organization.id)
+    # A post without a button's name (a script, an older page) submits, as the form did.
+    submitting = request.POST.get("action", "submit") == "submit"
+    posted = request.POST if request.method == "POST" else None
+    form = PreviewForm(posted, kind=kind, submitting=submitting)
+    if request.method == "POST":
+        actor = web_actor(request)
+        left_out, included = form.decisions()
         try:
-            privacy_request = deletion_draft_confirm(draft=draft, actor=web_actor(request))
+            changed = request_draft_decide(
+                draft=draft, actor=actor, left_out=left_out, included=included
+            )
+            if changed or not submitting:
+                if changed and submitting:
+                    messages.warning(
+                        request,
+                        "Your choices changed what this request reaches: check the counts "
+                        "below, then submit again. Nothing was submitted yet.",
+                    )
+                return redirect(_preview_url(draft))
+            if form.is_valid():
+                privacy_request = request_draft_confirm(draft=draft, actor=actor)
+                count = len(draft.distinct_ids)
+                messages.success(
+                    request,
+                    (
+                        f"{draft.get_kind_display()} requested for {count:,} "
+                        f"id{'s' if count != 1 else ''}. This page follows it; we will email "
+                        "you when it ends."
+                    ),
+                )
+                return redirect(detail_url(privacy_request))
         except DraftGone:
-            messages.error(request, DRAFT_GONE)
-            return redirect("privacy_web:deletion_new", organization_id=organization.id)
+            messages.error(request, _draft_gone(kind))
+            return redirect(new_page, organization_id=organization.id)
         except PrivacyRequestError as exc:
             _add_service_error(form, exc, ids_field="")
-        else:
-            count = len(draft.distinct_ids)
-            messages.success(
-                request,
-                (
-                    f"Deletion requested for {count:,} id{'s' if count != 1 else ''}. This page "
-                    "follows it; we will email you when it ends."
-                ),
-            )
-            return redirect(detail_url(privacy_request))
-    preview = deletion_preview(project=draft.project, distinct_ids=draft.distinct_ids)
+    preview = request_preview(
+        project=draft.project,
+        distinct_ids=draft.distinct_ids,
+        left_out=draft.left_out,
+        included=draft.included,
+    )
     return render(
         request,
-        "privacy_requests/deletion_preview.html",
+        "privacy_requests/request_preview.html",
         {
             "organization": organization,
             "draft": draft,
             "preview": preview,
+            "page": preview_page(preview),
             "form": form,
             "ids_shown": draft.distinct_ids[:100],
             "spaced_ids": sum(map(presenters.distinct_id_has_edge_space, draft.distinct_ids)),
             "deletion_delay_minutes": settings.PRIVACY_DELETION_DELAY // 60,
+            "export_ttl_days": settings.PRIVACY_EXPORT_TTL // 86400,
         },
     )
