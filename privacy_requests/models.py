@@ -73,6 +73,10 @@ class AuditAction(models.TextChoices):
     MEMBERSHIP_CHANGED = "membership_changed", "Membership changed"
     SUBJECTS_DECIDED = "subjects_decided", "Linked ids left out or included"
     IDENTITY_LINKS_RULE_CHANGED = "identity_links_rule_changed", "Identity link rule changed"
+    INVITATION_SENT = "invitation_sent", "Invitation sent"
+    INVITATION_WITHDRAWN = "invitation_withdrawn", "Invitation withdrawn"
+    SERVICE_ACCOUNT_CREATED = "service_account_created", "Service account created"
+    SERVICE_ACCOUNT_REVOKED = "service_account_revoked", "Service account revoked"
 
 
 class Channel(models.TextChoices):
