@@ -51,7 +51,9 @@ def deletion_draft_create(
     )
 
 
-def deletion_draft_confirm(*, draft: DeletionDraft, actor: Actor) -> PrivacyRequest:
+def deletion_draft_confirm(
+    *, draft: DeletionDraft, actor: Actor, site_url: str = ""
+) -> PrivacyRequest:
     """Submits the draft's deletion and consumes the draft; raises DraftGone when another
     request (a second click) consumed it first, or it expired meanwhile."""
     with transaction.atomic():
@@ -69,6 +71,7 @@ def deletion_draft_confirm(*, draft: DeletionDraft, actor: Actor) -> PrivacyRequ
             kind=RequestKind.DELETION,
             compliance=locked.compliance,
             distinct_ids=locked.distinct_ids,
+            site_url=site_url,
         )
         locked.delete()
     return request

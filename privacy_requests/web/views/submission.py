@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.actors import web_actor
 from accounts.models import Organization
+from config.site_url import submitting_site_url
 from privacy_requests.errors import Conflict, InvalidRequest, PrivacyRequestError
 from privacy_requests.models import Channel, RequestKind
 from privacy_requests.selectors import (
@@ -166,6 +167,7 @@ def export_new(request: HttpRequest, organization: Organization) -> HttpResponse
                 compliance=data["compliance"],
                 disclosure=data["disclosure"],
                 distinct_ids=data["distinct_ids"],
+                site_url=submitting_site_url(request),
             )
         except PrivacyRequestError as exc:
             _add_service_error(form, exc, ids_field=_ids_field(form))
@@ -238,7 +240,9 @@ def deletion_preview_page(
     form = DeletionConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            privacy_request = deletion_draft_confirm(draft=draft, actor=web_actor(request))
+            privacy_request = deletion_draft_confirm(
+                draft=draft, actor=web_actor(request), site_url=submitting_site_url(request)
+            )
         except DraftGone:
             messages.error(request, DRAFT_GONE)
             return redirect("privacy_web:deletion_new", organization_id=organization.id)
