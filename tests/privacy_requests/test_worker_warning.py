@@ -13,7 +13,7 @@ from accounts.models import Role
 from privacy_requests.models import PrivacyRequest, Status, WorkerHeartbeat
 from tests.admin_support import sign_in_with_mfa, staff_user
 from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory
-from tests.privacy_requests.web_support import list_url
+from tests.privacy_requests.web_support import detail_url, list_url
 
 pytestmark = pytest.mark.django_db
 
@@ -207,3 +207,15 @@ def test_the_back_office_cannot_add_change_or_delete_a_worker(staff_client):
     assert delete.status_code == HTTPStatus.FORBIDDEN
     assert change.status_code == HTTPStatus.FORBIDDEN
     assert list(WorkerHeartbeat.objects.values()) == before
+
+
+def test_the_page_of_a_waiting_request_warns_and_a_finished_ones_does_not(owner_client, submit):
+    waiting = submit()
+    done = submit(distinct_ids=("bob",))
+    set_state(done, status=Status.SUCCESS)
+
+    waiting_page = owner_client.get(detail_url(waiting)).content.decode()
+    done_page = owner_client.get(detail_url(done)).content.decode()
+
+    assert banner_text(waiting_page).startswith("No worker is running. 1 request is waiting,")
+    assert BANNER not in done_page

@@ -176,6 +176,12 @@ def request_detail(
             "live": presenters.is_live(privacy_request),
             "can_cancel": privacy_request.status in CANCELABLE_STATUSES,
             "can_retry": privacy_request.status == Status.FAILURE,
+            # Only on a page whose request waits, for the person watching it not move.
+            "worker_warning": (
+                worker_missing_warning(organization_id=organization.id)
+                if privacy_request.status in CANCELABLE_STATUSES
+                else None
+            ),
             "counts": [
                 (name.replace("_", " "), value)
                 for name, value in (privacy_request.counts or {}).items()
