@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from privacy_requests.models import PrivacyRequest, Status, WorkerHeartbeat
@@ -21,8 +22,8 @@ class WorkerWarning:
 
 
 def worker_seen_within(within: timedelta, *, now: datetime | None = None) -> bool:
-    now = now or timezone.now()
-    return WorkerHeartbeat.objects.filter(last_seen_at__gte=now - within).exists()
+    """By the database's clock unless `now` is given, as the heartbeats are written."""
+    return WorkerHeartbeat.objects.filter(last_seen_at__gte=(now or Now()) - within).exists()
 
 
 def waiting_for_worker_q(now: datetime) -> Q:
@@ -37,9 +38,9 @@ def worker_missing_warning(
     one organization, or any); None otherwise, and always when jobs run in the web process."""
     if settings.JOBS_SYNC:
         return None
-    now = now or timezone.now()
     if worker_seen_within(BANNER_AFTER, now=now):
         return None
+    now = now or timezone.now()
     waiting = PrivacyRequest.objects.filter(waiting_for_worker_q(now))
     if organization_id is not None:
         waiting = waiting.filter(organization_id=organization_id)

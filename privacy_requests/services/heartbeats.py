@@ -1,8 +1,12 @@
-"""Writes of worker heartbeats (the thread in privacy_requests.worker calls these)."""
+"""Writes of worker heartbeats (the thread in privacy_requests.worker calls these).
+
+Times are the database's clock (NOW()), as are the readers' comparisons: workers and web
+processes run on many hosts whose clocks may differ by more than a beat.
+"""
 
 from datetime import datetime, timedelta
 
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from privacy_requests.models import WorkerHeartbeat
 
@@ -20,15 +24,15 @@ def worker_heartbeat_record(
     now: datetime | None = None,
 ) -> None:
     """One cheap UPDATE per beat; an INSERT only the first time (or when the row went away)."""
-    now = now or timezone.now()
-    changes = {"last_seen_at": now, "current_tracking_id": current_tracking_id}
+    seen = now or Now()
+    changes = {"last_seen_at": seen, "current_tracking_id": current_tracking_id}
     if WorkerHeartbeat.objects.filter(name=name).update(**changes):
         return
     WorkerHeartbeat.objects.update_or_create(
         name=name,
         defaults={"host": host, "pid": pid, "started_at": started_at, **changes},
     )
-    WorkerHeartbeat.objects.filter(last_seen_at__lt=now - FORGET_AFTER).delete()
+    WorkerHeartbeat.objects.filter(last_seen_at__lt=(now or Now()) - FORGET_AFTER).delete()
 
 
 def worker_heartbeat_remove(*, name: str) -> None:
