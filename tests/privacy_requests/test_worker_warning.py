@@ -185,7 +185,8 @@ def test_the_back_office_lists_each_worker_with_its_current_request(staff_client
     alive, gone = rows
     assert "rq:worker:alive" in alive and "worker-host-1" in alive and ">321<" in alive
     assert "running" in alive
-    assert re.search(r"\((10|11) seconds ago\)", alive)
+    seconds = re.search(r"\((\d+) seconds ago\)", alive)
+    assert seconds and 10 <= int(seconds.group(1)) < 60  # a busy machine may take a while
     change_url = reverse("admin:privacy_requests_privacyrequest_change", args=[request.id])
     assert f'<a href="{change_url}">{request.tracking_id}</a>' in alive
     assert "rq:worker:gone" in gone and "not seen lately" in gone and "10\xa0minutes ago" in gone
