@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from config import api_docs, views
+from config import api_docs, health, views
 from privacy_requests.web import project_urls as privacy_project_urls
 from projects import urls as project_urls
 
@@ -15,7 +15,8 @@ projects_patterns = (
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", include("projects.ingestion.urls")),
     path("", include("projects.engage_query.urls")),
     path("", include("privacy_requests.api.urls")),

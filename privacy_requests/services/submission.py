@@ -112,6 +112,7 @@ def privacy_request_submit(
     distinct_ids: object,
     disclosure: object = None,
     received_at: datetime | None = None,
+    site_url: str = "",
 ) -> PrivacyRequest:
     actor_require(actor=actor, project=project)
     kind = choice_parse(kind, RequestKind, field="kind")
@@ -154,6 +155,7 @@ def privacy_request_submit(
             received_at=received_at,
             due_at=due_at_for(compliance=compliance, received_at=received_at),
             not_before=not_before,
+            site_url=site_url,
         )
         RequestSubject.objects.bulk_create(
             [

@@ -15,6 +15,7 @@ from accounts.actors import web_actor
 from accounts.models import Organization
 from privacy_requests.errors import PrivacyRequestError
 from privacy_requests.exports.downloads import result_unavailable_reason
+from privacy_requests.liveness import worker_missing_warning
 from privacy_requests.models import (
     CANCELABLE_STATUSES,
     PrivacyRequest,
@@ -104,6 +105,7 @@ def request_list(request: HttpRequest, organization: Organization) -> HttpRespon
             "filtered": bool(chosen),
             "has_projects": projects.exists(),
             "live_ids": [row["request"].tracking_id for row in rows if row["live"]],
+            "worker_warning": worker_missing_warning(organization_id=organization.id),
         },
     )
 
@@ -178,6 +180,12 @@ def request_detail(
             "live": presenters.is_live(privacy_request),
             "can_cancel": privacy_request.status in CANCELABLE_STATUSES,
             "can_retry": privacy_request.status == Status.FAILURE,
+            # Only on a page whose request waits, for the person watching it not move.
+            "worker_warning": (
+                worker_missing_warning(organization_id=organization.id)
+                if privacy_request.status in CANCELABLE_STATUSES
+                else None
+            ),
             "counts": [
                 (name.replace("_", " "), value)
                 for name, value in (privacy_request.counts or {}).items()
