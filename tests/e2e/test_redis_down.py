@@ -3,7 +3,9 @@ never 500. A person signs in, submits an export and a deletion (through its prev
 pages, follows them on the polling endpoints; the GDPR API creates, reads, lists and cancels;
 the SDK's /track, /engage and /import are stored; the back office opens. The requests wait as
 rows (the truth); once Redis is back the sweep enqueues them and a worker ends each one
-SUCCESS exactly once, with counts that match the database and the audit trail.
+SUCCESS exactly once, with counts that match the database and the audit trail. And Redis
+stopped while a deletion runs: the job goes on (its state is in PostgreSQL), ends once, and
+the worker serves the next request after Redis is back.
 
 gunicorn and the worker run the local settings (DEBUG off) on the PostgreSQL test database and
 a redis-server of the test's own, as in production.
@@ -14,6 +16,7 @@ import json
 import os
 import re
 import sys
+import time
 from http import HTTPStatus
 
 import pytest
@@ -97,6 +100,11 @@ def run_sweep(spawn, env) -> str:
     sweep = spawn("privacy_sweep", env=env)
     assert sweep.wait(timeout=30) == 0, sweep.output()
     return without_checkpoint(sweep.wait_for_line(r"^Sweep: .*$", timeout=1).group(0))
+
+
+def final_or_none(tracking_id: str) -> PrivacyRequest | None:
+    request = PrivacyRequest.objects.get(tracking_id=tracking_id)
+    return request if request.status in (Status.SUCCESS, Status.FAILURE) else None
 
 
 def audit_actions(request: PrivacyRequest) -> list[str]:
@@ -275,4 +283,79 @@ def test_with_redis_stopped_every_entry_point_answers_and_the_sweep_finishes_the
         "succeeded",
     ]
     assert PrivacyRequest.objects.get(tracking_id=api_canceled).status == Status.REVOKED
+    assert audit_verify(organization_id=project.organization_id) is None
+
+
+def test_redis_stopped_while_a_deletion_runs_the_request_still_ends_once(
+    gunicorn, site_env, redis_server, spawn, project
+):
+    base_url, server = gunicorn
+    owner = UserFactory(email="owner@shop.test")
+    MembershipFactory(user=owner, organization=project.organization, role=Role.OWNER)
+    gdpr_token = gdpr_token_issue(user=owner)
+    people = [f"person-{n:02d}" for n in range(20)]
+    for person in people:
+        EventFactory.create_batch(30, project=project, distinct_id=person)
+        ProfileFactory(project=project, distinct_id=person)
+    EventFactory.create_batch(3, project=project, distinct_id="bystander")
+    worker_env = {
+        **site_env,
+        "PRIVACY_DELETION_BATCH": "30",
+        "PRIVACY_SUBJECT_CHUNK": "5",
+        "PRIVACY_STEP_DELAY_SECONDS": "0.1",
+        "PRIVACY_LEASE_SECONDS": "3",
+        "LOG_LEVEL": "INFO",
+    }
+    worker = spawn("rqworker", "default", env=worker_env)
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {gdpr_token}"
+    query = {"token": project.token}
+    created = api.post(
+        f"{base_url}{DELETIONS}", params=query, json={"distinct_ids": people}, timeout=20
+    )
+    assert created.status_code == HTTPStatus.CREATED, created.text
+    tracking_id = created.json()["results"]["task_id"]
+
+    def deleting_events():
+        progress = PrivacyRequest.objects.get(tracking_id=tracking_id).progress or {}
+        return progress.get("phase") == "events" and progress["counts"]["events"] >= 150
+
+    poll_until(deleting_events, timeout=30, interval=0.05, message=worker.output)
+    redis_server.stop()
+    during = api.get(f"{base_url}{DELETIONS}{tracking_id}", params=query, timeout=20)
+    assert during.status_code == HTTPStatus.OK, during.text
+    assert during.json()["results"]["status"] == "STARTED"
+    time.sleep(2)
+    redis_server.start()  # empty
+
+    request = poll_until(
+        lambda: final_or_none(tracking_id), timeout=60, interval=0.2, message=worker.output
+    )
+    # The job is in PostgreSQL's hands: it went on while Redis was away, and ended once.
+    assert request.status == Status.SUCCESS, request.error
+    assert request.runs == 1
+    assert request.counts == {
+        "events": 600,
+        "profiles": 20,
+        "identities": 0,
+        "identity_evidence": 0,
+        "export_files": 0,
+    }
+    assert Event.objects.filter(project=project, distinct_id__in=people).count() == 0
+    assert Profile.objects.filter(project=project, distinct_id__in=people).count() == 0
+    assert Event.objects.filter(project=project, distinct_id="bystander").count() == 3
+    assert audit_actions(request) == ["submitted", "staged", "started", "deleted", "succeeded"]
+    # The same worker serves the next request: it outlived the outage.
+    created = api.post(
+        f"{base_url}{RETRIEVALS}", params=query, json={"distinct_ids": ["bystander"]}, timeout=20
+    )
+    assert created.status_code == HTTPStatus.CREATED, created.text
+    export = poll_until(
+        lambda: final_or_none(created.json()["results"]["task_id"]),
+        timeout=30,
+        interval=0.2,
+        message=worker.output,
+    )
+    assert (export.status, export.counts["events"]) == (Status.SUCCESS, 3)
+    assert worker.poll() is None
     assert audit_verify(organization_id=project.organization_id) is None
