@@ -13,9 +13,7 @@ a redis-server of the test's own, as in production.
 
 import base64
 import json
-import os
 import re
-import sys
 import time
 from http import HTTPStatus
 
@@ -31,7 +29,7 @@ from privacy_requests.audit import audit_verify
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from projects.models import Event, Profile
 from projects.services import project_rotate_api_secret
-from tests.e2e.conftest import HttpClient, poll_until, unused_port, without_checkpoint
+from tests.e2e.conftest import HttpClient, poll_until, without_checkpoint
 from tests.factories import (
     EventFactory,
     MembershipFactory,
@@ -45,43 +43,6 @@ RETRIEVALS = "/api/app/data-retrievals/v3.0/"
 DELETIONS = "/api/app/data-deletions/v3.0/"
 HTTP_TIMEOUT = 20
 PASSWORD = "correct-horse-battery-staple"
-
-
-@pytest.fixture
-def site_env(database_url, redis_server, tmp_path) -> dict[str, str]:
-    (tmp_path / "media").mkdir()
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.local",
-        DEBUG="0",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_server.url,
-        VAR_DIR=str(tmp_path / "var"),
-        MEDIA_ROOT=str(tmp_path / "media"),
-        PRIVACY_STORAGE="local",
-        PRIVACY_SWEEP_INTERVAL="3600",
-        PRIVACY_ADMIN_REQUIRE_MFA="0",
-        PRIVACY_API_RATE_CREATE="100/min",
-        PRIVACY_API_RATE_READ="100/min",
-        EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-@pytest.fixture
-def gunicorn(site_env, spawn):
-    port = unused_port()  # not free_port: the test's redis-server holds that one
-    base_url = f"http://127.0.0.1:{port}"
-    server = spawn(
-        env={**site_env, "SITE_URL": base_url},
-        command=[
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--workers", "1", "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "2",
-        ],
-    )  # fmt: skip
-    server.wait_for_http(f"{base_url}/healthz", timeout=30)
-    return base_url, server
 
 
 def csrf_token(page_text: str) -> str:
@@ -114,9 +75,9 @@ def audit_actions(request: PrivacyRequest) -> list[str]:
 
 
 def test_with_redis_stopped_every_entry_point_answers_and_the_sweep_finishes_the_requests(
-    gunicorn, site_env, redis_server, spawn, project
+    gunicorn_site, site_env, redis_server, spawn, project
 ):
-    base_url, server = gunicorn
+    base_url, server = gunicorn_site
     owner = UserFactory(email="owner@shop.test")
     MembershipFactory(user=owner, organization=project.organization, role=Role.OWNER)
     staff = UserFactory(email="staff@operator.test", is_staff=True, is_superuser=True)
@@ -287,9 +248,9 @@ def test_with_redis_stopped_every_entry_point_answers_and_the_sweep_finishes_the
 
 
 def test_redis_stopped_while_a_deletion_runs_the_request_still_ends_once(
-    gunicorn, site_env, redis_server, spawn, project
+    gunicorn_site, site_env, redis_server, spawn, project
 ):
-    base_url, server = gunicorn
+    base_url, server = gunicorn_site
     owner = UserFactory(email="owner@shop.test")
     MembershipFactory(user=owner, organization=project.organization, role=Role.OWNER)
     gdpr_token = gdpr_token_issue(user=owner)
