@@ -1,8 +1,8 @@
 """PostgreSQL and Redis servers of a test's or a chaos run's own, which it may stop, kill and
 start again without touching the machine's shared services (issue 16, section 1).
 
-PostgreSQL: `initdb` in a temporary folder and `pg_ctl` on a free port, durability off (the
-data is scratch). initdb refuses to run as root: as root, the cluster belongs to the
+PostgreSQL: `initdb` in a temporary folder and `pg_ctl` on a free port, fsync off (the data
+is scratch). initdb refuses to run as root: as root, the cluster belongs to the
 `postgres` user and its commands run as that user.
 """
 
@@ -72,7 +72,10 @@ class PrivatePostgres:
     def start(self, *, timeout: float = 30) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            # fsync off: the data is scratch, and an immediate stop is no power cut, so the OS
+            # still writes what was committed. synchronous_commit stays on: off, an immediate
+            # stop loses commits the clients were told of.
+            "-c fsync=off -c full_page_writes=off"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
                   "-w", "-t", str(int(timeout)), "start")  # fmt: skip

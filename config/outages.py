@@ -6,8 +6,9 @@ This is the site's handler500, so it sees every uncaught exception, raised in a 
 middleware alike. Only an outage becomes 503:
 
 - redis ConnectionError and TimeoutError (the queue dashboard reads Redis directly);
-- a database OperationalError or InterfaceError when the database does not take a new
-  connection, or the request's own connection is broken (PostgreSQL restarted under it).
+- a database OperationalError or InterfaceError when the request could not connect, or its
+  connection was cut (PostgreSQL restarted under it), or the database does not take a new
+  connection.
 
 An OperationalError on a connection that still works (a statement timeout, say) stays a 500:
 it is a fault of this code or its data, and must be seen as one.
@@ -64,8 +65,10 @@ def outage_response(request: HttpRequest, reason: str) -> HttpResponse:
 
 
 def _connection_broken() -> bool:
+    """No connection after the error (connecting failed: it may be back by now, but it was
+    away for this request), or one the server cut."""
     raw = connections[DEFAULT_DB_ALIAS].connection
-    return raw is not None and bool(getattr(raw, "closed", False) or getattr(raw, "broken", False))
+    return raw is None or bool(getattr(raw, "closed", False) or getattr(raw, "broken", False))
 
 
 def _database_refuses_connections() -> bool:

@@ -9,7 +9,7 @@ import socket
 from http import HTTPStatus
 
 import pytest
-from django.db import OperationalError, ProgrammingError
+from django.db import OperationalError, ProgrammingError, connection
 from django.test import RequestFactory
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -82,6 +82,7 @@ def test_a_page_gets_the_outage_as_html():
 @pytest.mark.django_db
 def test_operational_error_while_the_database_answers_stays_a_500():
     # A statement timeout, say: the database is there, the fault is ours.
+    connection.ensure_connection()
     response = call_handler(OperationalError("canceling statement due to statement timeout"))
 
     assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
