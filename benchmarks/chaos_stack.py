@@ -122,7 +122,7 @@ class Stack:
     def close(self) -> None:
         for child in (self.worker, self.web):
             if child is not None:
-                child.stop(grace=5)
+                child.stop(grace=2)
         self.redis.destroy()
         self.postgres.destroy()
         shutil.rmtree(self.var, ignore_errors=True)
