@@ -13,6 +13,9 @@ projects_patterns = (
     project_urls.app_name,
 )
 
+# An outage of PostgreSQL or Redis answers 503 with Retry-After; anything else the usual 500.
+handler500 = "config.outages.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),

@@ -242,7 +242,8 @@ RQ_FAILED_JOB_TTL = 7 * 24 * 3600
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis, or this process's memory while Redis does not answer (issue 16).
+            "BACKEND": "config.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
         }
     }

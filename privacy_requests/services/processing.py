@@ -171,6 +171,11 @@ def _execute(run: Run) -> str:
     backoff = list(settings.PRIVACY_RETRY_BACKOFF)
     for attempt in range(len(backoff) + 1):
         try:
+            if attempt:
+                # In the try: the database may still be away (a restart), which is one more
+                # transient error, not a crash of the job.
+                run.request.refresh_from_db()
+                run.progress = run.request.progress or {}
             counts = processor_for(run.request)(run)
             return _finish(run, status=Status.SUCCESS, counts=counts)
         except LeaseLost:
@@ -203,8 +208,6 @@ def _execute(run: Run) -> str:
             if not connection.in_atomic_block:  # a broken connection is replaced on next use
                 close_old_connections()
             time.sleep(backoff[attempt])
-            run.request.refresh_from_db()
-            run.progress = run.request.progress or {}
         except Exception as exc:  # noqa: BLE001 - recorded as FAILURE with its reason, and logged
             logger.exception("Processing %s failed", run.request.tracking_id)
             return _finish(run, status=Status.FAILURE, error=error_text(exc))

@@ -140,8 +140,11 @@ def privacy_request_submit(
 
     with transaction.atomic():
         if kind == RequestKind.DELETION:
-            # The per-project lock of DESIGN section 5.5.
-            list(Project.objects.select_for_update().filter(id=project.id).values("id"))
+            # The per-project lock of DESIGN section 5.5. FOR NO KEY UPDATE: it serializes
+            # deletion submissions without blocking the key-share lock that any commit of a
+            # row referencing the project takes (an export's request, ingested events); FOR
+            # UPDATE deadlocked with an export that held the audit chain (issue 16, chaos).
+            list(Project.objects.select_for_update(no_key=True).filter(id=project.id).values("id"))
             _conflicts_check(project=project, distinct_ids=ids)
         request = PrivacyRequest.objects.create(
             organization_id=project.organization_id,
