@@ -176,7 +176,8 @@ def test_the_page_warns_in_a_browser_when_no_worker_runs_while_a_request_waits(
 
         page.get_by_role("link", name="Request Export").click()
         page.get_by_label("distinct_id", exact=True).fill("alice")
-        page.get_by_role("button", name="Request export").click()
+        page.get_by_role("button", name="Preview export").click()
+        page.get_by_role("button", name="Export the data of 1 subject (1 id)").click()
         expect(page.get_by_text("Export requested for 1 id.")).to_be_visible()
         # The request's own page warns too: that is where its submitter watches it.
         expect(page.get_by_role("alert")).to_contain_text("No worker is running.")

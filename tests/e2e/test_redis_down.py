@@ -112,6 +112,10 @@ def test_with_redis_stopped_every_entry_point_answers_and_the_sweep_finishes_the
             "disclosure": "Data",
         },
     )
+    assert exported.status == HTTPStatus.OK and "/privacy/export/" in exported.url, exported.text
+    exported = person.post(
+        exported.url, {"csrfmiddlewaretoken": csrf_token(exported.text), "action": "submit"}
+    )
     assert exported.status == HTTPStatus.OK, exported.text[:3000]
     web_export = tracking_id_in(exported.url)
     form = person.get(f"{base_url}/orgs/{org}/privacy/deletion/")
