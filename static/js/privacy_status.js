@@ -67,6 +67,11 @@
           var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(region.id);
           if (!fresh) { throw new Error("no live region"); }
           region.replaceWith(fresh);
+          // The flash messages told of the state just left ("Export requested"): a green one
+          // must not stay above a failure.
+          Array.prototype.forEach.call(document.querySelectorAll("main > .messages"), function (list) {
+            list.remove();
+          });
           if (fresh.hasAttribute("data-poll-url")) { watchDetail(fresh); }
         });
     }
