@@ -80,10 +80,10 @@ def failure_cause(error: str) -> str:
     (which only the back office shows: it may hold exception text and server paths)."""
     if error.startswith("Processing took longer"):
         return "because it took longer than a request may run"
+    if "ResultStorageError" in error:
+        return "because its file could not be saved"
     if error.startswith("Gave up after"):
         return "because a service it needs (the database or the file storage) kept failing"
-    if error.startswith("ResultStorageError"):
-        return "because its file could not be saved"
     return "because of an error on our side"
 
 

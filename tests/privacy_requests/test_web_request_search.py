@@ -245,6 +245,10 @@ def test_a_failure_reads_as_a_sentence_and_the_audit_trail_hides_the_exception(
             "because a service it needs (the database or the file storage) kept failing",
         ),
         ("ResultStorageError: disk full at /var/lib/x", "because its file could not be saved"),
+        (
+            "Gave up after 4 tries: ResultStorageError: Could not save the file (PermissionError)",
+            "because its file could not be saved",
+        ),
         ("ValueError: event 42 /srv/app/x.py", "because of an error on our side"),
         ("", "because of an error on our side"),
     ],
