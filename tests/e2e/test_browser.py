@@ -294,7 +294,7 @@ def test_owner_exports_deletes_and_resets_the_token_in_a_browser(
         shot("10-data-privacy-list")
         page.set_viewport_size({"width": 390, "height": 844})
         shot("11-data-privacy-list-phone")
-        page.locator("tbody tr").first.get_by_role("link").click()
+        page.locator("tbody tr").first.get_by_role("link", name=re.compile("^Deletion")).click()
         shot("12-deletion-detail-phone")
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(f"{base_url}/projects/{project.id}/settings/")
