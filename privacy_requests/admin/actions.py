@@ -111,8 +111,8 @@ def _with_overdue_confirmation(form_class: type[forms.Form]) -> type[forms.Form]
     class ConfirmedForm(form_class):  # type: ignore[valid-type,misc]
         confirm_overdue = forms.BooleanField(
             label=(
-                "I understand that these deadlines have already passed: extending now does not "
-                "make the late answer timely."
+                "I understand that a deadline has already passed: extending now does not make "
+                "the late answer timely."
             ),
             error_messages={"required": "Confirm that you extend an overdue request."},
         )

@@ -349,6 +349,19 @@ def test_owner_finds_janes_request_downloads_it_and_every_page_fits_a_phone(
         page.goto(f"{list_url}?page=2")
         expect(rows(page)).to_have_count(3)
         widths["list-page-2"] = b.fits("07-list-page-2")
+
+        # The other pages an owner opens fit a phone too.
+        project, grace = acme["project"], acme["grace"]
+        for name, path in [
+            ("08-deletion-form", f"/orgs/{organization.id}/privacy/deletion/"),
+            ("09-cancel", f"/orgs/{organization.id}/privacy/{grace.tracking_id}/cancel/"),
+            ("10-members", f"/orgs/{organization.id}/members/"),
+            ("11-project-settings", f"/projects/{project.id}/settings/"),
+            ("12-personal-settings", "/settings/"),
+            ("13-new-project", "/projects/new/"),
+        ]:
+            assert page.goto(f"{base_url}{path}").status == 200, path
+            widths[name] = b.fits(name)
         browser.close()
 
     print("scrollWidth by page and viewport width:", widths)  # noqa: T201
@@ -493,7 +506,7 @@ def test_operator_cancels_with_a_reason_and_is_warned_before_extending_an_overdu
         expect(page.locator("input[name=confirm_overdue]:invalid")).to_have_count(1)
         expect(page.locator("#overdue-warning")).to_be_visible()
         assert PrivacyRequest.objects.get(id=late.id).extended is False
-        page.get_by_label(re.compile("these deadlines have already passed")).check()
+        page.get_by_label(re.compile("a deadline has already passed")).check()
         page.get_by_role("button", name="Extend the deadline").click()
         expect(page.locator("ul.messagelist")).to_contain_text("1 request extended.")
         assert PrivacyRequest.objects.get(id=late.id).extended is True
