@@ -444,6 +444,16 @@ def test_operator_cancels_with_a_reason_and_is_warned_before_extending_an_overdu
         page = browser.new_page(viewport=DESKTOP)
         page.set_default_timeout(15_000)
         b = Browser(page, screenshots, "back-office")
+        # The owner watches the list meanwhile, on a phone.
+        owner_page = browser.new_context(viewport=PHONE).new_page()
+        owner_page.set_default_timeout(15_000)
+        sign_in(owner_page, base_url, acme["owner"])
+        owner_page.goto(f"{base_url}/orgs/{acme['organization'].id}/privacy/")
+        owner_page.evaluate("window.__notReloaded = true")
+        grace_status = owner_page.locator(
+            f"tr[data-tracking-id='{grace.tracking_id}'] [data-field=status]"
+        )
+        expect(grace_status).to_have_text("STAGING")
         sign_in_operator(page, base_url, operator)
 
         # The list: the subject column, and a search by distinct_id.
@@ -494,6 +504,15 @@ def test_operator_cancels_with_a_reason_and_is_warned_before_extending_an_overdu
         expect(page.locator(".field-audit_trail_display")).to_contain_text(
             "The customer withdrew it by phone."
         )
+
+        # The owner's list shows the cancel by itself, without a reload.
+        expect(grace_status).to_have_text("REVOKED", timeout=FINISH_TIMEOUT_MS)
+        assert owner_page.evaluate("window.__notReloaded") is True
+        # The row is a fresh copy of the server's (the script replaced the list), no longer live.
+        expect(
+            owner_page.locator(f"tr[data-tracking-id='{grace.tracking_id}'] td.status-cell.live")
+        ).to_have_count(0)
+        Browser(owner_page, screenshots, "back-office").shot("03-owner-list-after-cancel")
 
         # Extend an overdue request: a warning, and a confirmation.
         page.goto(f"{changelist}{late.pk}/change/")
