@@ -254,8 +254,8 @@ def test_list_shows_the_organizations_requests_with_every_column(
     assert theirs.tracking_id not in page
     row = page.split(f'data-tracking-id="{export.tracking_id}"')[1].split("</tr>")[0]
     assert '>Export (Data)<span class="visually-hidden">' in row
-    assert '<td data-label="Compliance">CCPA</td>' in row
-    assert f'<td data-label="Project">{project.name}</td>' in row
+    assert '<td data-label="Compliance" class="meta">CCPA</td>' in row
+    assert f'<td data-label="Project" class="meta">{project.name}</td>' in row
     assert (
         '<td data-label="Subject" class="subject" data-field="subject">'
         '<code class="distinct-id">alice</code>, <code class="distinct-id">bob</code></td>'
