@@ -32,6 +32,7 @@ from privacy_requests.models import Disclosure, PrivacyRequest, Status
 PHASE = "export"
 # Events written between two checkpoints within one chunk of subjects.
 CHECKPOINT_ROWS = 20_000
+SPOOL_BLOCK = 1024 * 1024
 RESULT_CLEARED = {
     "result_file": "",
     "result_size": None,
@@ -148,11 +149,18 @@ def _data_write(
     done = 0
     with package.entry("events.jsonl", large=True) as out:
         for chunk in chunks:
-            for line in records.event_lines(request, chunk):
-                out.write(line)
-                progress.rows += 1
-                if progress.rows % CHECKPOINT_ROWS == 0:
-                    progress.save(step="events", done=done)
+            # A chunk's lines go to a local spool first, then into the package: a checkpoint is
+            # a statement on the connection, which cannot run while the COPY that streams the
+            # lines is open.
+            with tempfile.TemporaryFile(prefix="privacy-export-lines-") as lines:
+                records.event_lines_write(request, chunk, lines)
+                lines.seek(0)
+                while block := lines.read(SPOOL_BLOCK):
+                    out.write_bytes(block)
+                    before = progress.rows
+                    progress.rows += block.count(b"\n")  # one a line: JSON escapes the rest
+                    if progress.rows // CHECKPOINT_ROWS > before // CHECKPOINT_ROWS:
+                        progress.save(step="events", done=done)
             done += len(chunk)
             progress.save(step="events", done=done)
     events = progress.rows

@@ -48,6 +48,7 @@ def privacy_request_process(*, tracking_id: str) -> str:
     if request is None:
         logger.warning("No privacy request %s; dropping its job.", tracking_id)
         return "NOT_FOUND"
+    _jit_off()
     if request.status == Status.PENDING:
         _stage(request)
         request.refresh_from_db()
@@ -57,6 +58,16 @@ def privacy_request_process(*, tracking_id: str) -> str:
     if run is None:
         return PrivacyRequest.objects.values_list("status", flat=True).get(id=request.id)
     return _execute(run)
+
+
+def _jit_off() -> None:
+    """PostgreSQL's JIT compiles a statement's expressions once its estimated cost passes
+    jit_above_cost. The statements of a request over a chunk of ids (an IN list of 500) are
+    estimated at some 80 times the rows they touch, so each paid 15-30 ms of compiling for
+    work of about as long; off for this session, which runs little else."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET jit = off")
 
 
 def _stage(request: PrivacyRequest) -> None:
