@@ -82,9 +82,9 @@ def identity_links_among(
             "distinct_id", "canonical_id", "kind", "created_at", "authenticated", "record__endpoint"
         )
     )
-    for distinct_id, canonical_id, kind, linked_at, authenticated, endpoint in rows.iterator(
-        chunk_size=2000
-    ):
+    # At most one row a subject (its link to its root): fetched at once, without a server-side
+    # cursor's DECLARE and stored copy of the result.
+    for distinct_id, canonical_id, kind, linked_at, authenticated, endpoint in rows:
         if canonical_id in subjects:
             yield SubjectLink(
                 distinct_id=distinct_id,

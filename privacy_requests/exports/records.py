@@ -1,7 +1,8 @@
 """What an export package holds, read from the end-user data store in Mixpanel's export shapes.
 
-Every reader takes one chunk of the subject set and streams its rows from the database
-(`.iterator()`: a server-side cursor on PostgreSQL), so memory does not grow with the export.
+Every reader takes one chunk of the subject set and streams its rows from the database (events
+with COPY on PostgreSQL, link records with `.iterator()`), so memory does not grow with the
+export; profiles and identity links, at most one a subject, are fetched a chunk at once.
 Chunks are contiguous in code-point order of distinct_id and the database orders by the same
 (the "C" collation on PostgreSQL, SQLite's default), so a whole file is sorted by distinct_id.
 """
@@ -154,7 +155,9 @@ def profile_records(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[d
         .order_by(_by_distinct_id())
         .values_list("distinct_id", "properties")
     )
-    for distinct_id, properties in rows.iterator(chunk_size=FETCH_ROWS):
+    # At most one a subject, so a chunk's are fetched at once: a server-side cursor costs a
+    # DECLARE and a stored copy of the result for these few rows.
+    for distinct_id, properties in rows:
         yield {"$distinct_id": distinct_id, "$properties": properties}
 
 

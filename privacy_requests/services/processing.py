@@ -26,12 +26,12 @@ from privacy_requests.exports.files import STORAGE_ERRORS
 from privacy_requests.models import (
     AuditAction,
     PrivacyRequest,
-    RequestSubject,
     Status,
     SubjectDecisionKind,
 )
 from privacy_requests.notifications import privacy_request_notify_finished
 from privacy_requests.selectors import privacy_request_given_ids
+from privacy_requests.services.subject_rows import request_subjects_add
 from projects.identity_resolution import identity_subject_resolve
 from projects.models import Project
 from projects.store import events_snapshot_bound, ids_with_rows
@@ -153,18 +153,12 @@ def _record_subject_set(request: PrivacyRequest) -> None:
     )
     rest = [(distinct_id, False) for distinct_id in resolution.linked]
     rest += [(distinct_id, True) for distinct_id in resolution.included]
-    RequestSubject.objects.bulk_create(
-        [
-            RequestSubject(
-                request=request,
-                distinct_id=distinct_id,
-                position=len(given) + offset,
-                linked=True,
-                included=included,
-            )
-            for offset, (distinct_id, included) in enumerate(rest)
-        ],
-        batch_size=1000,
+    request_subjects_add(
+        request_id=request.id,
+        distinct_ids=[distinct_id for distinct_id, _ in rest],
+        start=len(given),
+        linked=True,
+        included=[included for _, included in rest],
     )
     lonely = [distinct_id for distinct_id in given if distinct_id not in resolution.clustered]
     with_rows = ids_with_rows(
