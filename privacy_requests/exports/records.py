@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO
+from typing import Protocol
 
 from django.db import NotSupportedError, connection
 from django.db.models import Count, F, Func, Max, Min, TextField
@@ -25,6 +25,11 @@ from privacy_requests.exports.package import iso_utc, json_text
 from privacy_requests.models import PrivacyRequest
 from projects.models import EVENT_COLUMN_PROPERTIES
 from projects.store import identity_links_among, link_records_among, profiles_of_ids
+
+
+class LineOut(Protocol):
+    def write(self, line: bytes, /) -> object: ...
+
 
 # Rows fetched from the cursor at a time.
 FETCH_ROWS = 2000
@@ -95,9 +100,9 @@ _EVENT_LINES_SQL = """
 """
 
 
-def event_lines_write(request: PrivacyRequest, chunk: Sequence[str], out: IO[bytes]) -> None:
-    """Writes the events.jsonl lines of one chunk of subjects to `out`, in order, each UTF-8
-    with its newline."""
+def event_lines_write(request: PrivacyRequest, chunk: Sequence[str], out: LineOut) -> None:
+    """Writes the events.jsonl lines of one chunk of subjects to `out`, in order, one `write`
+    a line, each UTF-8 with its newline."""
     if connection.vendor == "postgresql":
         window = event_window(request)
         event_lines_copy(
@@ -125,7 +130,7 @@ def event_lines_copy(
     distinct_ids: Sequence[str],
     snapshot_max_event_id: int,
     window: tuple[datetime, datetime] | None,
-    out: IO[bytes],
+    out: LineOut,
 ) -> None:
     """PostgreSQL: the server formats each line and streams them with COPY, which needs no
     cursor (a WITH HOLD cursor outside a transaction makes the server store the whole result

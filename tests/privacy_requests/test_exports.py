@@ -651,3 +651,40 @@ def test_the_lines_postgresql_makes_are_the_lines_python_makes(project):
         "s": tricky[0],
         "list": [1, {"b": None}],
     }
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="on PostgreSQL the events stream through COPY, and checkpoints take a thread",
+)
+@pytest.mark.django_db(transaction=True)
+def test_an_export_checkpoints_on_a_connection_of_its_own_while_its_events_stream(
+    project, submit, monkeypatch
+):
+    import threading
+
+    from privacy_requests.engine.run import Run
+
+    monkeypatch.setattr("privacy_requests.exports.progress.CHECKPOINT_ROWS", 2)
+    for n in range(5):
+        event(project, "alice", insert_id=f"e-{n}", at=T0 + timedelta(minutes=n))
+    saved = []
+    checkpoint = Run.checkpoint
+
+    def spied(run, progress):
+        saved.append((threading.current_thread() is threading.main_thread(), progress["rows"]))
+        checkpoint(run, progress)
+
+    monkeypatch.setattr(Run, "checkpoint", spied)
+
+    request = submit(distinct_ids=["alice"], run=True)
+
+    final = reload(request)
+    assert final.status == Status.SUCCESS
+    assert final.counts["events"] == 5
+    assert [e["properties"]["$insert_id"] for e in events_of(package_of(final))] == [
+        f"e-{n}" for n in range(5)
+    ]
+    # Mid-COPY, on the thread: after the 2nd and the 4th line; the rest here, between steps.
+    assert [rows for here, rows in saved if not here] == [2, 4]
+    assert all(rows == 5 for here, rows in saved[-3:] if here)
