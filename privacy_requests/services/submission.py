@@ -21,11 +21,11 @@ from privacy_requests.models import (
     Disclosure,
     PrivacyRequest,
     RequestKind,
-    RequestSubject,
 )
 from privacy_requests.permissions import actor_require
 from privacy_requests.selectors import deletion_conflicts_find
 from privacy_requests.services.queueing import privacy_request_enqueue
+from privacy_requests.services.subject_rows import request_subjects_add
 from projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -160,13 +160,7 @@ def privacy_request_submit(
             not_before=not_before,
             site_url=site_url,
         )
-        RequestSubject.objects.bulk_create(
-            [
-                RequestSubject(request=request, distinct_id=distinct_id, position=position)
-                for position, distinct_id in enumerate(ids)
-            ],
-            batch_size=1000,
-        )
+        request_subjects_add(request_id=request.id, distinct_ids=ids, start=0, linked=False)
         audit_append(
             organization_id=request.organization_id,
             actor=actor.text,
