@@ -1,0 +1,310 @@
+"""Each subject's own package (issue 17), written from its side of the whole archive
+(subject_split) and stored beside it: `<whole archive's name>.subject-<n>.zip`, n from 1.
+
+A subject's package holds what the whole archive holds for that person only, in the same
+machine-readable files, plus what a person reads: index.html, categories.json (plain-language
+categories beside the raw property names) and sources.json (each source in words).
+"""
+
+import copy
+import hashlib
+import json
+import posixpath
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO
+
+from django.db.models import Count, Max, Min
+
+from privacy_requests.engine.subjects import subject_events
+from privacy_requests.exports.files import (
+    STORAGE_ERRORS,
+    private_storage,
+    result_file_delete,
+    result_file_save,
+)
+from privacy_requests.exports.package import PackageWriter, iso_utc
+from privacy_requests.exports.readable import (
+    PROFILE_SOURCE,
+    IndexPage,
+    PropertyTally,
+    source_explanation,
+)
+from privacy_requests.exports.records import SourceSeen
+from privacy_requests.exports.subject_groups import SubjectGroup, SubjectGroups
+from privacy_requests.exports.subject_split import SubjectSplit
+from privacy_requests.models import PrivacyRequest, RequestSubject
+
+# index.html shows this many events at most; events.jsonl always holds them all.
+INDEX_EVENTS = 1000
+SUBJECT_SUFFIX = ".subject-"
+
+
+@dataclass
+class PackageContext:
+    request: PrivacyRequest
+    organization: str
+    privacy_contact: str
+    generated_at: datetime
+    coverage: str
+    manifest: dict  # the whole archive's manifest, without its files and counts
+    notes: dict[str, dict]  # how_linked, by distinct_id
+    not_found: frozenset[str]
+    sources: dict[int, dict[str, SourceSeen]] = field(default_factory=dict)
+
+
+def subject_file_name(name: str, number: int) -> str:
+    return f"{name.removesuffix('.zip')}{SUBJECT_SUFFIX}{number + 1}.zip"
+
+
+def subject_files_delete(name: str, *, quiet: bool = False) -> None:
+    """Deletes whatever subject packages were saved beside the archive named `name` (a run
+    that died may have saved some)."""
+    if not name:
+        return
+    folder, base = posixpath.split(name)
+    prefix = base.removesuffix(".zip") + SUBJECT_SUFFIX
+    try:
+        _, files = private_storage().listdir(folder)
+    except STORAGE_ERRORS:
+        # Nothing to list is nothing to delete; a broken storage fails the save that follows.
+        return
+    for file in files:
+        if file.startswith(prefix):
+            result_file_delete(posixpath.join(folder, file), quiet=quiet)
+
+
+def subject_sources(
+    request: PrivacyRequest, chunks: Sequence[Sequence[str]], groups: SubjectGroups
+) -> dict[int, dict[str, SourceSeen]]:
+    """Each subject's sources, from one aggregate query per chunk."""
+    found: dict[int, dict[str, SourceSeen]] = defaultdict(dict)
+    for chunk in chunks:
+        rows = (
+            subject_events(request, chunk)
+            .order_by()
+            .values("distinct_id", "source")
+            .annotate(first=Min("time"), last=Max("time"), count=Count("id"))
+            .values_list("distinct_id", "source", "first", "last", "count")
+        )
+        for distinct_id, source, first, last, count in rows:
+            number = groups.number_of.get(distinct_id)
+            if number is None:
+                continue
+            known = found[number].get(source)
+            if known is None:
+                found[number][source] = SourceSeen(first, last, count)
+            else:
+                known.first, known.last = min(known.first, first), max(known.last, last)
+                known.count += count
+    return found
+
+
+def subject_packages_save(
+    *,
+    name: str,
+    context: PackageContext,
+    groups: SubjectGroups,
+    split: SubjectSplit,
+    checkpoint: Callable[[int], None],
+) -> list[dict]:
+    """Writes and stores every subject's package; what was saved is deleted again on error."""
+    saved: list[dict] = []
+    try:
+        for group in groups.groups:
+            with tempfile.TemporaryFile(prefix="privacy-subject-") as spool:
+                subject_package_write(spool, context=context, group=group, split=split)
+                size = spool.seek(0, 2)
+                digest = _sha256(spool)
+                spool.seek(0)
+                file_name = subject_file_name(name, group.number)
+                result_file_save(file_name, spool)
+            saved.append({"file": file_name, "bytes": size, "sha256": digest})
+            if len(saved) % 100 == 0:
+                checkpoint(len(saved))
+    except BaseException:
+        for entry in saved:
+            result_file_delete(entry["file"], quiet=True)
+        raise
+    return saved
+
+
+def subject_packages_record(request: PrivacyRequest, groups: SubjectGroups) -> None:
+    """Which package holds each subject id, for the API's subject_results and the pages."""
+    rows = list(RequestSubject.objects.filter(request_id=request.id).only("id", "distinct_id"))
+    for row in rows:
+        row.package = groups.number_of.get(row.distinct_id)
+    RequestSubject.objects.bulk_update(rows, ["package"], batch_size=1000)
+
+
+def _sha256(spool: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    spool.seek(0)
+    while block := spool.read(1024 * 1024):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def subject_package_write(
+    target: IO[bytes],
+    *,
+    context: PackageContext,
+    group: SubjectGroup,
+    split: SubjectSplit,
+) -> dict:
+    number = group.number
+    sides = split.sides
+    tally = PropertyTally()
+    shown: list[dict] = []
+    events = 0
+    with PackageWriter(target, generated_at=context.generated_at) as package:
+        with package.entry("events.jsonl", large=True) as out:
+            for line in sides["events"].lines(number):
+                out.write(line + "\n")
+                event = json.loads(line)
+                properties = event.get("properties")
+                tally.add_event(
+                    str(event.get("event", "")), properties if isinstance(properties, dict) else ()
+                )
+                if len(shown) < INDEX_EVENTS:
+                    shown.append(event)
+                events += 1
+        profiles = [json.loads(line) for line in sides["profiles"].lines(number)]
+        for profile in profiles:
+            if isinstance(profile.get("$properties"), dict):
+                tally.add_profile(profile["$properties"])
+        identities = [json.loads(line) for line in sides["identities"].lines(number)]
+        evidence = [json.loads(line) for line in sides["identity_evidence"].lines(number)]
+        package.write_json_list("profiles.json", profiles)
+        package.write_json_list("identities.json", identities)
+        package.write_json_list("identity_evidence.json", evidence)
+        categories = tally.as_json()
+        package.write_text("categories.json", _json(categories))
+        source_list = [
+            {
+                "source": source,
+                "explanation": source_explanation(source),
+                "first_seen": iso_utc(seen.first),
+                "last_seen": iso_utc(seen.last),
+                "count": seen.count,
+            }
+            for source, seen in sorted(context.sources.get(number, {}).items())
+        ]
+        if profiles:
+            source_list.append({**PROFILE_SOURCE, "count": len(profiles)})
+        package.write_text("sources.json", _json(source_list))
+        notes = [_note(context.notes[i], group) for i in group.ids if i in context.notes]
+        page = IndexPage(
+            organization=context.organization,
+            privacy_contact=context.privacy_contact,
+            tracking_id=context.request.tracking_id,
+            generated_at=context.generated_at,
+            coverage=context.coverage,
+        )
+        with package.entry("index.html") as html:
+            html.write(page.head())
+            html.write(page.ids(notes))
+            html.write(page.profile(profiles))
+            html.write(page.identities(identities))
+            html.write(page.categories(categories))
+            html.write(page.sources(source_list))
+            html.write(page.events_head(events, len(shown)))
+            for event in shown:
+                html.write(page.event_row(event))
+            html.write(page.tail())
+        package.write_text("README.txt", subject_readme(context, group))
+        counts = {
+            "events": events,
+            "profiles": len(profiles),
+            "identities": len(identities),
+            "identity_evidence": len(evidence),
+        }
+        manifest = {
+            "organization": {
+                "name": context.organization,
+                "privacy_contact": context.privacy_contact or None,
+            },
+            **copy.deepcopy(context.manifest),
+            "subjects": {
+                "given": group.given,
+                "linked": [i for i in group.ids if i not in set(group.given)],
+            },
+            "how_linked": notes,
+            "not_found": [i for i in group.given if i in context.not_found],
+            "counts": counts,
+            "files": package.files,
+        }
+        package.write_text("manifest.json", _json(manifest))
+    return counts
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+
+
+def _note(note: dict, group: SubjectGroup) -> dict:
+    """A note of how an id came in, naming no id of another subject."""
+    link = note.get("link")
+    if link and link.get("other_id") and link["other_id"] not in group.ids:
+        note = {**note, "link": {**link, "other_id": None}}
+    return note
+
+
+SUBJECT_README = """\
+Your data held by {organization}
+{underline}
+
+This package holds the data that {organization}'s product analytics hold about you, as a copy
+for you. It was made at your request (reference {tracking_id}) on {generated_at}.
+{contact}
+{coverage}
+
+Open index.html in any web browser to read it as tables: your ids, your profile, the links
+between your ids, the kinds of data, where it came from, and your events. It needs no
+internet connection and runs no program.
+
+Every time is in UTC, written as ISO 8601 (year-month-day, then the time), except in
+events.jsonl, where "time" is in seconds since 1 January 1970, UTC, as Mixpanel writes it.
+
+Files
+-----
+index.html       The readable view of everything below.
+events.jsonl     Every event recorded about you, one per line, oldest first for each id.
+profiles.json    Your user profile(s): the properties stored about you.
+identities.json  Ids known to be you, and how they were linked, and when.
+identity_evidence.json
+                 Every request to link two of your ids that was received, and what came of
+                 it ("formed", "unchanged", "unverified" or "refused").
+categories.json  The kinds of data held about you in plain words (contact details, device
+                 and browser, location, app activity, purchases, custom properties...), each
+                 with the raw property names it stands for.
+sources.json     Each way data about you was collected, explained in words, with the first
+                 and last time it sent something and how many records.
+manifest.json    What this package covers: the request, your ids and how each was linked,
+                 how many records each file holds, a SHA-256 checksum of each file, and
+                 "audit_chain_head", which lets {organization} prove later that the record of
+                 your request was not removed from its log.
+
+The files other than index.html are JSON (https://www.json.org), readable by any text editor
+and by most tools that read data. Nothing in this package is encrypted.
+"""
+
+
+def subject_readme(context: PackageContext, group: SubjectGroup) -> str:
+    contact = (
+        f"\nQuestions about your data: {context.privacy_contact}\n"
+        if context.privacy_contact
+        else ""
+    )
+    title = f"Your data held by {context.organization}"
+    return SUBJECT_README.format(
+        organization=context.organization,
+        underline="=" * len(title),
+        tracking_id=context.request.tracking_id,
+        generated_at=iso_utc(context.generated_at),
+        contact=contact,
+        coverage=context.coverage,
+    )
