@@ -116,6 +116,7 @@ def privacy_request_subject_results(
         .values_list("distinct_id", "package")
     )
     for distinct_id, package in rows:
+        assert package is not None
         result = results.get(package)
         if result is None:
             result = results[package] = {

@@ -42,7 +42,7 @@ from privacy_requests.models import Disclosure, PrivacyRequest, Status
 PHASE = "export"
 # Events written between two checkpoints within one chunk of subjects.
 CHECKPOINT_ROWS = 20_000
-RESULT_CLEARED = {
+RESULT_CLEARED: dict[str, object] = {
     "result_file": "",
     "result_size": None,
     "result_sha256": "",

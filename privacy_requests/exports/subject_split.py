@@ -102,18 +102,20 @@ class SubjectSplit:
         side = self.sides["events"]
         number_of = self.groups.number_of
         current: str | None = None
+        number: int | None = None
         pending: list[str] = []
         for line in lines:
             yield line
             distinct_id = line_distinct_id(line)
             if distinct_id != current:
-                if pending and number_of.get(current) is not None:  # type: ignore[arg-type]
-                    side.add(number_of[current], "".join(pending))  # type: ignore[index]
+                if pending and number is not None:
+                    side.add(number, "".join(pending))
                 pending = []
                 current = distinct_id
+                number = number_of.get(distinct_id)
             pending.append(line)
-        if pending and number_of.get(current) is not None:  # type: ignore[arg-type]
-            side.add(number_of[current], "".join(pending))  # type: ignore[index]
+        if pending and number is not None:
+            side.add(number, "".join(pending))
 
     def records(self, name: str, records: Iterable[dict]) -> Iterator[dict]:
         """Passes the records through, keeping each one for the subject it belongs to."""

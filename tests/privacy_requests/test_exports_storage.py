@@ -34,10 +34,10 @@ from tests.factories import ProjectFactory
 from tests.privacy_requests.export_support import (
     T0,
     events_of,
+    files_of,
     package_entries,
     reload,
     sha256,
-    files_of,
     storage_names,
 )
 
