@@ -116,10 +116,9 @@ def privacy_request_subject_results(
         .values_list("distinct_id", "package")
     )
     for distinct_id, package in rows:
-        assert package is not None
-        result = results.get(package)
+        result = results.get(package or 0)
         if result is None:
-            result = results[package] = {
+            result = results[package or 0] = {
                 "distinct_id": distinct_id,
                 "reached_distinct_ids": [],
                 "result": export_download_url(request, absolute_base=absolute_base, number=package),

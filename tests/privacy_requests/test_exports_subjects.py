@@ -2,10 +2,12 @@
 and 10)."""
 
 import json
+import re
 from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
@@ -334,3 +336,19 @@ def test_a_side_file_gives_back_each_subjects_lines_whole():
         assert list(side.lines(2)) == []
     finally:
         side.close()
+
+
+def test_the_request_page_offers_each_subjects_package(people, submit, client, owner, project):
+    request = reload(submit(distinct_ids=["alice", "nobody", "carol"], run=True))
+    client.force_login(owner)
+
+    page = client.get(
+        reverse("privacy_web:detail", args=[project.organization_id, request.tracking_id])
+    ).content.decode()
+
+    assert "One package per person" in page
+    links = re.findall(r'href="([^"]+)"[^>]*data-subject-download', page)
+    assert len(links) == 3
+    assert "with 2 linked ids" in page and "no data held" in page
+    carol = client.get(links[2].replace("http://testserver", ""))
+    assert ids_in(package_entries(b"".join(carol.streaming_content))) == {"carol"}
