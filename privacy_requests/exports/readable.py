@@ -4,6 +4,7 @@ of plain tables (no scripts, nothing fetched: it works offline) with every value
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from html import escape
 
 from privacy_requests.exports.package import iso_utc, json_text
@@ -126,10 +127,21 @@ def _table(caption: str, headers: list[str], rows: Iterable[Iterable[str]]) -> s
     )
 
 
+def _text(value: str) -> str:
+    """Escaped for element content (quotes need escaping in attributes only)."""
+    return escape(value, quote=False)
+
+
+@lru_cache(maxsize=4096)
+def _term(name: str) -> str:
+    return f"<dt>{escape(name)}</dt>"
+
+
 def _properties(properties: dict) -> str:
+    """An event's properties as name: value lines (their categories are in the table of
+    categories: repeated on every event they would drown the values)."""
     items = "".join(
-        f"<dt>{escape(name)}</dt><dd>{_cell(value)} "
-        f'<span class="muted">({escape(property_category(name).name)})</span></dd>'
+        f"{_term(name)}<dd>{_text(value if isinstance(value, str) else json_text(value))}</dd>"
         for name, value in properties.items()
     )
     return f'<dl class="props">{items}</dl>'
