@@ -75,7 +75,7 @@ class RetrievalResultsSerializer(RetrievalStatusResultsSerializer):
     subject_results = SubjectResultSerializer(
         many=True,
         help_text=(
-            "An addition to Mixpanel's shape: once SUCCESS (data disclosure), one package per "
+            "An addition to Mixpanel's shape: once SUCCESS, one package per "
             "subject (a given id with its linked ids; given ids in one identity cluster are one "
             "subject), holding that person's data only, beside `result`, the whole archive."
         ),

@@ -28,10 +28,12 @@ from privacy_requests.exports.files import (
 )
 from privacy_requests.exports.package import PackageWriter, iso_utc
 from privacy_requests.exports.readmes import coverage_text, readme_text
-from privacy_requests.exports.subject_groups import subject_groups
+from privacy_requests.exports.subject_disclosures import disclosure_package_write
+from privacy_requests.exports.subject_groups import SubjectGroup, SubjectGroups, subject_groups
 from privacy_requests.exports.subject_packages import (
     PackageContext,
     subject_files_delete,
+    subject_package_write,
     subject_packages_record,
     subject_packages_save,
     subject_sources,
@@ -66,8 +68,9 @@ def export_process(run: Run) -> dict:
     progress.save(step="events", done=0)
     _result_record(run, **RESULT_CLEARED)
 
-    # Issue 17: the data disclosure also makes one package per subject, in the same pass.
-    split = SubjectSplit(subject_groups(run)) if request.disclosure == Disclosure.DATA else None
+    # Issue 17: one package per subject too; the data disclosure's are made in the same pass.
+    groups = subject_groups(run)
+    split = SubjectSplit(groups) if request.disclosure == Disclosure.DATA else None
     try:
         with tempfile.TemporaryFile(prefix="privacy-export-") as spool:
             counts, context = _package_write(run, spool, progress, split)
@@ -76,7 +79,7 @@ def export_process(run: Run) -> dict:
             progress.save(step="saving", done=progress.total)
             spool.seek(0)
             result_file_save(name, spool)
-        packages = _subject_packages(run, name, split, context, progress)
+        packages = _subject_packages(run, name, groups, split, context, progress)
     finally:
         if split is not None:
             split.close()
@@ -138,7 +141,7 @@ def _file_sha256(spool: IO[bytes]) -> str:
 
 def _package_write(
     run: Run, spool: IO[bytes], progress: _Progress, split: SubjectSplit | None
-) -> tuple[dict, PackageContext | None]:
+) -> tuple[dict, PackageContext]:
     request = run.request
     chunks = subject_chunks(run.subject_ids, settings.PRIVACY_SUBJECT_CHUNK)
     subjects = frozenset(run.subject_ids)
@@ -155,8 +158,6 @@ def _package_write(
         package.write_text(
             "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
         )
-    if split is None:
-        return counts, None
     organization = request.organization
     context = PackageContext(
         request=request,
@@ -171,27 +172,32 @@ def _package_write(
         notes={note["distinct_id"]: note for note in manifest["how_linked"]},
         not_found=frozenset(manifest["not_found"]),
     )
-    context.sources = subject_sources(request, chunks, split.groups)
+    if split is not None:
+        context.sources = subject_sources(request, chunks, split.groups)
     return counts, context
 
 
 def _subject_packages(
     run: Run,
     name: str,
+    groups: SubjectGroups,
     split: SubjectSplit | None,
-    context: PackageContext | None,
+    context: PackageContext,
     progress: _Progress,
 ) -> list[dict]:
-    if split is None or context is None:
-        return []
+    def write(target: IO[bytes], group: SubjectGroup) -> None:
+        if split is not None:
+            subject_package_write(target, context=context, group=group, split=split)
+        else:
+            disclosure_package_write(target, context=context, group=group)
+
     packages = subject_packages_save(
         name=name,
-        context=context,
-        groups=split.groups,
-        split=split,
+        groups=groups,
+        write=write,
         checkpoint=lambda done: progress.save(step="subjects", done=done),
     )
-    subject_packages_record(run.request, split.groups)
+    subject_packages_record(run.request, groups)
     return packages
 
 

@@ -160,6 +160,7 @@ class IndexPage:
     tracking_id: str
     generated_at: datetime
     coverage: str
+    what: str = "this copy of the data its product analytics hold about you"
 
     def head(self) -> str:
         contact = ""
@@ -173,8 +174,8 @@ class IndexPage:
             f"<title>Your data held by {escape(self.organization)}</title>"
             f"<style>{STYLE}</style></head><body><main>"
             f"<h1>Your data held by {escape(self.organization)}</h1>"
-            f"<p>{escape(self.organization)} made this copy of the data its product analytics "
-            f"hold about you at your request (reference <code>{escape(self.tracking_id)}</code>), "
+            f"<p>{escape(self.organization)} made {escape(self.what)} at your request "
+            f"(reference <code>{escape(self.tracking_id)}</code>), "
             f"on {escape(iso_utc(self.generated_at))}. {escape(self.coverage)} Every time is "
             "in UTC, written as ISO 8601 (year-month-day, then the time).</p>"
             f"{contact}"
@@ -293,3 +294,7 @@ class IndexPage:
     @staticmethod
     def tail() -> str:
         return "</tbody></table></main></body></html>\n"
+
+    @staticmethod
+    def end() -> str:
+        return "</main></body></html>\n"

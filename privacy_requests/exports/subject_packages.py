@@ -114,9 +114,8 @@ def subject_sources(
 def subject_packages_save(
     *,
     name: str,
-    context: PackageContext,
     groups: SubjectGroups,
-    split: SubjectSplit,
+    write: Callable[[IO[bytes], SubjectGroup], None],
     checkpoint: Callable[[int], None],
 ) -> list[dict]:
     """Writes and stores every subject's package; what was saved is deleted again on error.
@@ -132,7 +131,7 @@ def subject_packages_save(
                     max_size=SPOOL_IN_MEMORY, prefix="privacy-subject-"
                 )
                 try:
-                    subject_package_write(spool, context=context, group=group, split=split)
+                    write(spool, group)
                     size = spool.seek(0, 2)
                     digest = _sha256(spool)
                     spool.seek(0)
@@ -235,7 +234,7 @@ def subject_package_write(
         package.write_json_list("identities.json", identities)
         package.write_json_list("identity_evidence.json", evidence)
         categories = tally.as_json()
-        package.write_text("categories.json", _json(categories))
+        package.write_text("categories.json", subject_json(categories))
         source_list = [
             {
                 "source": source,
@@ -248,8 +247,8 @@ def subject_package_write(
         ]
         if profiles:
             source_list.append({**PROFILE_SOURCE, "count": len(profiles)})
-        package.write_text("sources.json", _json(source_list))
-        notes = [_note(context.notes[i], group) for i in group.ids if i in context.notes]
+        package.write_text("sources.json", subject_json(source_list))
+        notes = subject_notes(context, group)
         page = IndexPage(
             organization=context.organization,
             privacy_contact=context.privacy_contact,
@@ -275,26 +274,38 @@ def subject_package_write(
             "identities": len(identities),
             "identity_evidence": len(evidence),
         }
-        manifest = {
-            "organization": {
-                "name": context.organization,
-                "privacy_contact": context.privacy_contact or None,
-            },
-            **copy.deepcopy(context.manifest),
-            "subjects": {
-                "given": group.given,
-                "linked": [i for i in group.ids if i not in set(group.given)],
-            },
-            "how_linked": notes,
-            "not_found": [i for i in group.given if i in context.not_found],
-            "counts": counts,
-            "files": package.files,
-        }
-        package.write_text("manifest.json", _json(manifest))
+        package.write_text(
+            "manifest.json",
+            subject_json(subject_manifest(context, group, notes, counts, package.files)),
+        )
     return counts
 
 
-def _json(value: object) -> str:
+def subject_manifest(
+    context: PackageContext, group: SubjectGroup, notes: list[dict], counts: dict, files: dict
+) -> dict:
+    return {
+        "organization": {
+            "name": context.organization,
+            "privacy_contact": context.privacy_contact or None,
+        },
+        **copy.deepcopy(context.manifest),
+        "subjects": {
+            "given": group.given,
+            "linked": [i for i in group.ids if i not in set(group.given)],
+        },
+        "how_linked": notes,
+        "not_found": [i for i in group.given if i in context.not_found],
+        "counts": counts,
+        "files": files,
+    }
+
+
+def subject_notes(context: PackageContext, group: SubjectGroup) -> list[dict]:
+    return [_note(context.notes[i], group) for i in group.ids if i in context.notes]
+
+
+def subject_json(value: object) -> str:
     """JSON with one line per top-level key or item, nested values compact: readable in a text
     editor, and made by the C encoder (indented JSON is made in pure Python, and slow)."""
     if isinstance(value, dict) and value:

@@ -272,13 +272,53 @@ def test_the_api_adds_subject_results_beside_result(
     assert "subject_results" not in body.json()["results"]
 
 
-def test_categories_and_sources_disclosures_have_no_subject_packages(people, submit):
+def test_a_categories_disclosure_has_each_subjects_names_only(people, submit):
     request = reload(
-        submit(distinct_ids=["alice"], compliance="CCPA", disclosure="Categories", run=True)
+        submit(distinct_ids=["alice", "bob"], compliance="CCPA", disclosure="Categories", run=True)
     )
     assert request.status == Status.SUCCESS, request.error
-    assert request.result_packages == []
-    assert privacy_request_subject_results(request=request) == []
+    alice, bob = subject_packages_of(request)
+
+    assert sorted(alice) == ["README.txt", "categories.json", "index.html", "manifest.json"]
+    names = json.loads(alice["categories.json"])
+    assert {p["name"] for p in names["events"]["properties"]} >= {"$amount", "plan", "$os"}
+    assert "secret" not in alice["categories.json"].decode()  # Bob's property name
+    assert {p["name"] for p in json.loads(bob["categories.json"])["events"]["properties"]} == {
+        "time",
+        "distinct_id",
+        "$insert_id",
+        "secret",
+    }
+    plain = {c["category"]: c for c in names["categories"]}
+    assert {p["property"] for p in plain["contact"]["properties"]} == {"$email", "$name"}
+    assert manifest_of(alice)["counts"]["events"] == 3
+    assert manifest_of(bob)["counts"]["events"] == 2
+    assert "Kinds of data" in alice["index.html"].decode()
+    assert "bob" not in alice["index.html"].decode()
+
+
+def test_a_sources_disclosure_has_each_subjects_sources_in_words(people, submit):
+    request = reload(
+        submit(distinct_ids=["alice", "carol"], compliance="CCPA", disclosure="Sources", run=True)
+    )
+    alice, carol = subject_packages_of(request)
+
+    assert sorted(alice) == ["README.txt", "index.html", "manifest.json", "sources.json"]
+    sources = {s["source"]: s for s in json.loads(alice["sources.json"])}
+    assert set(sources) == {"track/web 2.5", "import/python 5.4.1", "engage"}
+    assert sources["import/python 5.4.1"]["explanation"].startswith(
+        "Imported by the product afterwards"
+    )
+    assert [(s["source"], s["count"]) for s in json.loads(carol["sources.json"])] == [
+        ("track/web 2.5", 1)
+    ]
+    assert [
+        (r["distinct_id"], r["reached_distinct_ids"])
+        for r in privacy_request_subject_results(request=request)
+    ] == [
+        ("alice", ["alice", "$device:phone", "alice@example.com"]),
+        ("carol", ["carol"]),
+    ]
 
 
 @pytest.mark.parametrize(
