@@ -28,7 +28,11 @@ from privacy_requests.exports.files import (
 )
 from privacy_requests.exports.package import PackageWriter, iso_utc
 from privacy_requests.exports.readmes import coverage_text, readme_text
-from privacy_requests.exports.subject_disclosures import disclosure_package_write
+from privacy_requests.exports.subject_disclosures import (
+    disclosure_package_write,
+    disclosure_profile_counts,
+    disclosure_tallies,
+)
 from privacy_requests.exports.subject_groups import SubjectGroup, SubjectGroups, subject_groups
 from privacy_requests.exports.subject_packages import (
     PackageContext,
@@ -73,7 +77,7 @@ def export_process(run: Run) -> dict:
     split = SubjectSplit(groups) if request.disclosure == Disclosure.DATA else None
     try:
         with tempfile.TemporaryFile(prefix="privacy-export-") as spool:
-            counts, context = _package_write(run, spool, progress, split)
+            counts, context = _package_write(run, spool, progress, groups, split)
             size = spool.seek(0, 2)
             sha256 = _file_sha256(spool)
             progress.save(step="saving", done=progress.total)
@@ -140,7 +144,11 @@ def _file_sha256(spool: IO[bytes]) -> str:
 
 
 def _package_write(
-    run: Run, spool: IO[bytes], progress: _Progress, split: SubjectSplit | None
+    run: Run,
+    spool: IO[bytes],
+    progress: _Progress,
+    groups: SubjectGroups,
+    split: SubjectSplit | None,
 ) -> tuple[dict, PackageContext]:
     request = run.request
     chunks = subject_chunks(run.subject_ids, settings.PRIVACY_SUBJECT_CHUNK)
@@ -174,6 +182,11 @@ def _package_write(
     )
     if split is not None:
         context.sources = subject_sources(request, chunks, split.groups)
+    elif request.disclosure == Disclosure.CATEGORIES:
+        context.tallies = disclosure_tallies(request, chunks, groups)
+    else:
+        context.sources = subject_sources(request, chunks, groups)
+        context.profile_counts = disclosure_profile_counts(request, chunks, groups)
     return counts, context
 
 

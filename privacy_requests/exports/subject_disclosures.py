@@ -1,14 +1,17 @@
 """Each subject's package of a CCPA Categories or Sources disclosure (issue 17).
 
-These disclosures hold names and counts, not records, so each subject's is counted again from
-the database over that subject's ids alone (a few aggregate queries each), after the whole
-archive: a person's categories or sources never include anyone else's.
+These disclosures hold names and counts, not records, so each subject's is counted again, after
+the whole archive, chunk by chunk as the whole archive is (a few queries a chunk, not a
+subject), each row to its subject: a person's categories or sources never include anyone
+else's.
 """
 
+import json
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import IO
 
-from django.conf import settings
-
+from privacy_requests.engine.subjects import subject_events
 from privacy_requests.exports import records
 from privacy_requests.exports.package import PackageWriter, iso_utc
 from privacy_requests.exports.readable import (
@@ -17,7 +20,7 @@ from privacy_requests.exports.readable import (
     PropertyTally,
     source_explanation,
 )
-from privacy_requests.exports.subject_groups import SubjectGroup
+from privacy_requests.exports.subject_groups import SubjectGroup, SubjectGroups
 from privacy_requests.exports.subject_packages import (
     SUBJECT_DEFLATE_LEVEL,
     PackageContext,
@@ -25,8 +28,9 @@ from privacy_requests.exports.subject_packages import (
     subject_manifest,
     subject_notes,
 )
-from privacy_requests.models import Disclosure
-from projects.chunking import in_chunks
+from privacy_requests.models import Disclosure, PrivacyRequest
+from projects.models import EVENT_COLUMN_PROPERTIES
+from projects.store import profiles_of_ids
 
 WHAT = {
     Disclosure.CATEGORIES: "this list of the kinds of data its product analytics hold about you",
@@ -35,11 +39,58 @@ WHAT = {
 }
 
 
+def disclosure_tallies(
+    request: PrivacyRequest, chunks: Sequence[Sequence[str]], groups: SubjectGroups
+) -> dict[int, records.Categories]:
+    """Each subject's names and counts (events, profiles, identity links between its ids)."""
+    found: dict[int, records.Categories] = defaultdict(records.Categories)
+    number_of = groups.number_of
+    for chunk in chunks:
+        rows = subject_events(request, chunk).values_list(
+            "distinct_id", "name", records.StoredPropertiesText("properties")
+        )
+        for distinct_id, name, rest in rows.iterator(chunk_size=records.FETCH_ROWS):
+            number = number_of.get(distinct_id)
+            if number is None:
+                continue
+            tally = found[number]
+            tally.events += 1
+            tally.event_names[name] += 1
+            tally.event_properties.update(EVENT_COLUMN_PROPERTIES)
+            stored = json.loads(rest) if rest else {}
+            if isinstance(stored, dict):
+                tally.event_properties.update(stored.keys())
+        for record in records.profile_records(request, chunk):
+            number = number_of.get(record["$distinct_id"])
+            if number is not None:
+                found[number].profiles += 1
+                if isinstance(record["$properties"], dict):
+                    found[number].profile_properties.update(record["$properties"].keys())
+        for record in records.identity_records(request, chunk, number_of.keys()):
+            number = groups.same_group(record["distinct_id"], record["canonical_id"])
+            if number is not None:
+                found[number].identities += 1
+                found[number].identity_kinds[record["kind"]] += 1
+    return found
+
+
+def disclosure_profile_counts(
+    request: PrivacyRequest, chunks: Sequence[Sequence[str]], groups: SubjectGroups
+) -> dict[int, int]:
+    found: dict[int, int] = defaultdict(int)
+    for chunk in chunks:
+        rows = profiles_of_ids(project_id=request.project_id, distinct_ids=chunk)
+        for distinct_id in rows.values_list("distinct_id", flat=True):
+            number = groups.number_of.get(distinct_id)
+            if number is not None:
+                found[number] += 1
+    return found
+
+
 def disclosure_package_write(
     target: IO[bytes], *, context: PackageContext, group: SubjectGroup
 ) -> dict:
     request = context.request
-    parts = list(in_chunks(group.ids, settings.PRIVACY_SUBJECT_CHUNK))
     page = IndexPage(
         organization=context.organization,
         privacy_contact=context.privacy_contact,
@@ -52,9 +103,9 @@ def disclosure_package_write(
         target, generated_at=context.generated_at, compresslevel=SUBJECT_DEFLATE_LEVEL
     ) as package:
         if request.disclosure == Disclosure.SOURCES:
-            counts, body = _sources(package, context, parts, page)
+            counts, body = _sources(package, context, group, page)
         else:
-            counts, body = _categories(package, context, parts, frozenset(group.ids), page)
+            counts, body = _categories(package, context, group, page)
         notes = subject_notes(context, group)
         package.write_text("index.html", page.head() + page.ids(notes) + body + page.end())
         package.write_text("README.txt", disclosure_readme(context))
@@ -65,13 +116,8 @@ def disclosure_package_write(
     return counts
 
 
-def _categories(package, context, parts, mine, page) -> tuple[dict, str]:
-    request = context.request
-    categories = records.Categories()
-    for part in parts:
-        categories.add_events(request, part)
-        categories.add_profiles(request, part)
-        categories.add_identities(request, part, mine)
+def _categories(package, context, group, page) -> tuple[dict, str]:
+    categories = context.tallies.get(group.number) or records.Categories()
     plain = PropertyTally(
         events=dict(categories.event_properties),
         profile=dict(categories.profile_properties),
@@ -91,13 +137,9 @@ def _categories(package, context, parts, mine, page) -> tuple[dict, str]:
     return counts, page.categories(plain)
 
 
-def _sources(package, context, parts, page) -> tuple[dict, str]:
-    request = context.request
-    sources = records.Sources()
-    profiles = 0
-    for part in parts:
-        sources.add_events(request, part)
-        profiles += records.profile_count(request, part)
+def _sources(package, context, group, page) -> tuple[dict, str]:
+    known = context.sources.get(group.number, {})
+    profiles = context.profile_counts.get(group.number, 0)
     listed = [
         {
             "source": source,
@@ -106,12 +148,13 @@ def _sources(package, context, parts, page) -> tuple[dict, str]:
             "last_seen": iso_utc(seen.last),
             "count": seen.count,
         }
-        for source, seen in sorted(sources.seen.items())
+        for source, seen in sorted(known.items())
     ]
     if profiles:
         listed.append({**PROFILE_SOURCE, "count": profiles})
     package.write_text("sources.json", subject_json(listed))
-    counts = {"events": sources.events, "profiles": profiles, "sources": len(sources.seen)}
+    events = sum(one.count for one in known.values())
+    counts = {"events": events, "profiles": profiles, "sources": len(known)}
     return counts, page.sources(listed)
 
 

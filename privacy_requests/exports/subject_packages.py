@@ -36,7 +36,7 @@ from privacy_requests.exports.readable import (
     PropertyTally,
     source_explanation,
 )
-from privacy_requests.exports.records import SourceSeen
+from privacy_requests.exports.records import Categories, SourceSeen
 from privacy_requests.exports.subject_groups import SubjectGroup, SubjectGroups
 from privacy_requests.exports.subject_split import SubjectSplit
 from privacy_requests.models import PrivacyRequest, RequestSubject
@@ -62,6 +62,9 @@ class PackageContext:
     notes: dict[str, dict]  # how_linked, by distinct_id
     not_found: frozenset[str]
     sources: dict[int, dict[str, SourceSeen]] = field(default_factory=dict)
+    # Categories and Sources disclosures (subject_disclosures): names and counts per subject.
+    tallies: dict[int, Categories] = field(default_factory=dict)
+    profile_counts: dict[int, int] = field(default_factory=dict)
 
 
 def subject_file_name(name: str, number: int) -> str:
