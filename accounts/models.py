@@ -64,6 +64,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 class Organization(models.Model):
     name = models.CharField(max_length=200)
+    # Named in every export package, for the end user's questions (issue 17).
+    privacy_contact = models.CharField(
+        max_length=254,
+        blank=True,
+        help_text="An email address or web page for privacy questions, shown in export packages.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import invitation_views, views
+from accounts import invitation_views, organization_views, views
 
 app_name = "accounts"
 
@@ -8,6 +8,11 @@ urlpatterns = [
     path("settings/", views.personal_settings, name="personal_settings"),
     path("settings/gdpr-token/", views.gdpr_token_reset, name="gdpr_token_reset"),
     path("orgs/<int:organization_id>/members/", views.members, name="members"),
+    path(
+        "orgs/<int:organization_id>/settings/",
+        organization_views.organization_settings,
+        name="organization_settings",
+    ),
     path(
         "orgs/<int:organization_id>/members/<int:membership_id>/role/",
         views.member_role,

@@ -134,6 +134,9 @@ class PrivacyRequest(models.Model):
     result_expires_at = models.DateTimeField(null=True, blank=True)
     result_purged_at = models.DateTimeField(null=True, blank=True)
     result_purge_reason = models.CharField(max_length=255, blank=True)
+    # An export's package per subject (issue 17): [{"file", "bytes", "sha256"}], indexed by
+    # RequestSubject.package; purged and expired with result_file.
+    result_packages = models.JSONField(default=list, blank=True)
     # Salt of the subject hashes in a deletion receipt.
     receipt_salt = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
@@ -179,6 +182,11 @@ class RequestSubject(models.Model):
             "Not linked by the project's rule: a refused or unverified id a person included "
             "(see SubjectDecision). Also `linked`: it was not given."
         ),
+    )
+    package = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="An export's subject package holding this id's data (result_packages index).",
     )
 
     class Meta:

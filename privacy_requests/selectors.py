@@ -144,6 +144,34 @@ def privacy_request_result_url(*, request: PrivacyRequest, absolute_base: str) -
     return export_download_url(request, absolute_base=absolute_base)
 
 
+def privacy_request_subject_results(
+    *, request: PrivacyRequest, absolute_base: str | None = None
+) -> list[dict]:
+    """An export's package per subject (issue 17): the subject's first given id, the ids its
+    package reached (given first) and its signed link ("" once the files are gone), in the
+    order of the given ids; empty for requests without such packages."""
+    if request.kind != RequestKind.EXPORT or not request.result_packages:
+        return []
+    missing = set(request.not_found or [])
+    results: dict[int, dict] = {}
+    rows = (
+        request.subjects.filter(package__isnull=False)
+        .order_by("position")
+        .values_list("distinct_id", "package")
+    )
+    for distinct_id, package in rows:
+        result = results.get(package or 0)
+        if result is None:
+            result = results[package or 0] = {
+                "distinct_id": distinct_id,
+                "reached_distinct_ids": [],
+                "result": export_download_url(request, absolute_base=absolute_base, number=package),
+            }
+        if distinct_id not in missing:
+            result["reached_distinct_ids"].append(distinct_id)
+    return list(results.values())
+
+
 def privacy_request_given_ids(*, request: PrivacyRequest) -> list[str]:
     """The distinct_ids the requester gave, in their order (not the linked ones)."""
     return list(

@@ -60,6 +60,28 @@ class RetrievalStatusResultsSerializer(serializers.Serializer):
     )
 
 
+class SubjectResultSerializer(serializers.Serializer):
+    distinct_id = serializers.CharField(help_text="The subject's first given id.")
+    reached_distinct_ids = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The ids this subject's package holds data of: its given ids, then linked.",
+    )
+    result = serializers.CharField(
+        help_text="Signed download URL of this subject's package alone; empty once expired."
+    )
+
+
+class RetrievalResultsSerializer(RetrievalStatusResultsSerializer):
+    subject_results = SubjectResultSerializer(
+        many=True,
+        help_text=(
+            "An addition to Mixpanel's shape: once SUCCESS, one package per "
+            "subject (a given id with its linked ids; given ids in one identity cluster are one "
+            "subject), holding that person's data only, beside `result`, the whole archive."
+        ),
+    )
+
+
 class DeletionStatusResultsSerializer(RetrievalStatusResultsSerializer):
     result = serializers.CharField(help_text="Signed receipt URL once SUCCESS, else empty.")
     tracking_id = serializers.CharField()
@@ -76,7 +98,7 @@ class DeletionStatusResultsSerializer(RetrievalStatusResultsSerializer):
 
 class RetrievalStatusSerializer(serializers.Serializer):
     status = serializers.CharField(default="ok")
-    results = RetrievalStatusResultsSerializer()
+    results = RetrievalResultsSerializer()
 
 
 class DeletionStatusSerializer(serializers.Serializer):

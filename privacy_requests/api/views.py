@@ -36,6 +36,7 @@ from privacy_requests.selectors import (
     privacy_request_list_for_user,
     privacy_request_reached_ids,
     privacy_request_result_url,
+    privacy_request_subject_results,
 )
 from privacy_requests.services import privacy_request_cancel, privacy_request_submit
 from privacy_requests.services.idempotency import privacy_request_submit_once
@@ -163,6 +164,11 @@ class DetailView(GdprApiView):
             "distinct_ids": privacy_request_given_ids(request=privacy_request),
             "reached_distinct_ids": privacy_request_reached_ids(request=privacy_request),
         }
+        if self.kind == RequestKind.EXPORT:
+            # Issue 17, an addition: one package and link per subject beside `result`.
+            results["subject_results"] = privacy_request_subject_results(
+                request=privacy_request, absolute_base=request.build_absolute_uri("/")
+            )
         if self.kind == RequestKind.DELETION:
             results.update(
                 {

@@ -29,6 +29,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 
 from privacy_requests.audit import AUDIT_HASH, AuditHead
+from privacy_requests.deletions.future_collection import future_collection_receipt
 from privacy_requests.models import AuditEntry, Compliance, PrivacyRequest
 
 RECEIPT_VERSION = 1
@@ -97,6 +98,8 @@ def receipt_build(
             "not_found": sorted(hashed(request.not_found)),
         },
         "suppression": {"enabled": suppressed},
+        # Issue 17: deleting is not opting out.
+        "future_collection": future_collection_receipt(project_id=request.project_id),
         "audit": {
             "organization": request.organization_id,
             "seq": entry.seq,

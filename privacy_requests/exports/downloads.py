@@ -66,8 +66,20 @@ def file_version(result_file: str) -> str:
     return hashlib.sha256(result_file.encode()).hexdigest()[:16]
 
 
-def _signed_value(request: PrivacyRequest) -> str:
-    return f"{request.tracking_id}{SIGNING_SEPARATOR}{file_version(request.result_file)}"
+def _signed_value(request: PrivacyRequest, number: int | None = None) -> str:
+    """What a link signs: the tracking id and the file's version, and for a subject's package
+    (issue 17) its number too."""
+    if number is None:
+        return f"{request.tracking_id}{SIGNING_SEPARATOR}{file_version(request.result_file)}"
+    version = file_version(_subject_file(request, number))
+    return f"{request.tracking_id}{SIGNING_SEPARATOR}{number}{SIGNING_SEPARATOR}{version}"
+
+
+def _subject_file(request: PrivacyRequest, number: int) -> str:
+    packages = request.result_packages or []
+    if request.kind != RequestKind.EXPORT or not 0 <= number < len(packages):
+        return ""
+    return str(packages[number].get("file", ""))
 
 
 def _ttl() -> timedelta:
@@ -94,19 +106,26 @@ def result_unavailable_reason(request: PrivacyRequest, *, now: datetime | None =
     return ""
 
 
-def export_download_url(request: PrivacyRequest, *, absolute_base: str | None = None) -> str:
-    """The signed link to the request's file, absolute when `absolute_base` (scheme and host,
-    e.g. "https://privacy.example.com") is given; "" when there is nothing to download."""
+def export_download_url(
+    request: PrivacyRequest, *, absolute_base: str | None = None, number: int | None = None
+) -> str:
+    """The signed link to the request's file (or, with `number`, to that subject's package),
+    absolute when `absolute_base` (scheme and host, e.g. "https://privacy.example.com") is
+    given; "" when there is nothing to download."""
     if result_unavailable_reason(request):
+        return ""
+    if number is not None and not _subject_file(request, number):
         return ""
     issued_at = None
     if request.kind == RequestKind.EXPORT and request.result_expires_at is not None:
         issued_at = request.result_expires_at - _ttl()
-    signed = _Signer(issued_at=issued_at).sign(_signed_value(request))
-    signature = signed[len(_signed_value(request)) + len(SIGNING_SEPARATOR) :]
-    path = reverse(
-        "privacy_download", kwargs={"tracking_id": request.tracking_id, "signature": signature}
-    )
+    value = _signed_value(request, number)
+    signed = _Signer(issued_at=issued_at).sign(value)
+    kwargs = {"tracking_id": request.tracking_id, "signature": signed[len(value) + 1 :]}
+    if number is None:
+        path = reverse("privacy_download", kwargs=kwargs)
+    else:
+        path = reverse("privacy_subject_download", kwargs={**kwargs, "number": number + 1})
     return f"{absolute_base.rstrip('/')}{path}" if absolute_base else path
 
 
@@ -127,13 +146,25 @@ def _private(response: HttpResponse) -> HttpResponse:
 def result_download(http_request: HttpRequest, tracking_id: str, signature: str):
     """GET of a signed link: no session or token needed. Expired or tampered links are 404;
     a file purged or expired since is 410 Gone."""
+    return _download(tracking_id, signature, number=None)
+
+
+@require_GET
+def subject_download(http_request: HttpRequest, tracking_id: str, number: int, signature: str):
+    """GET of the signed link to one subject's package (`number` from 1), as result_download."""
+    return _download(tracking_id, signature, number=number - 1)
+
+
+def _download(tracking_id: str, signature: str, *, number: int | None):
     request = None
     if tracking_id_can_exist(tracking_id):
         request = PrivacyRequest.objects.filter(tracking_id=tracking_id).first()
-    if request is None:
+    if request is None or (number is not None and not _subject_file(request, number)):
         raise Http404
     try:
-        _Signer().unsign(f"{_signed_value(request)}{SIGNING_SEPARATOR}{signature}", max_age=_ttl())
+        _Signer().unsign(
+            f"{_signed_value(request, number)}{SIGNING_SEPARATOR}{signature}", max_age=_ttl()
+        )
     except signing.BadSignature as exc:  # SignatureExpired included
         raise Http404 from exc
     if result_unavailable_reason(request):
@@ -141,8 +172,12 @@ def result_download(http_request: HttpRequest, tracking_id: str, signature: str)
 
     kind = RequestKind(request.kind)
     filename = f"{request.tracking_id}.{EXTENSIONS[kind]}"
+    stored = request.result_file
+    if number is not None:
+        filename = f"{request.tracking_id}-subject-{number + 1}.zip"
+        stored = _subject_file(request, number)
     try:
-        response = _file_response(request, filename=filename, content_type=CONTENT_TYPES[kind])
+        response = _file_response(stored, filename=filename, content_type=CONTENT_TYPES[kind])
     except FileNotFoundError:
         logger.error("The file of %s is missing from private storage.", tracking_id)
         return _gone()
@@ -162,8 +197,9 @@ def result_download(http_request: HttpRequest, tracking_id: str, signature: str)
             action=AuditAction.DOWNLOADED,
             request=request,
             detail={
-                "file_version": file_version(request.result_file),
+                "file_version": file_version(stored),
                 "redirected": isinstance(response, HttpResponseRedirect),
+                **({"subject": number + 1} if number is not None else {}),
             },
         )
     except BaseException:
@@ -172,7 +208,7 @@ def result_download(http_request: HttpRequest, tracking_id: str, signature: str)
     return _private(response)
 
 
-def _file_response(request: PrivacyRequest, *, filename: str, content_type: str):
+def _file_response(stored: str, *, filename: str, content_type: str):
     """A redirect to a short-lived presigned URL when the storage is S3; else the file itself,
     streamed."""
     storage = private_storage()
@@ -180,7 +216,7 @@ def _file_response(request: PrivacyRequest, *, filename: str, content_type: str)
         s3: Any = storage  # django-storages' S3Storage.url takes expire and parameters
         return HttpResponseRedirect(
             s3.url(
-                request.result_file,
+                stored,
                 expire=PRESIGNED_SECONDS,
                 parameters={
                     "ResponseContentDisposition": f'attachment; filename="{filename}"',
@@ -190,7 +226,7 @@ def _file_response(request: PrivacyRequest, *, filename: str, content_type: str)
             )
         )
     return FileResponse(
-        storage.open(request.result_file, "rb"),
+        storage.open(stored, "rb"),
         as_attachment=True,
         filename=filename,
         content_type=content_type,

@@ -97,6 +97,8 @@ def _export_purge(
     """Deletes the export's file, then marks the request; True when this call purged it. The
     file goes first: a storage error leaves the request unmarked, to be purged again later."""
     result_file_delete(request.result_file)
+    for package in request.result_packages or ():  # each subject's package (issue 17)
+        result_file_delete(package.get("file", ""))
     now = now or timezone.now()
     with transaction.atomic():
         marked = PrivacyRequest.objects.filter(
@@ -127,7 +129,9 @@ def _unpurged_exports():
     return (
         PrivacyRequest.objects.filter(kind=RequestKind.EXPORT, result_purged_at__isnull=True)
         .exclude(result_file="")
-        .only("id", "organization_id", "project_id", "tracking_id", "result_file")
+        .only(
+            "id", "organization_id", "project_id", "tracking_id", "result_file", "result_packages"
+        )
     )
 
 

@@ -68,10 +68,13 @@ class PackageWriter:
     Use as a context manager; open one entry at a time with `entry(name)`.
     """
 
-    def __init__(self, target: IO[bytes], *, generated_at: datetime):
+    def __init__(
+        self, target: IO[bytes], *, generated_at: datetime, compresslevel: int = DEFLATE_LEVEL
+    ):
         self._zip = zipfile.ZipFile(
-            target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=DEFLATE_LEVEL
+            target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
         )
+        self._compresslevel = compresslevel
         self._date_time = generated_at.timetuple()[:6]
         self.files: dict[str, dict[str, object]] = {}
 
@@ -84,6 +87,8 @@ class PackageWriter:
     def entry(self, name: str, *, large: bool = False) -> "_Entry":
         info = zipfile.ZipInfo(name, date_time=self._date_time)
         info.compress_type = zipfile.ZIP_DEFLATED
+        # zipfile compresses a ZipInfo it is given at this level (None: zlib's default, 6).
+        info._compresslevel = self._compresslevel  # type: ignore[attr-defined]
         info.external_attr = 0o644 << 16  # a plain readable file when unzipped
         return _Entry(self, info, large=large)
 

@@ -28,15 +28,32 @@ from privacy_requests.exports.files import (
 )
 from privacy_requests.exports.package import PackageWriter, iso_utc
 from privacy_requests.exports.progress import PHASE, Checkpoints, LineSink, Progress
+from privacy_requests.exports.readmes import coverage_text, readme_text
+from privacy_requests.exports.subject_disclosures import (
+    disclosure_package_write,
+    disclosure_profile_counts,
+    disclosure_tallies,
+)
+from privacy_requests.exports.subject_groups import SubjectGroup, SubjectGroups, subject_groups
+from privacy_requests.exports.subject_packages import (
+    PackageContext,
+    subject_files_delete,
+    subject_package_write,
+    subject_packages_record,
+    subject_packages_save,
+    subject_sources,
+)
+from privacy_requests.exports.subject_split import SubjectSplit
 from privacy_requests.models import Disclosure, PrivacyRequest, Status
 
-RESULT_CLEARED = {
+RESULT_CLEARED: dict[str, object] = {
     "result_file": "",
     "result_size": None,
     "result_sha256": "",
     "result_expires_at": None,
     "result_purged_at": None,
     "result_purge_reason": "",
+    "result_packages": [],
 }
 
 
@@ -45,19 +62,29 @@ def export_process(run: Run) -> dict:
     if run.progress.get("phase") == PHASE:
         # A run died (or failed) after naming its file: whatever it saved goes first.
         result_file_delete(run.progress.get("file", ""))
+        subject_files_delete(run.progress.get("file", ""))
         result_file_delete(request.result_file)
+        subject_files_delete(request.result_file)
     name = result_file_name(request, extension="zip")
     progress = Progress(run, file=name)
     progress.save(step="events", done=0)
     _result_record(run, **RESULT_CLEARED)
 
-    with tempfile.TemporaryFile(prefix="privacy-export-") as spool:
-        counts = _package_write(run, spool, progress)
-        size = spool.seek(0, 2)
-        sha256 = _file_sha256(spool)
-        progress.save(step="saving", done=progress.total)
-        spool.seek(0)
-        result_file_save(name, spool)
+    # Issue 17: one package per subject too; the data disclosure's are made in the same pass.
+    groups = subject_groups(run)
+    split = SubjectSplit(groups) if request.disclosure == Disclosure.DATA else None
+    try:
+        with tempfile.TemporaryFile(prefix="privacy-export-") as spool:
+            counts, context = _package_write(run, spool, progress, groups, split)
+            size = spool.seek(0, 2)
+            sha256 = _file_sha256(spool)
+            progress.save(step="saving", done=progress.total)
+            spool.seek(0)
+            result_file_save(name, spool)
+        packages = _subject_packages(run, name, groups, split, context, progress)
+    finally:
+        if split is not None:
+            split.close()
     expires_at = timezone.now() + timedelta(seconds=settings.PRIVACY_EXPORT_TTL)
     try:
         _result_record(
@@ -66,11 +93,14 @@ def export_process(run: Run) -> dict:
             result_size=size,
             result_sha256=sha256,
             result_expires_at=expires_at,
+            result_packages=packages,
         )
     except LeaseLost:
         result_file_delete(name, quiet=True)  # the run that took over writes its own
+        subject_files_delete(name, quiet=True)
         raise
     request.result_file = name
+    request.result_packages = packages
     export_purge_if_deleted(request)
     return counts
 
@@ -91,7 +121,13 @@ def _file_sha256(spool: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _package_write(run: Run, spool: IO[bytes], progress: Progress) -> dict:
+def _package_write(
+    run: Run,
+    spool: IO[bytes],
+    progress: Progress,
+    groups: SubjectGroups,
+    split: SubjectSplit | None,
+) -> tuple[dict, PackageContext]:
     request = run.request
     chunks = subject_chunks(run.subject_ids, settings.PRIVACY_SUBJECT_CHUNK)
     subjects = frozenset(run.subject_ids)
@@ -102,18 +138,58 @@ def _package_write(run: Run, spool: IO[bytes], progress: Progress) -> dict:
         elif request.disclosure == Disclosure.SOURCES:
             counts = _sources_write(request, package, chunks, subjects, progress)
         else:
-            counts = _data_write(request, package, chunks, subjects, progress)
+            counts = _data_write(request, package, chunks, subjects, progress, split)
         package.write_text("README.txt", readme_text(request))
+        manifest = _manifest(run, counts=counts, files=package.files, generated_at=generated_at)
         package.write_text(
-            "manifest.json",
-            json.dumps(
-                _manifest(run, counts=counts, files=package.files, generated_at=generated_at),
-                ensure_ascii=False,
-                indent=2,
-            )
-            + "\n",
+            "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
         )
-    return counts
+    organization = request.organization
+    context = PackageContext(
+        request=request,
+        organization=organization.name,
+        privacy_contact=organization.privacy_contact,
+        generated_at=generated_at,
+        coverage=coverage_text(request),
+        manifest={
+            key: manifest[key]
+            for key in ("request", "events_time_window", "generated_at", "audit_chain_head")
+        },
+        notes={note["distinct_id"]: note for note in manifest["how_linked"]},
+        not_found=frozenset(manifest["not_found"]),
+    )
+    if split is not None:
+        context.sources = subject_sources(request, chunks, split.groups)
+    elif request.disclosure == Disclosure.CATEGORIES:
+        context.tallies = disclosure_tallies(request, chunks, groups)
+    else:
+        context.sources = subject_sources(request, chunks, groups)
+        context.profile_counts = disclosure_profile_counts(request, chunks, groups)
+    return counts, context
+
+
+def _subject_packages(
+    run: Run,
+    name: str,
+    groups: SubjectGroups,
+    split: SubjectSplit | None,
+    context: PackageContext,
+    progress: Progress,
+) -> list[dict]:
+    def write(target: IO[bytes], group: SubjectGroup) -> None:
+        if split is not None:
+            subject_package_write(target, context=context, group=group, split=split)
+        else:
+            disclosure_package_write(target, context=context, group=group)
+
+    packages = subject_packages_save(
+        name=name,
+        groups=groups,
+        write=write,
+        checkpoint=lambda done: progress.save(step="subjects", done=done),
+    )
+    subject_packages_record(run.request, groups)
+    return packages
 
 
 def _data_write(
@@ -122,36 +198,56 @@ def _data_write(
     chunks: list[list[str]],
     subjects: frozenset[str],
     progress: Progress,
+    split: SubjectSplit | None,
 ) -> dict:
     done = 0
     with package.entry("events.jsonl", large=True) as out, Checkpoints(progress) as checkpoints:
         for chunk in chunks:
             sink = LineSink(out=out, progress=progress, checkpoints=checkpoints, done=done)
-            records.event_lines_write(request, chunk, sink)
+            if split:
+                router = split.event_router(sink)
+                records.event_lines_write(request, chunk, router)
+                router.flush()
+            else:
+                records.event_lines_write(request, chunk, sink)
             checkpoints.wait()
             done += len(chunk)
             progress.save(step="events", done=done)
     events = progress.rows
     profiles = package.write_json_list(
         "profiles.json",
-        _each(chunks, lambda chunk: records.profile_records(request, chunk), progress, "profiles"),
+        _routed(
+            split,
+            "profiles",
+            _each(
+                chunks, lambda chunk: records.profile_records(request, chunk), progress, "profiles"
+            ),
+        ),
     )
     identities = package.write_json_list(
         "identities.json",
-        _each(
-            chunks,
-            lambda chunk: records.identity_records(request, chunk, subjects),
-            progress,
+        _routed(
+            split,
             "identities",
+            _each(
+                chunks,
+                lambda chunk: records.identity_records(request, chunk, subjects),
+                progress,
+                "identities",
+            ),
         ),
     )
     evidence = package.write_json_list(
         "identity_evidence.json",
-        _each(
-            chunks,
-            lambda chunk: records.identity_evidence_records(request, chunk, subjects),
-            progress,
+        _routed(
+            split,
             "identity_evidence",
+            _each(
+                chunks,
+                lambda chunk: records.identity_evidence_records(request, chunk, subjects),
+                progress,
+                "identity_evidence",
+            ),
         ),
     )
     return {
@@ -160,6 +256,11 @@ def _data_write(
         "identities": identities,
         "identity_evidence": evidence,
     }
+
+
+def _routed(split: SubjectSplit | None, name: str, items):
+    """The records, also kept for their subject's package when there are such packages."""
+    return split.records(name, items) if split else items
 
 
 def _each(chunks, read, progress: Progress, step: str):
@@ -257,100 +358,3 @@ def _manifest(run: Run, *, counts: dict, files: dict, generated_at) -> dict:
         "generated_at": iso_utc(generated_at),
         "audit_chain_head": head.as_json() if head else None,
     }
-
-
-README_DATA = """\
-Your data
-=========
-
-This package holds the data that {what} for the user ids listed in manifest.json, as a
-copy for you. It was made at your request (reference {tracking_id}).
-
-{coverage}
-
-Files
------
-events.jsonl     Every event recorded about you, one per line, oldest first for each id.
-                 "time" is in seconds since 1 January 1970, UTC.
-profiles.json    Your user profile(s): the properties stored about you.
-identities.json  Ids we know to be you, and how they were linked (for example an alias,
-                 or a device you used before signing in), when, and whether the link
-                 came from the product's own servers ("authenticated") or from an app or
-                 web page ("authenticated": false).
-identity_evidence.json
-                 Every request to link two of your ids that we received, and what came
-                 of it: "formed" (the ids were linked), "unchanged" (already linked),
-                 "unverified" (not trusted enough to link them) or "refused" (with the
-                 reason), with when it was first and last seen and how many times.
-manifest.json    What this package covers: the request, the ids and how each was linked
-                 to the others, how many records each file holds, and a SHA-256 checksum
-                 of each file. Its "audit_chain_head" names the latest entry of our
-                 tamper-evident log of privacy requests when the package was made: keep
-                 it, and we can prove later that the record of your request was not
-                 removed from that log.
-
-The files are JSON (https://www.json.org), readable by any text editor and by most tools
-that read data. Nothing in this package is encrypted.
-"""
-
-README_CATEGORIES = """\
-Categories of your data
-=======================
-
-You asked which categories of personal information {what} about you, without the data
-itself (reference {tracking_id}).
-
-{coverage}
-
-Files
------
-categories.json  The kinds of events recorded about you and the names of the properties
-                 stored with them and in your profile, each with how many records have it.
-                 It holds names only, never the values.
-manifest.json    What this package covers: the request, the ids, the counts, and a
-                 SHA-256 checksum of each file. Its "audit_chain_head" names the latest
-                 entry of our tamper-evident log of privacy requests when the package was
-                 made: keep it, and we can prove later that the record of your request was
-                 not removed from that log.
-"""
-
-README_SOURCES = """\
-Sources of your data
-====================
-
-You asked where the personal information {what} about you came from (reference
-{tracking_id}).
-
-{coverage}
-
-Files
------
-sources.json     Each means by which data about you was collected (for example a website,
-                 a mobile app or a server import, with its software library), with the times
-                 of the first and last event it sent (UTC) and how many events it sent.
-manifest.json    What this package covers: the request, the ids, the counts, and a
-                 SHA-256 checksum of each file. Its "audit_chain_head" names the latest
-                 entry of our tamper-evident log of privacy requests when the package was
-                 made: keep it, and we can prove later that the record of your request was
-                 not removed from that log.
-"""
-
-
-def readme_text(request: PrivacyRequest) -> str:
-    window = event_window(request)
-    if window:
-        coverage = (
-            f"It covers events from {iso_utc(window[0])} to {iso_utc(window[1])} (the "
-            "12 months before your request, as the CCPA provides), and your profile and "
-            "linked ids as they are now."
-        )
-    else:
-        coverage = "It covers all the data held, whatever its age."
-    templates: dict[str, str] = {
-        Disclosure.CATEGORIES: README_CATEGORIES,
-        Disclosure.SOURCES: README_SOURCES,
-    }
-    template = templates.get(request.disclosure, README_DATA)
-    return template.format(
-        what="this product's analytics hold", tracking_id=request.tracking_id, coverage=coverage
-    )

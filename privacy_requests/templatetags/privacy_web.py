@@ -3,6 +3,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from privacy_requests.deletions.future_collection import (
+    FUTURE_COLLECTION,
+    SDK_OPT_OUT,
+    suppression_setting_path,
+)
 from privacy_requests.selectors import privacy_organizations_for_user
 from privacy_requests.web.presenters import distinct_id_has_edge_space
 
@@ -36,3 +41,14 @@ def distinct_id(value: str) -> SafeString:
             value,
         )
     return format_html('<code class="distinct-id">{}</code>', value)
+
+
+@register.inclusion_tag("privacy_requests/_future_collection.html")
+def future_collection_note(project) -> dict:
+    """Issue 17, item 11: a deletion does not stop collection; where suppression is set."""
+    return {
+        "note": FUTURE_COLLECTION,
+        "opt_out": SDK_OPT_OUT,
+        "project": project,
+        "suppression_url": suppression_setting_path(project.id),
+    }

@@ -399,9 +399,11 @@ def test_worker_killed_mid_export_starts_the_package_over_and_leaves_one_file(
     assert final.counts == expected
     assert final.runs == 2
     assert audit_actions(final) == ["submitted", "staged", "started", "resumed", "succeeded"]
-    # One package in storage, under the second run's name; nothing of the dead run's.
+    # One package in storage (and its subjects' packages beside it, issue 17), under the second
+    # run's name; nothing of the dead run's.
     stored = result_files_in(tmp_path / "var" / "private")
-    assert stored == [final.result_file]
+    assert stored == sorted([final.result_file, *(p["file"] for p in final.result_packages)])
+    assert final.result_packages
     assert final.result_file != first_file
     with zipfile.ZipFile(tmp_path / "var" / "private" / final.result_file) as package:
         manifest = json.loads(package.read("manifest.json"))

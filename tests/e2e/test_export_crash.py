@@ -148,6 +148,9 @@ def test_worker_killed_mid_write_leaves_one_complete_package_and_no_partial_file
     # must remove it.
     (media / named).parent.mkdir(parents=True)
     (media / named).write_bytes(b"PK\x03\x04 part of a package")
+    # And of a subject's package saved beside it (issue 17).
+    dead_subject = named.removesuffix(".zip") + ".subject-1.zip"
+    (media / dead_subject).write_bytes(b"PK\x03\x04 part of a subject's package")
 
     poll_until(
         lambda: request_get(tracking_id).lease_until < timezone.now(),
@@ -167,7 +170,10 @@ def test_worker_killed_mid_write_leaves_one_complete_package_and_no_partial_file
 
     assert final.status == Status.SUCCESS, final.error
     assert final.runs == 2
-    assert files_in(media) == [final.result_file]
+    assert files_in(media) == sorted(
+        [final.result_file, *(package["file"] for package in final.result_packages)]
+    )
+    assert len(final.result_packages) == PEOPLE
     assert final.result_file != named
     assert files_in(tmp_path / "spool") == []
     data = (media / final.result_file).read_bytes()

@@ -56,3 +56,19 @@ def storage_names(storage=None, directory: str = "") -> list[str]:
             continue
         names += storage_names(storage, f"{directory}{folder}/")
     return sorted(names)
+
+
+def files_of(*requests: PrivacyRequest) -> list[str]:
+    """The files an export keeps in storage: its whole archive and each subject's package."""
+    names: list[str] = []
+    for request in requests:
+        names.append(request.result_file)
+        names += [package["file"] for package in request.result_packages]
+    return sorted(names)
+
+
+def subject_packages_of(request: PrivacyRequest) -> list[dict[str, bytes]]:
+    return [
+        package_entries(stored_bytes(package["file"]))
+        for package in reload(request).result_packages
+    ]

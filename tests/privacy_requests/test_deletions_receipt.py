@@ -6,6 +6,7 @@ import re
 from http import HTTPStatus
 
 import pytest
+from django.conf import settings
 from django.core.files.storage import storages
 
 from privacy_requests.audit import audit_verify
@@ -103,6 +104,23 @@ def test_the_receipt_says_what_was_deleted_when_and_why_with_hashed_subjects(del
             "not_found": [sha(salt, "ghost@end-user.test")],
         },
         "suppression": {"enabled": False},
+        # Issue 17: deleting is not opting out; where suppression is set, and the SDKs' opt-out.
+        "future_collection": {
+            "note": (
+                "Deleting data does not stop future collection: events the product sends for "
+                "these ids afterwards are stored again, unless the project's suppression of "
+                "deleted ids is on."
+            ),
+            "suppression_setting": f"{settings.SITE_URL}/projects/{project.id}/settings/"
+            "#suppression",
+            "sdk_opt_out": [
+                "To stop collection at the source, the product calls its SDK's opt-out for that "
+                "person (mixpanel.opt_out_tracking() in JavaScript, optOutTracking() on iOS and "
+                "Android), and the SDK sends nothing more from that device.",
+                "Server libraries (Python, Node.js, Ruby…) have no opt-out: the product's own "
+                "code must stop sending that person's events.",
+            ],
+        },
         "audit": {
             "organization": project.organization_id,
             "seq": entry.seq,

@@ -17,6 +17,7 @@ from tests.factories import ProjectFactory
 from tests.privacy_requests.export_support import (
     T0,
     events_of,
+    files_of,
     manifest_of,
     package_entries,
     package_of,
@@ -296,7 +297,7 @@ def test_the_result_file_is_recorded_with_size_checksum_and_expiry(people, submi
     org, tracking_id, file_name = request.result_file.split("/")
     assert (org, tracking_id) == (str(request.organization_id), request.tracking_id)
     assert len(file_name) == len("0123456789abcdef0123456789abcdef.zip")
-    assert storage_names() == [request.result_file]
+    assert storage_names() == files_of(request)
     assert request.result_size == len(data)
     assert request.result_sha256 == sha256(data)
     assert request.result_purged_at is None
@@ -548,7 +549,7 @@ def test_an_interrupted_export_starts_over_and_deletes_the_file_the_dead_run_sav
 
     finished = reload(request)
     assert finished.runs == 2
-    assert storage_names() == [finished.result_file]
+    assert storage_names() == files_of(finished)
     assert finished.result_file != half
     assert finished.counts == {
         "events": 6,

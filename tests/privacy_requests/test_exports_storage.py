@@ -34,6 +34,7 @@ from tests.factories import ProjectFactory
 from tests.privacy_requests.export_support import (
     T0,
     events_of,
+    files_of,
     package_entries,
     reload,
     sha256,
@@ -105,7 +106,7 @@ def test_an_unwritable_storage_ends_in_failure_with_a_reason_and_a_retry_succeed
 
     done = reload(failed)
     assert done.status == Status.SUCCESS, done.error
-    assert files_under(blocked / "private") == [done.result_file]
+    assert files_under(blocked / "private") == files_of(done)
     assert done.counts == {"events": 2, "profiles": 0, "identities": 0, "identity_evidence": 0}
     data = (blocked / "private" / done.result_file).read_bytes()
     assert sha256(data) == done.result_sha256
@@ -284,8 +285,8 @@ def test_a_deletion_purges_every_export_file_of_overlapping_subjects_and_audits_
             {"reason": "deleted by deletion request d-1"},
         )
     assert reload(bob).result_purged_at is None
-    assert storage_names() == sorted(set(files_before) - {alice.result_file, both.result_file})
-    assert storage_names() == [bob.result_file]
+    assert storage_names() == sorted(set(files_before) - set(files_of(alice, both)))
+    assert storage_names() == files_of(bob)
     # Already purged: nothing more to do.
     assert (
         export_files_purge_for_subjects(
@@ -387,7 +388,7 @@ def test_an_export_is_kept_after_an_earlier_deletion_or_one_of_someone_else(proj
     export = reload(submit(distinct_ids=["alice"], run=True))
 
     assert export.result_purged_at is None
-    assert storage_names() == [export.result_file]
+    assert storage_names() == files_of(export)
 
 
 # --- expiry -------------------------------------------------------------------------------------
@@ -419,7 +420,7 @@ def test_the_sweep_purges_export_files_past_their_expiry(project, submit, settin
     assert old.result_purged_at is not None
     entry = AuditEntry.objects.get(request=old, action="export_purged")
     assert (entry.actor, entry.detail) == ("system", {"reason": "expired"})
-    assert storage_names() == sorted([fresh.result_file, receipt])
+    assert storage_names() == sorted([*files_of(reload(fresh)), receipt])
     assert reload(fresh).result_purged_at is None
     assert export_files_purge_expired() == 0
 

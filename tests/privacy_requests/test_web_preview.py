@@ -237,3 +237,25 @@ def test_an_export_draft_is_not_opened_as_a_deletion_and_a_member_cannot_open_it
     refused = client.post(preview_url(draft), {"action": "submit"})
     assert refused.status_code == HTTPStatus.FORBIDDEN
     assert snapshot() == before
+
+
+def test_the_deletion_page_says_collection_goes_on_and_links_to_suppression(
+    owner_client, organization, project
+):
+    """Issue 17, item 11: one sentence, the project's suppression setting, the SDKs' opt-out."""
+    events(project, "alice", 1)
+    owner_client.post(deletion_url(organization), form(project, ["alice"]))
+    page = owner_client.get(preview_url(RequestDraft.objects.get())).content.decode()
+
+    note = page[page.index('id="future-collection"') :]
+    note = note[: note.index("</section>")]
+    assert "Deleting data does not stop future collection" in note
+    assert f'href="/projects/{project.id}/settings/#suppression"' in note
+    assert "(now off)" in note
+    assert "opt_out_tracking()" in note and "Server libraries" in note
+
+    owner_client.post(export_url(organization), form(project, ["alice"]))
+    export_draft = RequestDraft.objects.get(kind="export")
+    assert (
+        'id="future-collection"' not in owner_client.get(preview_url(export_draft)).content.decode()
+    )

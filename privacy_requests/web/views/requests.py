@@ -32,6 +32,7 @@ from privacy_requests.selectors import (
     privacy_request_list_for_organization,
     privacy_request_reached_ids,
     privacy_request_result_url,
+    privacy_request_subject_results,
 )
 from privacy_requests.services import privacy_request_cancel, privacy_request_retry
 from privacy_requests.web import presenters
@@ -146,7 +147,16 @@ def _result(request: HttpRequest, privacy_request: PrivacyRequest) -> dict:
     reason = ""
     if not url:
         reason = result_unavailable_reason(privacy_request) or "There is no file to download."
-    return {"url": url, "reason": reason}
+    # Issue 17: each subject's own package, in the order of the given ids (as numbered).
+    subjects = [
+        {**result, "bytes": package.get("bytes")}
+        for result, package in zip(
+            privacy_request_subject_results(request=privacy_request),
+            privacy_request.result_packages or [],
+            strict=False,
+        )
+    ]
+    return {"url": url, "reason": reason, "subjects": subjects if url else []}
 
 
 @never_cache
