@@ -4,7 +4,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from privacy_requests.selectors import privacy_organizations_for_user
-from privacy_requests.web.presenters import distinct_id_has_edge_space
+from privacy_requests.web.presenters import actor_in_words, distinct_id_has_edge_space
 
 register = template.Library()
 
@@ -36,3 +36,9 @@ def distinct_id(value: str) -> SafeString:
             value,
         )
     return format_html('<code class="distinct-id">{}</code>', value)
+
+
+@register.filter
+def actor_words(actor_text: str) -> str:
+    """Who acted, in the words of a customer's page (presenters.actor_in_words)."""
+    return actor_in_words(actor_text)
