@@ -34,7 +34,7 @@ from accounts.shown_once import secret_keep_for_display, secret_take_for_display
 MEMBERSHIP_GONE = "This person is no longer a member of the organization."
 
 
-GDPR_TOKEN_SECRET = "gdpr-token"
+SHOWN_ONCE_NAME = "gdpr-token"  # the session key of the token to show
 
 
 @login_required
@@ -63,7 +63,7 @@ def gdpr_token_reset(request: HttpRequest) -> HttpResponse:
         return _render_personal_settings(request, form=form, gdpr_token=gdpr_token)
     raw_token = gdpr_token_reset_service(user=request.user)
     # Post/redirect/get: a reload of the page that shows the token must not reset it again.
-    secret_keep_for_display(request, name=GDPR_TOKEN_SECRET, secret=raw_token)
+    secret_keep_for_display(request, name=SHOWN_ONCE_NAME, secret=raw_token)
     request.session["gdpr-token-replaced"] = gdpr_token is not None
     return redirect("accounts:gdpr_token_created")
 
@@ -71,7 +71,7 @@ def gdpr_token_reset(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET"])
 def gdpr_token_created(request: HttpRequest) -> HttpResponse:
-    raw_token = secret_take_for_display(request, name=GDPR_TOKEN_SECRET)
+    raw_token = secret_take_for_display(request, name=SHOWN_ONCE_NAME)
     response = render(
         request,
         "accounts/gdpr_token_created.html",

@@ -16,6 +16,7 @@ projects_patterns = (
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("", include("projects.ingestion.urls")),
     path("", include("projects.engage_query.urls")),
     path("", include("privacy_requests.api.urls")),
