@@ -25,11 +25,12 @@ from django.db import connections
 from django.template.loader import render_to_string
 
 from accounts.actors import Actor
-from accounts.models import Role
+from accounts.models import Role, ServiceAccount
 from accounts.services import gdpr_token_verify
 from privacy_requests.exports.files import export_file_purge
 from privacy_requests.models import PrivacyRequest, RequestKind, Status
 from privacy_requests.services import privacy_request_submit
+from projects.models import Project
 from projects.services import project_verify_api_secret
 from tests.admin_support import staff_user
 from tests.e2e.conftest import chromium_launch, unused_port
@@ -332,6 +333,7 @@ def owner_walk(walk: Walk, acme, shared: dict) -> None:
     walk.check("export-form-error")
     walk.goto(f"/orgs/{org_id}/privacy/deletion/")
     walk.check("deletion-form")
+    page.get_by_label("Project", exact=True).select_option(label="Web shop")
     page.get_by_label("Several users").check()
     page.get_by_label("CSV file").set_input_files(
         files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": b"dave\ncarol\n"}]
@@ -345,6 +347,7 @@ def owner_walk(walk: Walk, acme, shared: dict) -> None:
     expect(page.locator("#form-errors")).to_contain_text("1 of these ids already have a deletion")
     expect(page.locator("#csv-kept")).to_be_visible()
     walk.goto(f"/orgs/{org_id}/privacy/export/")
+    page.get_by_label("Project", exact=True).select_option(label="Web shop")
     page.get_by_label("distinct_id", exact=True).fill("dave")
     page.get_by_role("button", name="Preview export").click()
     expect(page.locator("#preview-summary")).to_be_visible()
@@ -373,6 +376,24 @@ def owner_walk(walk: Walk, acme, shared: dict) -> None:
     walk.check("members")
     walk.goto(f"/orgs/{org_id}/service-accounts/")
     walk.check("service-accounts")
+    # Item 2: a new service account's and a new project's secrets, shown once after a redirect.
+    page.get_by_label("Name").fill(f"Platform {walk.viewport}")
+    page.get_by_label("Web shop").check()
+    page.get_by_role("button", name="Create service account").click()
+    expect(page.locator("#service-account-secret")).to_be_visible()
+    walk.check("service-account-new")
+    page.reload()
+    expect(page.locator("#already-shown")).to_contain_text("The secret was already shown.")
+    assert ServiceAccount.objects.filter(name=f"Platform {walk.viewport}").count() == 1
+    walk.goto("/projects/new/")
+    walk.check("project-new")
+    page.get_by_label("Name").fill(f"App {walk.viewport}")
+    page.get_by_role("button", name=re.compile("Create")).click()
+    expect(page.locator("#api-secret")).to_be_visible()
+    walk.check("project-created")
+    page.reload()
+    expect(page.locator("#already-shown")).to_contain_text("The API secret was already shown.")
+    assert Project.objects.filter(name=f"App {walk.viewport}").count() == 1
 
     # The 500 page as Django serves it: no request, no database.
     walk.goto("/healthz")
