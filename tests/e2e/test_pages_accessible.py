@@ -138,8 +138,23 @@ def owner_walk(walk: Walk, acme, shared: dict) -> None:
 
     walk.goto("/accounts/login/")
     walk.check("sign-in")
+    page.fill("input[name=login]", "owner@acme.test")
+    page.fill("input[name=password]", "not the password")
+    page.locator("form button[type=submit]").click()
+    expect(page.get_by_text("are not correct")).to_be_visible()
+    walk.check("sign-in-error")
     walk.goto("/accounts/signup/")
     walk.check("sign-up")
+    page.fill("input[name=email]", "owner@acme.test")
+    page.fill("input[name=password1]", "short")
+    page.fill("input[name=password2]", "other")
+    page.locator("form button[type=submit]").click()
+    expect(page.locator("ul.errorlist[id$=_error]").first).to_be_visible()
+    named = page.eval_on_selector_all(
+        "[aria-describedby*=_error]", "inputs => inputs.map(input => input.id)"
+    )
+    assert named, "no field names its error list"
+    walk.check("sign-up-error")
     walk.goto("/accounts/password/reset/")
     walk.check("password-reset")
     walk.goto("/no-such-page/", status=HTTPStatus.NOT_FOUND)
