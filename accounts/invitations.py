@@ -27,6 +27,7 @@ from accounts.errors import (
     InvitationUnusable,
     NotAllowed,
 )
+from accounts.membership_changes import InvitationChange, membership_change_record
 from accounts.models import Invitation, Membership, Organization, Role
 from accounts.selectors import MANAGER_ROLES, invitation_get_by_token, membership_get
 from accounts.services import membership_set
@@ -96,7 +97,7 @@ def invitation_create(
                 f"{organization.name} has sent {per_day} invitations in the last 24 hours, the "
                 "most it may: try again later."
             )
-        Invitation.objects.filter(
+        replaced = Invitation.objects.filter(
             organization=organization,
             email=email,
             accepted_at__isnull=True,
@@ -113,6 +114,9 @@ def invitation_create(
             created_at=now,
             expires_at=now + timedelta(days=settings.PRIVACY_INVITATION_LIFETIME_DAYS),
         )
+        membership_change_record(
+            actor=actor, change=_change(invitation, event="sent", replaced=replaced)
+        )
     return invitation, raw
 
 
@@ -123,15 +127,28 @@ def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
     if invitation.role == Role.OWNER and inviter_role != Role.OWNER:
         raise NotAllowed("Only owners can withdraw an invitation to the owner role.")
     now = timezone.now()
-    revoked = Invitation.objects.filter(
-        id=invitation.id, accepted_at__isnull=True, revoked_at__isnull=True
-    ).update(revoked_at=now, revoked_by=actor.text)
-    if revoked != 1:
-        raise InvitationUnusable(
-            f"The invitation to {invitation.email} was already used or withdrawn."
-        )
+    with transaction.atomic():
+        revoked = Invitation.objects.filter(
+            id=invitation.id, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now, revoked_by=actor.text)
+        if revoked != 1:
+            raise InvitationUnusable(
+                f"The invitation to {invitation.email} was already used or withdrawn."
+            )
+        membership_change_record(actor=actor, change=_change(invitation, event="withdrawn"))
     invitation.revoked_at, invitation.revoked_by = now, actor.text
     return invitation
+
+
+def _change(invitation: Invitation, *, event: str, replaced: int = 0) -> InvitationChange:
+    return InvitationChange(
+        organization_id=invitation.organization_id,
+        invitation_id=invitation.id,
+        email=invitation.email,
+        role=str(invitation.role),
+        event=event,
+        replaced=replaced,
+    )
 
 
 def invitation_for_person(*, raw_token: str) -> Invitation:

@@ -1,5 +1,6 @@
-"""Membership changes are recorded in the organization's audit chain, which privacy_requests keeps
-and accounts cannot import (accounts ← projects ← privacy_requests).
+"""Changes of who may act for an organization (memberships, invitations, service accounts) are
+recorded in the organization's audit chain, which privacy_requests keeps and accounts cannot
+import (accounts ← projects ← privacy_requests).
 
 So accounts declares what a change is and who records it, and the members services call the
 one recorder installed at start-up (privacy_requests.apps installs the audit chain's) inside
@@ -50,8 +51,38 @@ class MembershipChange:
         )
 
 
+@dataclass(frozen=True)
+class InvitationChange:
+    """An invitation sent or withdrawn (`event`: "sent" or "withdrawn"); `replaced` how many
+    open invitations to the same address a new one replaced."""
+
+    organization_id: int
+    invitation_id: int
+    email: str
+    role: str
+    event: str
+    replaced: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceAccountChange:
+    """A service account created or revoked (`event`: "created" or "revoked")."""
+
+    organization_id: int
+    service_account_id: int
+    username: str
+    name: str
+    role: str
+    event: str
+    expires_at: str | None = None
+    project_ids: tuple[int, ...] = ()
+
+
+AccessChange = MembershipChange | InvitationChange | ServiceAccountChange
+
+
 class MembershipRecorder(Protocol):
-    def __call__(self, *, actor: Actor, change: MembershipChange) -> None: ...
+    def __call__(self, *, actor: Actor, change: AccessChange) -> None: ...
 
 
 _recorder: MembershipRecorder | None = None
@@ -62,7 +93,7 @@ def membership_recorder_install(recorder: MembershipRecorder) -> None:
     _recorder = recorder
 
 
-def membership_change_record(*, actor: Actor, change: MembershipChange) -> None:
+def membership_change_record(*, actor: Actor, change: AccessChange) -> None:
     """Records the change; the caller's transaction makes it part of the change."""
     if _recorder is None:
         raise ImproperlyConfigured(

@@ -9,9 +9,7 @@ the end unless asked to keep them.
 import importlib.util
 import io
 import json
-import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -23,10 +21,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from benchmarks.database import database_url
 from benchmarks.errors import BenchRefused
 from benchmarks.ingest_client import LIBRARY, LIBRARY_VERSION, bench_events_build
-from config.processes import Child, ChildFailed
+from benchmarks.servers import BenchServer, last_line
 from projects.generation import disk_check
 from projects.ingestion.events import UNSTORED_PROPERTIES
 from projects.models import Event, Project
@@ -35,7 +32,6 @@ BENCH_ORGANIZATION = "Ingestion benchmark"
 BENCH_OWNER = "ingestion-bench@example.com"
 IMPORT_PROJECT = "Import through gunicorn"
 COPY_PROJECT = "Raw COPY"
-SERVER_START_TIMEOUT = 60.0
 CLIENT_TIMEOUT = 3600.0
 
 Say = Callable[[str], None]
@@ -146,84 +142,21 @@ def _bench_project(name: str) -> tuple[Project, str, str]:
     return project, issued["project_token"], issued["api_secret"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _import_through_gunicorn(*, task: dict, workers: int, say: Say) -> dict:
-    port = _free_port()
-    env = {
-        **os.environ,
-        # The database this process uses, however its settings were given.
-        "DATABASE_URL": database_url(),
-        # As deployed: no debug bookkeeping, persistent database connections, plain HTTP here.
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE") or "60",
-        "DJANGO_SETTINGS_MODULE": os.environ.get(
-            "DJANGO_SETTINGS_MODULE", "config.settings.production"
-        ),
-    }
-    server = Child(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            # gthread keeps client connections alive between requests; sync workers do not.
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "1",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "300",
-            "--log-level",
-            "warning",
-            "config.wsgi:application",
-        ],  # fmt: skip
-        cwd=settings.BASE_DIR,
-        env=env,
-        collect_output=True,
-    )
-    try:
-        _server_wait(server=server, port=port)
-        say(f"  gunicorn (pid {server.pid}) answers on 127.0.0.1:{port}")
+    with BenchServer(workers=workers, say=say) as server:
         finished = subprocess.run(  # noqa: S603 - fixed arguments
             [sys.executable, "-m", "benchmarks.ingest_client"],
-            input=json.dumps({**task, "port": port}).encode(),
+            input=json.dumps({**task, "port": server.port}).encode(),
             capture_output=True,
             cwd=settings.BASE_DIR,
             timeout=CLIENT_TIMEOUT,
             check=False,
         )
-        if finished.returncode != 0:
-            raise BenchRefused(
-                "The client process failed: " + _last_line(finished.stderr.decode(errors="replace"))
-            )
-        return json.loads(finished.stdout)
-    finally:
-        server.stop(grace=30)  # the arbiter and its workers
-
-
-def _server_wait(*, server: Child, port: int) -> None:
-    try:
-        server.wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=SERVER_START_TIMEOUT)
-    except ChildFailed as exc:
-        if server.poll() is not None:
-            raise BenchRefused(
-                f"gunicorn exited with status {server.poll()}: " + _last_line(server.output())
-            ) from exc
-        raise BenchRefused(f"gunicorn did not answer within {SERVER_START_TIMEOUT:.0f} s.") from exc
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "(no output)"
+    if finished.returncode != 0:
+        raise BenchRefused(
+            "The client process failed: " + last_line(finished.stderr.decode(errors="replace"))
+        )
+    return json.loads(finished.stdout)
 
 
 def _copy_text(value: str) -> str:

@@ -1,7 +1,8 @@
 """The back office: the Django admin, signed in through allauth (DESIGN section 9).
 
 Who may pass is decided in config.admin_access; this site only swaps the admin's own password
-form for allauth's sign-in (so MFA applies) and puts the queues on the index page.
+form for allauth's sign-in (so MFA applies) and puts the queues, and a warning when no worker
+runs, on the index page.
 """
 
 from allauth.account.decorators import secure_admin_login
@@ -12,6 +13,7 @@ from django_rq.settings import get_queues_map
 
 from config.jobs import QUEUE_NAME
 from privacy_requests.admin_links import queue_summary_links
+from privacy_requests.liveness import worker_missing_warning
 
 
 class BackOfficeAdminSite(AdminSite):
@@ -48,4 +50,6 @@ class BackOfficeAdminSite(AdminSite):
         }
         if request.user.has_perm("privacy_requests.view_privacyrequest"):
             context["summary"] = queue_summary_links()
+            context["worker_warning"] = worker_missing_warning()
+            context["workers_url"] = reverse("admin:privacy_requests_workerheartbeat_changelist")
         return context

@@ -72,6 +72,8 @@ class LocalRun:
         previous_handlers = self._install_signal_handlers()
         try:
             env = self._child_environment(no_redis=no_redis, var_dir=var_dir)
+            if not env.get("SITE_URL"):
+                env["SITE_URL"] = url.rstrip("/")  # the address emails link to: this one
             if env.get("REDIS_URL") and self.stop_signal is None:
                 self._start("worker", ["rqworker", "default"], env, stop_grace=10)
             elif self.stop_signal is None:

@@ -26,7 +26,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
-REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+REDIS_CACHES = ("django.core.cache.backends.redis.RedisCache", "config.cache.FailSoftRedisCache")
 # A limiter must not hold a request for long when Redis is unreachable rather than down.
 REDIS_TIMEOUT_SECONDS = 0.5
 REDIS_RETRY_SECONDS = 5.0
@@ -167,7 +167,7 @@ _shared = _RedisGcra()
 
 def _redis_location() -> str | None:
     cache = settings.CACHES.get("default", {})
-    if cache.get("BACKEND") != REDIS_CACHE:
+    if cache.get("BACKEND") not in REDIS_CACHES:
         return None
     location = cache.get("LOCATION")
     return location[0] if isinstance(location, list | tuple) else location

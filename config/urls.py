@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from config import api_docs, views
+from config import api_docs, health, views
 from privacy_requests.web import project_urls as privacy_project_urls
 from projects import urls as project_urls
 
@@ -13,9 +13,13 @@ projects_patterns = (
     project_urls.app_name,
 )
 
+# An outage of PostgreSQL or Redis answers 503 with Retry-After; anything else the usual 500.
+handler500 = "config.outages.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("", include("projects.ingestion.urls")),
     path("", include("projects.engage_query.urls")),

@@ -44,10 +44,11 @@ def privacy_request_queue_summary(*, now: datetime | None = None) -> QueueSummar
 def privacy_requests_matching(
     queryset: QuerySet[PrivacyRequest], term: str
 ) -> QuerySet[PrivacyRequest]:
-    """Requests whose tracking id is `term`, or that have `term` among their subjects: as given
-    (distinct_ids are case-sensitive and used verbatim), or as the HMAC a subject becomes once
-    pseudonymized, HMAC(PRIVACY_PII_KEY, project ‖ id), computed for each project that has
-    pseudonymized requests. An HMAC pasted from an audit entry matches too."""
+    """Requests whose tracking id begins with `term` (lists show its first characters), or
+    that have `term` among their subjects: as given (distinct_ids are case-sensitive and used
+    verbatim), or as the HMAC a subject becomes once pseudonymized, HMAC(PRIVACY_PII_KEY,
+    project ‖ id), computed for each project that has pseudonymized requests. An HMAC pasted
+    from an audit entry matches too."""
     term = term.strip()
     if not term:
         return queryset
@@ -69,7 +70,7 @@ def privacy_requests_matching(
         if project_by_hmac[value] == project_id
     ]
     return queryset.filter(
-        Q(tracking_id=term)
+        Q(tracking_id__startswith=term)
         | Q(id__in=RequestSubject.objects.filter(distinct_id=term).values("request_id"))
         | Q(id__in=pseudonymized)
     )

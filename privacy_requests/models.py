@@ -73,6 +73,10 @@ class AuditAction(models.TextChoices):
     MEMBERSHIP_CHANGED = "membership_changed", "Membership changed"
     SUBJECTS_DECIDED = "subjects_decided", "Linked ids left out or included"
     IDENTITY_LINKS_RULE_CHANGED = "identity_links_rule_changed", "Identity link rule changed"
+    INVITATION_SENT = "invitation_sent", "Invitation sent"
+    INVITATION_WITHDRAWN = "invitation_withdrawn", "Invitation withdrawn"
+    SERVICE_ACCOUNT_CREATED = "service_account_created", "Service account created"
+    SERVICE_ACCOUNT_REVOKED = "service_account_revoked", "Service account revoked"
 
 
 class Channel(models.TextChoices):
@@ -138,6 +142,9 @@ class PrivacyRequest(models.Model):
     subjects_pseudonymized_at = models.DateTimeField(null=True, blank=True)
     # Owners and admins are reminded once, 7 days before the due date (the sweep sends it).
     due_reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # Scheme and host the request was submitted through (checked against ALLOWED_HOSTS): its
+    # emails link there when SITE_URL is not set. Empty for commands and the admin.
+    site_url = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -312,3 +319,26 @@ class RequestDraft(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} draft {self.id} ({len(self.distinct_ids)} ids)"
+
+
+class WorkerHeartbeat(models.Model):
+    """A running worker, as it last reported itself (privacy_requests.heartbeats). Kept in the
+    database, not Redis, so liveness is visible even while Redis is down; a worker that stops
+    cleanly removes its row, one that dies leaves it to age."""
+
+    name = models.CharField(max_length=255, unique=True, help_text="The RQ worker's name.")
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+    current_tracking_id = models.CharField(
+        max_length=TRACKING_ID_MAX_LENGTH,
+        blank=True,
+        help_text="The request whose job it runs now, if any.",
+    )
+
+    class Meta:
+        ordering = ["-last_seen_at", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.host}, pid {self.pid})"

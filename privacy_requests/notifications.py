@@ -1,7 +1,8 @@
 """Emails of DESIGN section 8: to the requester when a request ends (SUCCESS, FAILURE or
 REVOKED), and to the organization's owners and admins 7 days before a due date.
 
-Emails link to pages (absolute URLs from SITE_URL: workers and the sweep have no HTTP request),
+Emails link to pages (absolute URLs: workers and the sweep have no HTTP request, so SITE_URL, or
+when it is not set the site the request was submitted through, recorded on it),
 never to a download, and hold no distinct_id: only the request's tracking id, project and counts.
 A failed send is logged and never breaks the caller; the engine calls these after commit.
 """
@@ -10,7 +11,6 @@ import logging
 import smtplib
 from datetime import datetime
 
-from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.actors import SYSTEM
 from accounts.models import User
 from accounts.selectors import MANAGER_ROLES
+from config.site_url import email_site_url
 from privacy_requests.audit import audit_append
 from privacy_requests.deadlines import deadline_state, due_or_overdue_q, open_q
 from privacy_requests.models import AuditAction, PrivacyRequest, RequestKind, Status
@@ -33,7 +34,7 @@ SEND_ERRORS = (smtplib.SMTPException, OSError)
 
 def request_page_url(request: PrivacyRequest) -> str:
     path = reverse("privacy_web:detail", args=[request.organization_id, request.tracking_id])
-    return settings.SITE_URL.rstrip("/") + path
+    return email_site_url(request.site_url) + path
 
 
 def _context(request: PrivacyRequest) -> dict:
@@ -42,7 +43,7 @@ def _context(request: PrivacyRequest) -> dict:
         "kind": RequestKind(request.kind).label.lower(),
         "ids": request.subjects.filter(linked=False).count(),
         "page_url": request_page_url(request),
-        "site_url": settings.SITE_URL.rstrip("/"),
+        "site_url": email_site_url(request.site_url),
     }
 
 

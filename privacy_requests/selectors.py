@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
@@ -25,6 +25,7 @@ from privacy_requests.models import (
 from projects.chunking import in_chunks
 from projects.identity_review import IdentityReview, identity_review
 from projects.models import Project
+from projects.pii import distinct_id_hmac
 from projects.store import rows_count
 
 
@@ -65,6 +66,7 @@ def privacy_request_list_for_organization(
     project: Project | None = None,
     status: str = "",
     kind: str = "",
+    search: str = "",
 ) -> QuerySet[PrivacyRequest]:
     requests = privacy_request_list_for_user(user=user).filter(organization=organization)
     if project is not None:
@@ -73,7 +75,49 @@ def privacy_request_list_for_organization(
         requests = requests.filter(status=status)
     if kind:
         requests = requests.filter(kind=kind)
+    if search.strip():
+        requests = requests.filter(
+            privacy_request_search_q(organization=organization, search=search)
+        )
     return requests.order_by("-received_at", "-id")
+
+
+def privacy_request_search_q(*, organization: Organization, search: str) -> Q:
+    """Requests that were given `search` as a distinct_id (exactly: ids are case-sensitive and
+    their spaces count), or whose tracking id begins with it (the pages show its first
+    characters). A given id pseudonymized 30 days after its request ended is found through its
+    HMAC, computed for each of the organization's projects. The id match goes through the
+    index on RequestSubject.distinct_id, never a scan of the subjects."""
+    project_ids = (
+        PrivacyRequest.objects.filter(
+            organization=organization, subjects_pseudonymized_at__isnull=False
+        )
+        .order_by()
+        .values_list("project_id", flat=True)
+        .distinct()
+    )
+    hmacs = {
+        distinct_id_hmac(project_id=project_id, distinct_id=search): project_id
+        for project_id in project_ids
+    }
+    matched = Q(
+        id__in=RequestSubject.objects.filter(
+            distinct_id=search, linked=False, request__organization=organization
+        ).values("request_id")
+    )
+    for value, project_id in hmacs.items():
+        matched |= Q(
+            id__in=RequestSubject.objects.filter(
+                distinct_id=value,
+                linked=False,
+                request__project_id=project_id,
+                request__subjects_pseudonymized_at__isnull=False,
+            ).values("request_id")
+        )
+    prefix = search.strip()
+    if tracking_id_can_exist(prefix):
+        matched |= Q(tracking_id__startswith=prefix)
+    return matched
 
 
 def privacy_organizations_for_user(*, user: User) -> QuerySet[Organization]:
@@ -141,6 +185,50 @@ def given_id_counts(request_ids: Sequence[int]) -> dict[int, int]:
         .values_list("request_id", "ids")
     )
     return dict(rows)
+
+
+@dataclass(frozen=True)
+class GivenIds:
+    """The first given ids of a request, for a list's subject column, and how many there are.
+    `pseudonymized`: the ids were replaced by HMACs, which `first` then holds and no page
+    shows as ids."""
+
+    first: list[str]
+    count: int
+    pseudonymized: bool
+
+    @property
+    def more(self) -> int:
+        return max(0, self.count - len(self.first))
+
+
+SUBJECTS_IN_LIST = 2
+
+
+def given_ids_shown(requests: Sequence[PrivacyRequest]) -> dict[int, GivenIds]:
+    """Each request's first two given ids (by position: the order given) and its count, in two
+    queries for a page of requests."""
+    counts = given_id_counts([request.id for request in requests])
+    first: dict[int, list[str]] = {}
+    rows = (
+        RequestSubject.objects.filter(
+            request_id__in=[request.id for request in requests],
+            linked=False,
+            position__lt=SUBJECTS_IN_LIST,
+        )
+        .order_by("request_id", "position")
+        .values_list("request_id", "distinct_id")
+    )
+    for request_id, distinct_id in rows:
+        first.setdefault(request_id, []).append(distinct_id)
+    return {
+        request.id: GivenIds(
+            first=first.get(request.id, []),
+            count=counts.get(request.id, 0),
+            pseudonymized=request.subjects_pseudonymized_at is not None,
+        )
+        for request in requests
+    }
 
 
 def audit_trail(*, request: PrivacyRequest) -> QuerySet[AuditEntry]:

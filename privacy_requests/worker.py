@@ -3,14 +3,26 @@
 It always runs RQ's scheduler (so scheduled jobs fire without a cron) and makes sure a sweep is
 booked: when it starts, and again at each of RQ's maintenance rounds (about every 10 minutes):
 a Redis server that restarted empty has lost the booked sweep. Each sweep books the next one.
+
+While it works (not in burst mode) a thread writes its heartbeat to the database every
+PRIVACY_WORKER_HEARTBEAT_INTERVAL seconds, and at once when a job starts or ends; a clean stop
+removes it. /readyz and the pages' "no worker" banner read these rows.
 """
 
 import logging
+import os
+import socket
+import threading
 
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
+from privacy_requests.services.heartbeats import worker_heartbeat_record, worker_heartbeat_remove
+from privacy_requests.services.queueing import PROCESS_JOB
 from privacy_requests.tasks import SWEEP_JOB_PREFIX, sweep_schedule_next
 
 logger = logging.getLogger(__name__)
@@ -23,11 +35,91 @@ def sweep_chain_alive(queue) -> bool:
     return any(job_id.startswith(SWEEP_JOB_PREFIX) for job_id in ids)
 
 
+class Heartbeat(threading.Thread):
+    """Writes the worker's row on a timer, with a database connection of its own that it
+    closes after each beat (so none is held idle, and none is shared with a forked job)."""
+
+    def __init__(self, *, name: str, interval: float) -> None:
+        super().__init__(name="heartbeat", daemon=True)
+        self.worker_name = name
+        self.interval = interval
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.started_at = timezone.now()
+        self.current_tracking_id = ""
+        self.failing = False
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            self.beat()
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    def beat(self) -> None:
+        try:
+            worker_heartbeat_record(
+                name=self.worker_name,
+                host=self.host,
+                pid=self.pid,
+                started_at=self.started_at,
+                current_tracking_id=self.current_tracking_id,
+            )
+        except DatabaseError as exc:
+            if not self.failing:  # once per outage, not every beat
+                logger.warning("Could not write the worker heartbeat: %s", exc)
+            self.failing = True
+        else:
+            if self.failing:
+                logger.info("The worker heartbeat is written again.")
+            self.failing = False
+        finally:
+            connection.close()
+
+    def working_on(self, tracking_id: str) -> None:
+        self.current_tracking_id = tracking_id
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self.join(timeout=self.interval + 5)
+        try:
+            worker_heartbeat_remove(name=self.worker_name)
+        except DatabaseError as exc:
+            logger.warning("Could not remove the worker heartbeat: %s", exc)
+        finally:
+            connection.close()
+
+
 class PrivacyWorker(Worker):
+    heartbeat_thread: Heartbeat | None = None
+
     def work(self, *args, **kwargs):
         kwargs["with_scheduler"] = True
         self.sweep_ensure_booked()
-        return super().work(*args, **kwargs)
+        if not kwargs.get("burst") and not (args and args[0]):
+            self.heartbeat_thread = Heartbeat(
+                name=self.name, interval=settings.PRIVACY_WORKER_HEARTBEAT_INTERVAL
+            )
+            self.heartbeat_thread.start()
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            if self.heartbeat_thread is not None:
+                self.heartbeat_thread.stop()
+                self.heartbeat_thread = None
+
+    def execute_job(self, job, queue):
+        beat = self.heartbeat_thread
+        if beat is not None and job.func_name == PROCESS_JOB and job.args:
+            beat.working_on(str(job.args[0]))
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            if beat is not None and beat.current_tracking_id:
+                beat.working_on("")
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Organization, ServiceAccountRole
-from accounts.services import SERVICE_ACCOUNT_NAME_MAX
+from accounts.service_accounts import SERVICE_ACCOUNT_NAME_MAX
 from projects.models import Project
 
 

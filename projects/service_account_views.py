@@ -23,7 +23,7 @@ from accounts.selectors import (
     service_account_get_in_organization,
     service_account_list,
 )
-from accounts.services import service_account_revoke as service_account_revoke_service
+from accounts.service_accounts import service_account_revoke as service_account_revoke_service
 from accounts.shown_once import secret_keep_for_display, secret_take_for_display
 from projects.errors import ProjectsError
 from projects.forms import ServiceAccountCreateForm

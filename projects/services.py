@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.actors import Actor
 from accounts.models import Organization, ServiceAccount, ServiceAccountRole
 from accounts.selectors import MANAGER_ROLES, membership_get
-from accounts.services import service_account_create
+from accounts.service_accounts import service_account_create
 from accounts.tokens import token_generate, token_hash, token_lookup, token_matches
 from projects.errors import NotAllowed, ProjectNameTaken, ServiceAccountProjectsInvalid
 from projects.models import Project, ServiceAccountProject
@@ -85,7 +85,12 @@ def service_account_create_with_grants(
         )
     with transaction.atomic():
         account, secret = service_account_create(
-            actor=actor, organization=organization, name=name, role=role, expires_at=expires_at
+            actor=actor,
+            organization=organization,
+            name=name,
+            role=role,
+            expires_at=expires_at,
+            project_ids=[project.id for project in projects],
         )
         ServiceAccountProject.objects.bulk_create(
             [

@@ -82,9 +82,9 @@ def identity_links_among(
             "distinct_id", "canonical_id", "kind", "created_at", "authenticated", "record__endpoint"
         )
     )
-    for distinct_id, canonical_id, kind, linked_at, authenticated, endpoint in rows.iterator(
-        chunk_size=2000
-    ):
+    # At most one row a subject (its link to its root): fetched at once, without a server-side
+    # cursor's DECLARE and stored copy of the result.
+    for distinct_id, canonical_id, kind, linked_at, authenticated, endpoint in rows:
         if canonical_id in subjects:
             yield SubjectLink(
                 distinct_id=distinct_id,
@@ -124,13 +124,11 @@ def ids_with_rows(
     found: set[str] = set()
     for chunk in in_chunks(distinct_ids):
         found.update(
-            events_of_ids(
+            _ids_with_events(
                 project_id=project_id,
                 distinct_ids=chunk,
                 snapshot_max_event_id=snapshot_max_event_id,
             )
-            .values_list("distinct_id", flat=True)
-            .distinct()
         )
         found.update(
             profiles_of_ids(project_id=project_id, distinct_ids=chunk).values_list(
@@ -151,6 +149,27 @@ def ids_with_rows(
         found.update(records.filter(distinct_id__in=chunk).values_list("distinct_id", flat=True))
         found.update(records.filter(canonical_id__in=chunk).values_list("canonical_id", flat=True))
     return found
+
+
+def _ids_with_events(
+    *, project_id: int, distinct_ids: Sequence[str], snapshot_max_event_id: int
+) -> list[str]:
+    if connection.vendor == "postgresql":
+        # One index probe per id that stops at its first event, where DISTINCT reads them all.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT s.distinct_id FROM unnest(%s::text[]) AS s(distinct_id) WHERE EXISTS ("
+                "SELECT 1 FROM projects_event e WHERE e.project_id = %s "
+                "AND e.distinct_id = s.distinct_id AND e.id <= %s)",
+                [list(distinct_ids), project_id, snapshot_max_event_id],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    events = events_of_ids(
+        project_id=project_id,
+        distinct_ids=distinct_ids,
+        snapshot_max_event_id=snapshot_max_event_id,
+    )
+    return list(events.values_list("distinct_id", flat=True).distinct())
 
 
 def events_of_ids_delete_batch(

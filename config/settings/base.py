@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.csp.SiteCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /healthz and /readyz: after the headers every answer carries, before the Host check.
+    "config.health.HealthProbeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,6 +116,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# Probes come over plain HTTP from the load balancer: never redirected to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -237,7 +242,8 @@ RQ_FAILED_JOB_TTL = 7 * 24 * 3600
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis, or this process's memory while Redis does not answer (issue 16).
+            "BACKEND": "config.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
         }
     }
@@ -251,8 +257,9 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "privacy@localhost")
-# Where the site is reached: emails sent by workers and the sweep link to pages under it.
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where the site is reached: emails sent by workers and the sweep link to pages under it. Unset,
+# each request's emails link to the site it was submitted through (config/site_url.py).
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -350,6 +357,9 @@ PRIVACY_JOB_TIMEOUT = env_int("PRIVACY_JOB_TIMEOUT", 3600)  # seconds RQ lets on
 PRIVACY_LEASE_SECONDS = env_int("PRIVACY_LEASE_SECONDS", 60)
 PRIVACY_RETRY_BACKOFF = [2, 4, 8]  # seconds before each automatic retry of a transient error
 PRIVACY_SWEEP_INTERVAL = env_int("PRIVACY_SWEEP_INTERVAL", 30)
+# Seconds between a worker's heartbeats (privacy_requests.worker): /readyz wants one within a
+# minute, and the pages warn when none came for two.
+PRIVACY_WORKER_HEARTBEAT_INTERVAL = env_int("PRIVACY_WORKER_HEARTBEAT_INTERVAL", 15)
 PRIVACY_PSEUDONYMIZE_AFTER_DAYS = 30
 # Subjects per processing step: each step commits and renews the lease.
 PRIVACY_DELETION_BATCH = env_int("PRIVACY_DELETION_BATCH", 5000)  # events per delete transaction

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.actors import Actor, staff_actor
 from privacy_requests.admin.display import plural
+from privacy_requests.deadlines import deadline_state
 from privacy_requests.errors import PrivacyRequestError
 from privacy_requests.models import (
     CANCELABLE_STATUSES,
@@ -85,13 +86,47 @@ class ExtendDeadlineForm(forms.Form):
         return reason
 
 
+class CancelRequestsForm(forms.Form):
+    reason = forms.CharField(
+        label="Why are they canceled?",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        max_length=2000,
+        error_messages={"required": "Say why the requests are canceled."},
+        help_text=(
+            "Canceling cannot be undone: nothing more is done for these requests, and the "
+            "requester is emailed. The reason goes into the audit trail."
+        ),
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why the requests are canceled.")
+        return reason
+
+
+def _with_overdue_confirmation(form_class: type[forms.Form]) -> type[forms.Form]:
+    """The extend form of a selection that holds an overdue request: the operator confirms."""
+
+    class ConfirmedForm(form_class):  # type: ignore[valid-type,misc]
+        confirm_overdue = forms.BooleanField(
+            label=(
+                "I understand that a deadline has already passed: extending now does not make "
+                "the late answer timely."
+            ),
+            error_messages={"required": "Confirm that you extend an overdue request."},
+        )
+
+    return ConfirmedForm
+
+
 def actions_available(privacy_request: PrivacyRequest) -> list[tuple[str, str]]:
     """The action buttons a request's page offers; the services still decide."""
     available = []
     if privacy_request.status == Status.FAILURE:
         available.append(("retry_failed", "Retry"))
     if privacy_request.status in CANCELABLE_STATUSES:
-        available.append(("cancel_requests", "Cancel"))
+        available.append(("cancel_requests", "Cancel…"))
         if (
             privacy_request.kind == RequestKind.DELETION
             and privacy_request.not_before > timezone.now()
@@ -134,18 +169,33 @@ def retry_failed(modeladmin, request, queryset):
 
 
 @admin.action(
-    description="Cancel the selected requests (PENDING or STAGING only)",
+    description="Cancel the selected requests (PENDING or STAGING only), with a reason",
     permissions=["operate"],
 )
 def cancel_requests(modeladmin, request, queryset):
-    privacy_requests_operate(
+    """Asks for confirmation and the reason on a page of its own, then cancels each request."""
+    form = CancelRequestsForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        reason = form.cleaned_data["reason"]
+        privacy_requests_operate(
+            request,
+            _selected(queryset),
+            operation=lambda pr, actor: privacy_request_cancel(
+                request=pr, actor=actor, reason=reason
+            ),
+            done="canceled",
+            not_done="not canceled",
+        )
+        return _back_to_request(request, queryset)
+    return _confirmation_page(
+        modeladmin,
         request,
-        _selected(queryset),
-        operation=lambda pr, actor: privacy_request_cancel(request=pr, actor=actor),
-        done="canceled",
-        not_done="not canceled",
+        queryset,
+        form=form,
+        action="cancel_requests",
+        title="Cancel requests",
+        template="cancel_requests.html",
     )
-    return _back_to_request(request, queryset)
 
 
 @admin.action(
@@ -168,8 +218,13 @@ def expedite_deletions(modeladmin, request, queryset):
     permissions=["operate"],
 )
 def extend_deadline(modeladmin, request, queryset):
-    """Asks for the reason on a page of its own, then extends each request."""
-    form = ExtendDeadlineForm(request.POST if "apply" in request.POST else None)
+    """Asks for the reason on a page of its own (and, when a selected request is overdue, a
+    confirmation), then extends each request."""
+    now = timezone.now()
+    selected = list(_selected(queryset))
+    overdue = [pr for pr in selected if deadline_state(pr, now=now) == "overdue"]
+    form_class = _with_overdue_confirmation(ExtendDeadlineForm) if overdue else ExtendDeadlineForm
+    form = form_class(request.POST if "apply" in request.POST else None)
     if form.is_bound and form.is_valid():
         reason = form.cleaned_data["reason"]
         privacy_requests_operate(
@@ -182,18 +237,36 @@ def extend_deadline(modeladmin, request, queryset):
             not_done="not extended",
         )
         return _back_to_request(request, queryset)
+    return _confirmation_page(
+        modeladmin,
+        request,
+        queryset,
+        form=form,
+        action="extend_deadline",
+        title="Extend the deadline",
+        template="extend_deadline.html",
+        overdue=overdue,
+    )
+
+
+def _confirmation_page(
+    modeladmin, request, queryset, *, form, action, title, template, overdue=()
+) -> TemplateResponse:
+    now = timezone.now()
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": "Extend the deadline",
+        "title": title,
         "subtitle": None,
         "opts": modeladmin.model._meta,
         "form": form,
-        "privacy_requests": list(_selected(queryset)),
+        "action": action,
+        "privacy_requests": [
+            (pr, deadline_state(pr, now=now) == "overdue") for pr in _selected(queryset)
+        ],
+        "overdue": list(overdue),
         "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         "return_to_request": request.POST.get(RETURN_TO_REQUEST, ""),
         "return_to_request_field": RETURN_TO_REQUEST,
         "media": modeladmin.media,
     }
-    return TemplateResponse(
-        request, "admin/privacy_requests/privacyrequest/extend_deadline.html", context
-    )
+    return TemplateResponse(request, f"admin/privacy_requests/privacyrequest/{template}", context)

@@ -9,12 +9,12 @@ import json
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince, timeuntil
 
 from accounts.actors import staff_actor
@@ -37,7 +37,14 @@ from privacy_requests.admin.display import (
 from privacy_requests.admin_links import queue_summary_links
 from privacy_requests.admin_selectors import privacy_requests_matching, urgency_ordering
 from privacy_requests.deadlines import deadline_state, due_soon_q, overdue_q
-from privacy_requests.models import AuditEntry, PrivacyRequest, RequestKind, Status
+from privacy_requests.models import (
+    AuditEntry,
+    PrivacyRequest,
+    RequestKind,
+    RequestSubject,
+    Status,
+)
+from privacy_requests.selectors import SUBJECTS_IN_LIST
 from privacy_requests.services import privacy_sweep
 
 # Subjects listed on a request's page; a request may have thousands (2,000 given, plus links).
@@ -64,6 +71,7 @@ class DeadlineFilter(admin.SimpleListFilter):
 class PrivacyRequestAdmin(DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "tracking_display",
+        "subject_display",
         "status_display",
         "kind",
         "compliance",
@@ -80,7 +88,7 @@ class PrivacyRequestAdmin(DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAd
     list_per_page = 100
     search_fields = ["tracking_id"]  # the search itself is get_search_results
     search_help_text = (
-        "A tracking id, or a distinct_id (exact and case-sensitive; also finds "
+        "The start of a tracking id, or a distinct_id (exact and case-sensitive; also finds "
         "requests whose subjects have since been pseudonymized)."
     )
     actions = [retry_failed, cancel_requests, expedite_deletions, extend_deadline]
@@ -158,6 +166,15 @@ class PrivacyRequestAdmin(DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAd
             super()
             .get_queryset(request)
             .annotate(given_ids=Count("subjects", filter=Q(subjects__linked=False)))
+            .prefetch_related(
+                Prefetch(
+                    "subjects",
+                    queryset=RequestSubject.objects.filter(
+                        linked=False, position__lt=SUBJECTS_IN_LIST
+                    ).order_by("position"),
+                    to_attr="first_given",
+                )
+            )
         )
 
     def get_ordering(self, request):
@@ -212,6 +229,27 @@ class PrivacyRequestAdmin(DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAd
     def tracking_display(self, obj):
         # The whole id is long; its first characters tell requests apart in a list.
         return format_html('<code title="{}">{}…</code>', obj.tracking_id, obj.tracking_id[:12])
+
+    @admin.display(description="subject")
+    def subject_display(self, obj):
+        """The first given ids and how many more; a pseudonymized request says so plainly
+        rather than showing HMACs as if they were ids."""
+        count = getattr(obj, "given_ids", 0) or 0
+        if obj.subjects_pseudonymized_at:
+            return format_html(
+                '<span class="back-office-muted">{} pseudonymized {}</span>',
+                plural(count, "id", "ids"),
+                short_when(obj.subjects_pseudonymized_at)[:10],
+            )
+        first = [subject.distinct_id for subject in getattr(obj, "first_given", [])]
+        if not first:
+            return "—"
+        more = count - len(first)
+        return format_html(
+            "{}{}",
+            format_html_join(", ", '<code class="back-office-id">{}</code>', ((i,) for i in first)),
+            format_html(' <span title="{} ids given">+{}</span>', count, more) if more > 0 else "",
+        )
 
     @admin.display(description="status", ordering="status")
     def status_display(self, obj):

@@ -14,7 +14,8 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.actors import Actor, service_account_actor
 from accounts.models import ServiceAccount
-from accounts.services import gdpr_token_verify, service_account_authenticate
+from accounts.service_accounts import service_account_authenticate
+from accounts.services import gdpr_token_verify
 
 # A Basic header longer than this holds no username (80) and secret (200) of ours.
 _MAX_BASIC_VALUE = 512

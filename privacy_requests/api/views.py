@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actors import Actor
+from config.site_url import submitting_site_url
 from privacy_requests.api import serializers
 from privacy_requests.api.authentication import (
     GdprTokenAuthentication,
@@ -133,6 +134,7 @@ class CreateView(GdprApiView):
                 compliance=body.get("compliance_type"),
                 disclosure=body.get("disclosure_type"),
                 distinct_ids=body.get("distinct_ids"),
+                site_url=submitting_site_url(request),
             )
 
         privacy_request, _ = privacy_request_submit_once(

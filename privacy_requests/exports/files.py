@@ -140,6 +140,14 @@ def export_files_purge_for_subjects(
     Storage errors propagate, so the caller's job retries; nothing is marked purged unless its
     file is gone.
     """
+    # The exports that still have a file, first: usually few or none, where matching the ids
+    # against the subjects of every export the project ever made grows with its history. (An
+    # export that records its file after this looks for deletions itself: it sees this one.)
+    candidates = list(
+        _unpurged_exports().filter(project_id=project_id).values_list("id", flat=True)
+    )
+    if not candidates:
+        return 0
     unique = list(dict.fromkeys(distinct_ids))
     request_ids: set[int] = set()
     for chunk in in_chunks(unique):
@@ -149,11 +157,10 @@ def export_files_purge_for_subjects(
             for distinct_id in chunk
         ]
         request_ids.update(
-            RequestSubject.objects.filter(
-                request__project_id=project_id,
-                request__kind=RequestKind.EXPORT,
-                distinct_id__in=keys,
-            ).values_list("request_id", flat=True)
+            RequestSubject.objects.filter(request_id__in=candidates, distinct_id__in=keys)
+            .order_by()
+            .values_list("request_id", flat=True)
+            .distinct()
         )
     purged = 0
     for id_chunk in in_chunks(sorted(request_ids)):

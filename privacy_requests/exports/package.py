@@ -29,27 +29,30 @@ def iso_utc(moment: datetime) -> str:
 
 
 class EntryWriter:
-    """An open entry of the package: takes text, keeps its sha256 and size."""
+    """An open entry of the package: takes text (or UTF-8 bytes), keeps its sha256 and size."""
 
     def __init__(self, stream: IO[bytes]):
         self._stream = stream
-        self._pending: list[str] = []
-        self._pending_chars = 0
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._sha256 = hashlib.sha256()
         self.size = 0
 
     def write(self, text: str) -> None:
-        self._pending.append(text)
-        self._pending_chars += len(text)
-        if self._pending_chars >= WRITE_BLOCK:
+        self.write_bytes(text.encode())
+
+    def write_bytes(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= WRITE_BLOCK:
             self.flush()
 
     def flush(self) -> None:
         if not self._pending:
             return
-        block = "".join(self._pending).encode()
+        block = b"".join(self._pending)
         self._pending.clear()
-        self._pending_chars = 0
+        self._pending_bytes = 0
         self._sha256.update(block)
         self.size += len(block)
         self._stream.write(block)

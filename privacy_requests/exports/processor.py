@@ -27,11 +27,9 @@ from privacy_requests.exports.files import (
     result_file_save,
 )
 from privacy_requests.exports.package import PackageWriter, iso_utc
+from privacy_requests.exports.progress import PHASE, Checkpoints, LineSink, Progress
 from privacy_requests.models import Disclosure, PrivacyRequest, Status
 
-PHASE = "export"
-# Events written between two checkpoints within one chunk of subjects.
-CHECKPOINT_ROWS = 20_000
 RESULT_CLEARED = {
     "result_file": "",
     "result_size": None,
@@ -49,7 +47,7 @@ def export_process(run: Run) -> dict:
         result_file_delete(run.progress.get("file", ""))
         result_file_delete(request.result_file)
     name = result_file_name(request, extension="zip")
-    progress = _Progress(run, file=name)
+    progress = Progress(run, file=name)
     progress.save(step="events", done=0)
     _result_record(run, **RESULT_CLEARED)
 
@@ -77,26 +75,6 @@ def export_process(run: Run) -> dict:
     return counts
 
 
-class _Progress:
-    def __init__(self, run: Run, *, file: str):
-        self.run = run
-        self.file = file
-        self.total = len(run.subject_ids)
-        self.rows = 0
-
-    def save(self, *, step: str, done: int) -> None:
-        self.run.checkpoint(
-            {
-                "phase": PHASE,
-                "step": step,
-                "done": done,
-                "total": self.total,
-                "rows": self.rows,
-                "file": self.file,
-            }
-        )
-
-
 def _result_record(run: Run, **changes) -> None:
     """Result fields change only while this run holds the lease."""
     if not transition(
@@ -113,7 +91,7 @@ def _file_sha256(spool: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _package_write(run: Run, spool: IO[bytes], progress: _Progress) -> dict:
+def _package_write(run: Run, spool: IO[bytes], progress: Progress) -> dict:
     request = run.request
     chunks = subject_chunks(run.subject_ids, settings.PRIVACY_SUBJECT_CHUNK)
     subjects = frozenset(run.subject_ids)
@@ -143,16 +121,14 @@ def _data_write(
     package: PackageWriter,
     chunks: list[list[str]],
     subjects: frozenset[str],
-    progress: _Progress,
+    progress: Progress,
 ) -> dict:
     done = 0
-    with package.entry("events.jsonl", large=True) as out:
+    with package.entry("events.jsonl", large=True) as out, Checkpoints(progress) as checkpoints:
         for chunk in chunks:
-            for line in records.event_lines(request, chunk):
-                out.write(line)
-                progress.rows += 1
-                if progress.rows % CHECKPOINT_ROWS == 0:
-                    progress.save(step="events", done=done)
+            sink = LineSink(out=out, progress=progress, checkpoints=checkpoints, done=done)
+            records.event_lines_write(request, chunk, sink)
+            checkpoints.wait()
             done += len(chunk)
             progress.save(step="events", done=done)
     events = progress.rows
@@ -186,7 +162,7 @@ def _data_write(
     }
 
 
-def _each(chunks, read, progress: _Progress, step: str):
+def _each(chunks, read, progress: Progress, step: str):
     """The records of every chunk in turn, with a checkpoint after each chunk."""
     done = 0
     for chunk in chunks:
@@ -200,7 +176,7 @@ def _categories_write(
     package: PackageWriter,
     chunks: list[list[str]],
     subjects: frozenset[str],
-    progress: _Progress,
+    progress: Progress,
 ) -> dict:
     categories = records.Categories()
     done = 0
@@ -228,7 +204,7 @@ def _sources_write(
     package: PackageWriter,
     chunks: list[list[str]],
     subjects: frozenset[str],
-    progress: _Progress,
+    progress: Progress,
 ) -> dict:
     sources = records.Sources()
     done = 0

@@ -1,28 +1,35 @@
 """What an export package holds, read from the end-user data store in Mixpanel's export shapes.
 
-Every reader takes one chunk of the subject set and streams its rows from the database
-(`.iterator()`: a server-side cursor on PostgreSQL), so memory does not grow with the export.
+Every reader takes one chunk of the subject set and streams its rows from the database (events
+with COPY on PostgreSQL, link records with `.iterator()`), so memory does not grow with the
+export; profiles and identity links, at most one a subject, are fetched a chunk at once.
 Chunks are contiguous in code-point order of distinct_id and the database orders by the same
 (the "C" collation on PostgreSQL, SQLite's default), so a whole file is sorted by distinct_id.
 """
 
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from django.db import NotSupportedError, connection
 from django.db.models import Count, F, Func, Max, Min, TextField
 from django.db.models.functions import Collate
 
-from privacy_requests.engine.subjects import subject_events
+from privacy_requests.engine.run import snapshot_of
+from privacy_requests.engine.subjects import event_window, subject_events
 from privacy_requests.exports.package import iso_utc, json_text
 from privacy_requests.models import PrivacyRequest
 from projects.models import EVENT_COLUMN_PROPERTIES
 from projects.store import identity_links_among, link_records_among, profiles_of_ids
+
+
+class LineOut(Protocol):
+    def write(self, line: bytes, /) -> object: ...
+
 
 # Rows fetched from the cursor at a time.
 FETCH_ROWS = 2000
@@ -75,69 +82,75 @@ def event_line(
     return head + ',"$stored_properties":' + rest + "}}\n"
 
 
-# The line `event_line` makes, made by PostgreSQL; the capitalized names stand for columns.
-_EVENT_LINE_SQL = """(
-    '{"event":' || to_json(NAME)::text
-    || ',"properties":{"time":' || floor(extract(epoch FROM TIME))::bigint
-    || ',"distinct_id":' || to_json(DISTINCT_ID)::text
-    || ',"$insert_id":' || to_json(INSERT_ID)::text
-    || CASE WHEN REST = '{}' THEN '}}'
-            WHEN left(REST, 1) = '{' THEN ',' || substr(REST, 2) || '}'
-            ELSE ',"$stored_properties":' || REST || '}}' END
-)"""
-_EVENT_LINE_COLUMNS = re.compile(r"\b(NAME|TIME|DISTINCT_ID|INSERT_ID|REST)\b")
+# The line `event_line` makes, made by PostgreSQL from one event `e` and its stored properties
+# as text without the keys its columns hold (`r.rest`: computed once, in a LATERAL subquery that
+# OFFSET 0 keeps the planner from inlining, where the CASE would compute it three times).
+_EVENT_LINES_SQL = """
+    SELECT '{"event":' || to_json(e.name)::text
+        || ',"properties":{"time":' || floor(extract(epoch FROM e.time))::bigint
+        || ',"distinct_id":' || to_json(e.distinct_id)::text
+        || ',"$insert_id":' || to_json(e.insert_id)::text
+        || CASE WHEN r.rest = '{}' THEN '}}'
+                WHEN left(r.rest, 1) = '{' THEN ',' || substr(r.rest, 2) || '}'
+                ELSE ',"$stored_properties":' || r.rest || '}}' END
+    FROM projects_event e
+    CROSS JOIN LATERAL (SELECT (e.properties - %s::text[])::text AS rest OFFSET 0) r
+    WHERE e.project_id = %s AND e.distinct_id = ANY(%s::text[]) AND e.id <= %s {window}
+    ORDER BY e.distinct_id COLLATE "C", e.time, e.id
+"""
 
 
-class EventLineText(Func):
-    """PostgreSQL: the whole events.jsonl line of an event, made by the server (the same text
-    `event_line` makes, to the JSON escaping of control characters)."""
-
-    output_field = TextField()
-
-    def __init__(self):
-        super().__init__(
-            F("name"),
-            F("time"),
-            F("distinct_id"),
-            F("insert_id"),
-            StoredPropertiesText("properties"),
-        )
-
-    def as_sql(self, compiler, connection, *args, **extra_context):
-        raise NotSupportedError("EventLineText is PostgreSQL only.")
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        compiled = dict(
-            zip(
-                ("NAME", "TIME", "DISTINCT_ID", "INSERT_ID", "REST"),
-                (compiler.compile(expression) for expression in self.source_expressions),
-                strict=True,
-            )
-        )
-        params: list = []
-
-        def column(match: re.Match) -> str:
-            sql, sql_params = compiled[match.group(1)]
-            params.extend(sql_params)  # in the order the SQL uses them
-            return sql
-
-        return _EVENT_LINE_COLUMNS.sub(column, _EVENT_LINE_SQL), params
-
-
-def event_lines(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[str]:
-    events = subject_events(request, chunk).order_by(_by_distinct_id(), "time", "id")
+def event_lines_write(request: PrivacyRequest, chunk: Sequence[str], out: LineOut) -> None:
+    """Writes the events.jsonl lines of one chunk of subjects to `out`, in order, one `write`
+    a line, each UTF-8 with its newline."""
     if connection.vendor == "postgresql":
-        # The server formats each line: no decoding and encoding of rows in Python.
-        for (line,) in events.values_list(EventLineText()).iterator(chunk_size=FETCH_ROWS):
-            yield line + "\n"
+        window = event_window(request)
+        event_lines_copy(
+            project_id=request.project_id,
+            distinct_ids=chunk,
+            snapshot_max_event_id=snapshot_of(request),
+            window=window,
+            out=out,
+        )
         return
+    events = subject_events(request, chunk).order_by(_by_distinct_id(), "time", "id")
     rows = events.values_list(
         "distinct_id", "name", "time", "insert_id", StoredPropertiesText("properties")
     )
     for distinct_id, name, time, insert_id, rest in rows.iterator(chunk_size=FETCH_ROWS):
-        yield event_line(
+        line = event_line(
             distinct_id=distinct_id, name=name, time=time, insert_id=insert_id, rest=rest
         )
+        out.write(line.encode())
+
+
+def event_lines_copy(
+    *,
+    project_id: int,
+    distinct_ids: Sequence[str],
+    snapshot_max_event_id: int,
+    window: tuple[datetime, datetime] | None,
+    out: LineOut,
+) -> None:
+    """PostgreSQL: the server formats each line and streams them with COPY, which needs no
+    cursor (a WITH HOLD cursor outside a transaction makes the server store the whole result
+    before the first fetch) and no decoding and encoding of rows in Python.
+
+    COPY's text format ends each row with a newline and escapes a backslash as two, and
+    otherwise only control characters, which JSON text never holds raw (to_json and jsonb
+    escape them). libpq hands over one row at a time, so a row is never cut between the two
+    characters of an escaped backslash."""
+    params: list = [list(EVENT_COLUMN_PROPERTIES), project_id, list(distinct_ids)]
+    params.append(snapshot_max_event_id)
+    sql = _EVENT_LINES_SQL.replace(
+        "{window}", "AND e.time >= %s AND e.time <= %s" if window else ""
+    )
+    if window:
+        params += list(window)
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
+            for row in copy:
+                out.write(bytes(row).replace(b"\\\\", b"\\"))
 
 
 def profile_records(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[dict]:
@@ -147,7 +160,9 @@ def profile_records(request: PrivacyRequest, chunk: Sequence[str]) -> Iterator[d
         .order_by(_by_distinct_id())
         .values_list("distinct_id", "properties")
     )
-    for distinct_id, properties in rows.iterator(chunk_size=FETCH_ROWS):
+    # At most one a subject, so a chunk's are fetched at once: a server-side cursor costs a
+    # DECLARE and a stored copy of the result for these few rows.
+    for distinct_id, properties in rows:
         yield {"$distinct_id": distinct_id, "$properties": properties}
 
 

@@ -85,7 +85,9 @@ def request_draft_decide(
     return True
 
 
-def request_draft_confirm(*, draft: RequestDraft, actor: Actor) -> PrivacyRequest:
+def request_draft_confirm(
+    *, draft: RequestDraft, actor: Actor, site_url: str = ""
+) -> PrivacyRequest:
     """Submits the draft's request with its decisions and consumes the draft; raises DraftGone
     when another request (a second click) consumed it first, or it expired meanwhile. The
     decisions are stored (and audited) in the submitting transaction, so the job, enqueued
@@ -100,6 +102,7 @@ def request_draft_confirm(*, draft: RequestDraft, actor: Actor) -> PrivacyReques
             compliance=locked.compliance,
             disclosure=locked.disclosure or None,
             distinct_ids=locked.distinct_ids,
+            site_url=site_url,
         )
         if locked.left_out or locked.included:
             privacy_request_subjects_decide(

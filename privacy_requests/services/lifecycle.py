@@ -30,7 +30,11 @@ def _current_status(request: PrivacyRequest) -> str:
     return PrivacyRequest.objects.values_list("status", flat=True).get(id=request.id)
 
 
-def privacy_request_cancel(*, request: PrivacyRequest, actor: Actor) -> PrivacyRequest:
+def privacy_request_cancel(
+    *, request: PrivacyRequest, actor: Actor, reason: str = ""
+) -> PrivacyRequest:
+    """Cancels a PENDING or STAGING request; `reason` (the back office requires one) goes into
+    the audit entry."""
     actor_require(actor=actor, project=request.project)
     now = timezone.now()
     with transaction.atomic():
@@ -53,7 +57,7 @@ def privacy_request_cancel(*, request: PrivacyRequest, actor: Actor) -> PrivacyR
             actor=actor.text,
             action=AuditAction.CANCELED,
             request=request,
-            detail={},
+            detail={"reason": reason.strip()} if reason.strip() else {},
         )
         tracking_id = request.tracking_id
         transaction.on_commit(

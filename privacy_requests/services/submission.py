@@ -21,11 +21,11 @@ from privacy_requests.models import (
     Disclosure,
     PrivacyRequest,
     RequestKind,
-    RequestSubject,
 )
 from privacy_requests.permissions import actor_require
 from privacy_requests.selectors import deletion_conflicts_find
 from privacy_requests.services.queueing import privacy_request_enqueue
+from privacy_requests.services.subject_rows import request_subjects_add
 from projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ def privacy_request_submit(
     distinct_ids: object,
     disclosure: object = None,
     received_at: datetime | None = None,
+    site_url: str = "",
 ) -> PrivacyRequest:
     actor_require(actor=actor, project=project)
     kind = choice_parse(kind, RequestKind, field="kind")
@@ -139,8 +140,11 @@ def privacy_request_submit(
 
     with transaction.atomic():
         if kind == RequestKind.DELETION:
-            # The per-project lock of DESIGN section 5.5.
-            list(Project.objects.select_for_update().filter(id=project.id).values("id"))
+            # The per-project lock of DESIGN section 5.5. FOR NO KEY UPDATE: it serializes
+            # deletion submissions without blocking the key-share lock that any commit of a
+            # row referencing the project takes (an export's request, ingested events); FOR
+            # UPDATE deadlocked with an export that held the audit chain (issue 16, chaos).
+            list(Project.objects.select_for_update(no_key=True).filter(id=project.id).values("id"))
             _conflicts_check(project=project, distinct_ids=ids)
         request = PrivacyRequest.objects.create(
             organization_id=project.organization_id,
@@ -154,14 +158,9 @@ def privacy_request_submit(
             received_at=received_at,
             due_at=due_at_for(compliance=compliance, received_at=received_at),
             not_before=not_before,
+            site_url=site_url,
         )
-        RequestSubject.objects.bulk_create(
-            [
-                RequestSubject(request=request, distinct_id=distinct_id, position=position)
-                for position, distinct_id in enumerate(ids)
-            ],
-            batch_size=1000,
-        )
+        request_subjects_add(request_id=request.id, distinct_ids=ids, start=0, linked=False)
         audit_append(
             organization_id=request.organization_id,
             actor=actor.text,

@@ -155,6 +155,15 @@ class PreviewForm(forms.Form):
 
 
 class RequestFilterForm(forms.Form):
+    # Not stripped: a distinct_id's spaces are part of it (the selector strips for the
+    # tracking id prefix).
+    search = forms.CharField(
+        label="distinct_id or tracking id",
+        required=False,
+        strip=False,
+        max_length=255,
+        help_text="An end user's id exactly as given, or the start of a tracking id.",
+    )
     project = forms.ModelChoiceField(
         label="Project", queryset=None, required=False, empty_label="All projects"
     )

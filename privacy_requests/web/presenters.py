@@ -75,6 +75,30 @@ def progress_text(request: PrivacyRequest) -> str:
     return "Canceled"
 
 
+def failure_cause(error: str) -> str:
+    """Why it stopped, in words a customer can read, from the technical reason the worker recorded
+    (which only the back office shows: it may hold exception text and server paths)."""
+    if error.startswith("Processing took longer"):
+        return "because it took longer than a request may run"
+    if "ResultStorageError" in error:
+        return "because its file could not be saved"
+    if error.startswith("Gave up after"):
+        return "because a service it needs (the database or the file storage) kept failing"
+    return "because of an error on our side"
+
+
+def failure_sentences(request: PrivacyRequest) -> list[str]:
+    """The customer's explanation of a FAILURE: what failed, that it can be retried (passing
+    faults were already retried by the worker), and the tracking id to quote."""
+    kind = request.get_kind_display().lower()
+    cause = failure_cause(request.error or "")
+    return [
+        f"This {kind} stopped before it finished, {cause}.",
+        "Passing faults were already retried automatically. You can retry it; if it stops "
+        f"again, contact support and quote the tracking id {request.tracking_id}.",
+    ]
+
+
 def request_status_payload(request: PrivacyRequest) -> dict:
     """What the pages' script polls: enough to update the status and progress in place."""
     return {
@@ -167,9 +191,12 @@ def audit_detail_summary(entry: AuditEntry) -> str:
         return text
     if action == AuditAction.DELETED:
         return _counts_text(detail.get("counts") or detail.get("rows_removed") or {})
-    if action in (AuditAction.FAILED, AuditAction.RETRIED):
-        error = detail.get("error") or detail.get("previous_error") or ""
-        return f"reason: {error}" if error else ""
+    if action == AuditAction.FAILED:
+        # The recorded reason is technical (exception text, server paths): back office only.
+        cause = failure_cause(detail.get("error") or "")
+        return f"stopped {cause}"
+    if action == AuditAction.RETRIED:
+        return "run again on the same tracking id"
     if action == AuditAction.EXTENDED:
         return f"new due date {str(detail.get('due_at', ''))[:10]}: {detail.get('reason', '')}"
     if action == AuditAction.DOWNLOADED:

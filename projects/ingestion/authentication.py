@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 
 from accounts.models import ServiceAccount
-from accounts.services import service_account_authenticate
+from accounts.service_accounts import service_account_authenticate
 from accounts.tokens import token_lookup
 from projects.models import Project
 from projects.selectors import project_get_for_service_account

@@ -67,6 +67,11 @@
           var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(region.id);
           if (!fresh) { throw new Error("no live region"); }
           region.replaceWith(fresh);
+          // The flash messages told of the state just left ("Export requested"): a green one
+          // must not stay above a failure.
+          Array.prototype.forEach.call(document.querySelectorAll("main > .messages"), function (list) {
+            list.remove();
+          });
           if (fresh.hasAttribute("data-poll-url")) { watchDetail(fresh); }
         });
     }
@@ -81,7 +86,8 @@
     later(poll);
   }
 
-  /* The list: the status and progress cells of unfinished requests on this page. */
+  /* The list: the status and progress cells of unfinished requests on this page; when one
+   * finishes, the list is replaced by a fresh copy (its download link, its subject). */
   function watchList(container) {
     var base = container.getAttribute("data-poll-url").split("?")[0];
     var pending = {};
@@ -92,17 +98,37 @@
       }
     });
 
+    function refreshList() {
+      return fetch(window.location.href, {credentials: "same-origin"})
+        .then(function (response) {
+          if (!response.ok) { throw new Error("status " + response.status); }
+          return response.text();
+        })
+        .then(function (html) {
+          var page = new DOMParser().parseFromString(html, "text/html");
+          var fresh = page.querySelector(".table-wrap");
+          if (!fresh) { throw new Error("no list"); }
+          container.replaceWith(fresh);
+          if (fresh.hasAttribute("data-poll-url")) { watchList(fresh); }
+        });
+    }
+
     function poll() {
       var ids = Object.keys(pending);
       if (!ids.length) { return; }
       var query = ids.map(function (id) { return "t=" + encodeURIComponent(id); }).join("&");
       getJson(base + "?" + query).then(function (data) {
+        var finished = false;
         data.requests.forEach(function (item) {
           var row = pending[item.tracking_id];
           if (!row) { return; }
           setStatus(row, item);
-          if (!item.live) { delete pending[item.tracking_id]; }
+          if (!item.live) {
+            delete pending[item.tracking_id];
+            finished = true;
+          }
         });
+        if (finished) { return refreshList(); }
         later(poll);
       }).catch(retry(poll));
     }

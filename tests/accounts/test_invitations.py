@@ -266,6 +266,10 @@ def test_an_existing_user_accepts_signed_in_and_the_change_is_audited(
     assert invitation.accepted_by == alice and invitation.accepted_at is not None
     assert chain(organization) == [
         (
+            f"web:{owner.email}",
+            {"invitation_id": invitation.id, "email": alice.email, "role": "admin"},
+        ),
+        (
             f"web:{alice.email}",
             {
                 "user_id": alice.id,
@@ -275,7 +279,7 @@ def test_an_existing_user_accepts_signed_in_and_the_change_is_audited(
                 "invitation_id": invitation.id,
                 "invited_by": f"web:{owner.email}",
             },
-        )
+        ),
     ]
     assert audit_verify(organization_id=organization.id) is None
 

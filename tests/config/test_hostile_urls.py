@@ -16,6 +16,8 @@ from http import HTTPStatus
 from urllib.parse import quote
 
 import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -27,7 +29,7 @@ from accounts.models import Membership, Role
 from privacy_requests.models import RequestKind
 from privacy_requests.services import privacy_request_submit
 from privacy_requests.services.drafts import request_draft_create
-from tests.admin_support import sign_in_with_mfa, staff_user
+from tests.admin_support import TOTP_SECRET, sign_in_with_mfa, staff_user
 from tests.factories import MembershipFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -216,6 +218,9 @@ def test_no_back_office_url_answers_5xx_to_hostile_values_as_staff(world):
     operator = staff_user()
 
     def sign_in():
+        # A POST of the walk may have deleted the operator's authenticator: give them one again.
+        if not Authenticator.objects.filter(user=operator, type=Authenticator.Type.TOTP).exists():
+            TOTP.activate(operator, TOTP_SECRET)
         sign_in_with_mfa(client, operator)
 
     sign_in()

@@ -242,6 +242,46 @@ def redis_server(spawn, free_port, tmp_path) -> RedisServer:
     return server
 
 
+@pytest.fixture
+def site_env(database_url, redis_server, tmp_path) -> dict[str, str]:
+    """The local settings with DEBUG off, the test database and Redis, exports on local disk,
+    no MFA for the back office, generous API limits, no sweep booked by the workers."""
+    (tmp_path / "media").mkdir()
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DEBUG="0",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_server.url,
+        VAR_DIR=str(tmp_path / "var"),
+        MEDIA_ROOT=str(tmp_path / "media"),
+        PRIVACY_STORAGE="local",
+        PRIVACY_SWEEP_INTERVAL="3600",
+        PRIVACY_ADMIN_REQUIRE_MFA="0",
+        PRIVACY_API_RATE_CREATE="100/min",
+        PRIVACY_API_RATE_READ="100/min",
+        EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def gunicorn_site(site_env, spawn):
+    """gunicorn (one worker process) on site_env; returns its base URL and process."""
+    port = unused_port()  # not free_port: the test's redis-server holds that one
+    base_url = f"http://127.0.0.1:{port}"
+    server = spawn(
+        env={**site_env, "SITE_URL": base_url},
+        command=[
+            sys.executable, "-m", "gunicorn", "config.wsgi:application",
+            "--workers", "1", "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "2",
+        ],
+    )  # fmt: skip
+    server.wait_for_http(f"{base_url}/healthz", timeout=30)
+    return base_url, server
+
+
 # The day's first sweep also writes the audit checkpoint (DESIGN section 3) into private
 # storage; tests about requeueing and result files set it aside.
 CHECKPOINT_CLAUSE = re.compile(

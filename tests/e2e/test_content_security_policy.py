@@ -61,7 +61,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 # Pages that are no HTML page of ours: JSON, files, redirects that only act.
 NOT_PAGES = re.compile(
-    r"^(api/(app|requests|schema|2\.0|query)|healthz|downloads/|accounts/logout/|"
+    r"^(api/(app|requests|schema|2\.0|query)|healthz|readyz|downloads/|accounts/logout/|"
     r".*/status/$|.*stats\.json|accounts/2fa/recovery-codes/download/)"
 )
 

@@ -148,6 +148,14 @@ def test_runlocal_serves_the_demo_with_a_worker_and_stops_cleanly_on_ctrl_c(
     assert job.return_value() == "pong"
     connection.close()
 
+    # The worker's heartbeat makes the site ready (database, Redis, a worker seen).
+    deadline = time.monotonic() + 30
+    ready_probe = http.get(base_url + "readyz")
+    while ready_probe.status != HTTPStatus.OK and time.monotonic() < deadline:
+        time.sleep(0.5)
+        ready_probe = http.get(base_url + "readyz")
+    assert ready_probe.status == HTTPStatus.OK, ready_probe.text
+
     children = children_of(runlocal.pid)
     assert len(children) >= 3, children  # Redis server, worker, web server
     os.kill(runlocal.pid, signal.SIGINT)

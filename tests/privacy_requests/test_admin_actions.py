@@ -132,7 +132,11 @@ def test_cancel_revokes_pending_and_staging_requests_only(staff_client, staff, m
     started_too = make(status=Status.STARTED, distinct_ids=["dave"])
 
     response = post_action(
-        staff_client, "cancel_requests", [pending, staging, started, started_too]
+        staff_client,
+        "cancel_requests",
+        [pending, staging, started, started_too],
+        apply="1",
+        reason="The customer withdrew the request by phone.",
     )
 
     ids = sorted(
@@ -155,6 +159,9 @@ def test_cancel_revokes_pending_and_staging_requests_only(staff_client, staff, m
         assert canceled.status == Status.REVOKED
         assert canceled.canceled_by == f"staff:{staff.email}"
         assert audit_actions(request)[-1] == ("canceled", f"staff:{staff.email}")
+        assert AuditEntry.objects.get(request=request, action="canceled").detail == {
+            "reason": "The customer withdrew the request by phone."
+        }
     for request in (started, started_too):
         assert reload(request).status == Status.STARTED
         assert len(audit_actions(request)) == 1
@@ -236,6 +243,8 @@ def test_extend_moves_the_deadline_once_with_the_reason_audited(staff_client, st
                 "apply": "1",
                 "_selected_action": [r.pk for r in requests],
                 "reason": "Complex request: 40 linked ids across three products.",
+                # Received in January: overdue by now, so the operator confirms.
+                "confirm_overdue": "on",
             },
         )
 
@@ -284,7 +293,13 @@ def test_an_action_from_a_requests_page_returns_to_it(staff_client, make):
 
     response = staff_client.post(
         CHANGELIST,
-        {"action": "cancel_requests", "_selected_action": [request.pk], "_return_to_request": "1"},
+        {
+            "action": "cancel_requests",
+            "_selected_action": [request.pk],
+            "_return_to_request": "1",
+            "apply": "1",
+            "reason": "Duplicate of an earlier request.",
+        },
     )
 
     assert response["Location"] == page
@@ -294,7 +309,7 @@ def test_an_action_from_a_requests_page_returns_to_it(staff_client, make):
 def test_refusals_name_at_most_ten_tracking_ids(staff_client, make):
     done = [make(status=Status.SUCCESS, distinct_ids=[f"user{n}"]) for n in range(12)]
 
-    response = post_action(staff_client, "cancel_requests", done)
+    response = post_action(staff_client, "cancel_requests", done, apply="1", reason="Mistake.")
 
     ((level, text),) = messages_of(response)
     assert level == "error"

@@ -40,7 +40,8 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.actors import OPERATOR, Actor
 from accounts.models import GdprToken, Role
-from accounts.services import gdpr_token_reset, service_account_revoke
+from accounts.service_accounts import service_account_revoke
+from accounts.services import gdpr_token_reset
 from privacy_requests.models import PrivacyRequest, Status
 from privacy_requests.selectors import privacy_request_reached_ids
 from privacy_requests.services import privacy_request_submit

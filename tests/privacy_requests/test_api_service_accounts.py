@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from accounts.actors import OPERATOR
 from accounts.models import Role, ServiceAccount, User
-from accounts.services import gdpr_token_reset, service_account_revoke
+from accounts.service_accounts import service_account_revoke
+from accounts.services import gdpr_token_reset
 from privacy_requests.api.throttling import CreateRateThrottle
 from privacy_requests.models import AuditEntry, PrivacyRequest, Status
 from projects.services import project_create
@@ -85,7 +86,8 @@ def test_an_admin_service_account_submits_follows_and_cancels(call, project, adm
     assert canceled.status_code == HTTPStatus.NO_CONTENT
     request.refresh_from_db()
     assert (request.status, request.canceled_by) == (Status.REVOKED, actor)
-    assert list(AuditEntry.objects.order_by("seq").values_list("action", "actor")) == [
+    entries = AuditEntry.objects.filter(request__isnull=False).order_by("seq")
+    assert list(entries.values_list("action", "actor")) == [
         ("submitted", actor),
         ("canceled", actor),
     ]

@@ -1,5 +1,6 @@
 """Export packages: what they hold (DESIGN section 5.2)."""
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -593,10 +594,13 @@ def test_a_package_read_by_an_api_client_with_a_password(people, submit):
     reason="the server-made lines are PostgreSQL's; SQLite uses the Python lines",
 )
 def test_the_lines_postgresql_makes_are_the_lines_python_makes(project):
+    from django.db.models import F
+    from django.db.models.functions import Collate
+
     from privacy_requests.exports.records import (
-        EventLineText,
         StoredPropertiesText,
         event_line,
+        event_lines_copy,
     )
 
     tricky = [
@@ -616,9 +620,18 @@ def test_the_lines_postgresql_makes_are_the_lines_python_makes(project):
             at=datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC) + timedelta(days=n * 999),
             properties={} if n % 2 else {"s": text, "list": [1, {"b": None}], "time": 1},
         )
-    rows = Event.objects.filter(project=project).order_by("id")
+    rows = Event.objects.filter(project=project).order_by(Collate(F("distinct_id"), "C"), "time")
+    # As the export streams them: COPY's text format, its escapes undone.
+    copied = io.BytesIO()
+    event_lines_copy(
+        project_id=project.id,
+        distinct_ids=[*tricky[:-1], "plain"],
+        snapshot_max_event_id=max(e.id for e in rows),
+        window=None,
+        out=copied,
+    )
 
-    made_by_server = list(rows.values_list(EventLineText(), flat=True))
+    made_by_server = copied.getvalue().decode().split("\n")[:-1]  # not splitlines: U+2028
     made_by_python = [
         event_line(
             distinct_id=distinct_id, name=name, time=time, insert_id=insert_id, rest=rest
@@ -628,7 +641,9 @@ def test_the_lines_postgresql_makes_are_the_lines_python_makes(project):
         )
     ]
 
+    assert len(made_by_server) == 6
     assert made_by_server == made_by_python
+    made_by_server = [line for line in made_by_server if '"$insert_id":"i-0"' in line]
     assert json.loads(made_by_server[0])["properties"] == {
         "time": -1,
         "distinct_id": tricky[0],
@@ -636,3 +651,40 @@ def test_the_lines_postgresql_makes_are_the_lines_python_makes(project):
         "s": tricky[0],
         "list": [1, {"b": None}],
     }
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="on PostgreSQL the events stream through COPY, and checkpoints take a thread",
+)
+@pytest.mark.django_db(transaction=True)
+def test_an_export_checkpoints_on_a_connection_of_its_own_while_its_events_stream(
+    project, submit, monkeypatch
+):
+    import threading
+
+    from privacy_requests.engine.run import Run
+
+    monkeypatch.setattr("privacy_requests.exports.progress.CHECKPOINT_ROWS", 2)
+    for n in range(5):
+        event(project, "alice", insert_id=f"e-{n}", at=T0 + timedelta(minutes=n))
+    saved = []
+    checkpoint = Run.checkpoint
+
+    def spied(run, progress):
+        saved.append((threading.current_thread() is threading.main_thread(), progress["rows"]))
+        checkpoint(run, progress)
+
+    monkeypatch.setattr(Run, "checkpoint", spied)
+
+    request = submit(distinct_ids=["alice"], run=True)
+
+    final = reload(request)
+    assert final.status == Status.SUCCESS
+    assert final.counts["events"] == 5
+    assert [e["properties"]["$insert_id"] for e in events_of(package_of(final))] == [
+        f"e-{n}" for n in range(5)
+    ]
+    # Mid-COPY, on the thread: after the 2nd and the 4th line; the rest here, between steps.
+    assert [rows for here, rows in saved if not here] == [2, 4]
+    assert all(rows == 5 for here, rows in saved[-3:] if here)

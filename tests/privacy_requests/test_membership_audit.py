@@ -21,12 +21,15 @@ from django.urls import reverse
 
 from accounts import membership_changes
 from accounts.actors import Actor
-from accounts.errors import LastOwner, NotAllowed
+from accounts.errors import LastOwner, NotAllowed, ServiceAccountRevoked
+from accounts.invitations import invitation_create, invitation_revoke
 from accounts.models import Invitation, Membership, Role
+from accounts.service_accounts import service_account_create, service_account_revoke
 from accounts.services import membership_change_role, membership_remove, membership_set
 from privacy_requests.audit import audit_verify
 from privacy_requests.models import AuditEntry
 from privacy_requests.services import memberships as membership_audit
+from projects.services import service_account_create_with_grants
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +57,14 @@ def test_the_members_page_audits_adding_changing_and_removing(client, organizati
         {"email": "Carol@Example.com", "role": "member"},
     )
     link = re.search(r"http://testserver(/invitations/\S+/)", mail.outbox[0].body).group(1)
-    assert chain(organization) == []  # an invitation changes no membership
+    sent = Invitation.objects.get()
+    assert chain(organization) == [  # an invitation changes no membership, and is recorded
+        (
+            f"web:{owner.email}",
+            "invitation_sent",
+            {"invitation_id": sent.id, "email": "carol@example.com", "role": "member"},
+        )
+    ]
     carol_client = Client()
     carol_client.force_login(carol_user)
     accepted = carol_client.post(link)
@@ -67,7 +77,7 @@ def test_the_members_page_audits_adding_changing_and_removing(client, organizati
     statuses = [invited.status_code, accepted.status_code, promoted.status_code]
     assert statuses + [removed.status_code] == [HTTPStatus.FOUND] * 4
     invitation = Invitation.objects.get()
-    assert chain(organization) == [
+    assert chain(organization)[1:] == [
         (
             "web:carol@example.com",
             "membership_changed",
@@ -228,3 +238,86 @@ def test_staff_never_change_their_own_membership(organization, staff_actor):
     assert Membership.objects.get(id=own.id).role == Role.MEMBER
     assert Membership.objects.filter(user=staff_actor.user).count() == 1
     assert not AuditEntry.objects.exists()
+
+
+def test_invitations_sent_replaced_and_withdrawn_are_audited(organization, owner):
+    actor = Actor(user=owner, via="web")
+    first, _ = invitation_create(
+        actor=actor, organization=organization, email="dan@example.com", role="member"
+    )
+    second, _ = invitation_create(
+        actor=actor, organization=organization, email="dan@example.com", role="admin"
+    )
+    invitation_revoke(actor=actor, invitation=second)
+
+    assert chain(organization) == [
+        (
+            f"web:{owner.email}",
+            "invitation_sent",
+            {"invitation_id": first.id, "email": "dan@example.com", "role": "member"},
+        ),
+        (
+            f"web:{owner.email}",
+            "invitation_sent",
+            {
+                "invitation_id": second.id,
+                "email": "dan@example.com",
+                "role": "admin",
+                "replaced": 1,
+            },
+        ),
+        (
+            f"web:{owner.email}",
+            "invitation_withdrawn",
+            {"invitation_id": second.id, "email": "dan@example.com", "role": "admin"},
+        ),
+    ]
+    assert audit_verify(organization_id=organization.id) is None
+
+
+def test_service_accounts_created_and_revoked_are_audited(organization, owner, project):
+    actor = Actor(user=owner, via="web")
+    account, secret = service_account_create_with_grants(
+        actor=actor, organization=organization, name="Privacy bot", role="admin", projects=[project]
+    )
+    service_account_revoke(actor=actor, service_account=account)
+
+    described = {
+        "service_account_id": account.id,
+        "username": account.username,
+        "name": "Privacy bot",
+        "role": "admin",
+    }
+    assert chain(organization) == [
+        (
+            f"web:{owner.email}",
+            "service_account_created",
+            {**described, "project_ids": [project.id]},
+        ),
+        (f"web:{owner.email}", "service_account_revoked", described),
+    ]
+    assert secret not in str(chain(organization))
+    assert audit_verify(organization_id=organization.id) is None
+
+
+def test_a_refused_revocation_or_withdrawal_writes_no_entry(organization, owner, member):
+    owner_actor = Actor(user=owner, via="web")
+    account, _ = service_account_create(
+        actor=owner_actor, organization=organization, name="Bot", role="member"
+    )
+    invitation, _ = invitation_create(
+        actor=owner_actor, organization=organization, email="eve@example.com", role="owner"
+    )
+    before = chain(organization)
+    admin = MembershipFactory(organization=organization, role=Role.ADMIN).user
+
+    with pytest.raises(NotAllowed):
+        service_account_revoke(actor=Actor(user=admin, via="web"), service_account=account)
+    with pytest.raises(NotAllowed):
+        invitation_revoke(actor=Actor(user=admin, via="web"), invitation=invitation)
+    service_account_revoke(actor=owner_actor, service_account=account)
+    with pytest.raises(ServiceAccountRevoked):
+        service_account_revoke(actor=owner_actor, service_account=account)
+
+    assert chain(organization) == [*before, chain(organization)[-1]]
+    assert chain(organization)[-1][1] == "service_account_revoked"

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.actors import OPERATOR
 from accounts.models import ServiceAccount
-from accounts.services import service_account_revoke
+from accounts.service_accounts import service_account_revoke
 from accounts.tokens import token_hash
 from projects.ingestion.authentication import ingestion_authenticate
 from projects.models import Event, Project

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, ServiceAccount
-from accounts.services import service_account_authenticate
+from accounts.service_accounts import service_account_authenticate
 from accounts.tokens import token_hash
 from projects.models import ServiceAccountProject
 from tests.factories import ProjectFactory

@@ -12,7 +12,7 @@ from accounts.actors import OPERATOR, Actor, service_account_actor
 from accounts.errors import NotAllowed as AccountsNotAllowed
 from accounts.errors import ServiceAccountInvalid, ServiceAccountRevoked
 from accounts.models import Role, ServiceAccount
-from accounts.services import service_account_authenticate, service_account_revoke
+from accounts.service_accounts import service_account_authenticate, service_account_revoke
 from accounts.tokens import token_hash
 from projects.errors import ServiceAccountProjectsInvalid
 from projects.models import ServiceAccountProject

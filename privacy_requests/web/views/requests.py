@@ -15,6 +15,7 @@ from accounts.actors import web_actor
 from accounts.models import Organization
 from privacy_requests.errors import PrivacyRequestError
 from privacy_requests.exports.downloads import result_unavailable_reason
+from privacy_requests.liveness import worker_missing_warning
 from privacy_requests.models import (
     CANCELABLE_STATUSES,
     PrivacyRequest,
@@ -23,7 +24,7 @@ from privacy_requests.models import (
 )
 from privacy_requests.selectors import (
     audit_trail,
-    given_id_counts,
+    given_ids_shown,
     privacy_organizations_for_user,
     privacy_request_decisions,
     privacy_request_get_for_user,
@@ -42,7 +43,8 @@ from privacy_requests.web.views.access import (
     request_or_404,
 )
 
-PAGE_SIZE = 25
+# 20 cards make a phone page of about 2,500 px.
+PAGE_SIZE = 20
 MAX_POLLED = 100
 
 
@@ -79,13 +81,16 @@ def request_list(request: HttpRequest, organization: Organization) -> HttpRespon
         project=chosen.get("project"),
         status=chosen.get("status", ""),
         kind=chosen.get("kind", ""),
+        search=chosen.get("search", ""),
     )
     page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
-    ids = given_id_counts([privacy_request.id for privacy_request in page])
+    given = given_ids_shown(list(page))
+    base = request.build_absolute_uri("/")
     rows = [
         {
             "request": privacy_request,
-            "ids": ids.get(privacy_request.id, 0),
+            "given": given[privacy_request.id],
+            "download_url": privacy_request_result_url(request=privacy_request, absolute_base=base),
             "progress": presenters.progress_percent(privacy_request),
             "progress_text": presenters.progress_text(privacy_request),
             "overdue": presenters.is_overdue(privacy_request),
@@ -104,6 +109,7 @@ def request_list(request: HttpRequest, organization: Organization) -> HttpRespon
             "filtered": bool(chosen),
             "has_projects": projects.exists(),
             "live_ids": [row["request"].tracking_id for row in rows if row["live"]],
+            "worker_warning": worker_missing_warning(organization_id=organization.id),
         },
     )
 
@@ -178,6 +184,17 @@ def request_detail(
             "live": presenters.is_live(privacy_request),
             "can_cancel": privacy_request.status in CANCELABLE_STATUSES,
             "can_retry": privacy_request.status == Status.FAILURE,
+            # Only on a page whose request waits, for the person watching it not move.
+            "worker_warning": (
+                worker_missing_warning(organization_id=organization.id)
+                if privacy_request.status in CANCELABLE_STATUSES
+                else None
+            ),
+            "failure": (
+                presenters.failure_sentences(privacy_request)
+                if privacy_request.status == Status.FAILURE
+                else []
+            ),
             "counts": [
                 (name.replace("_", " "), value)
                 for name, value in (privacy_request.counts or {}).items()

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.actors import web_actor
 from accounts.models import Organization
+from config.site_url import submitting_site_url
 from privacy_requests.errors import Conflict, InvalidRequest, PrivacyRequestError
 from privacy_requests.models import RequestKind
 from privacy_requests.selectors import (
@@ -277,7 +278,9 @@ def _preview(
                     )
                 return redirect(_preview_url(draft))
             if form.is_valid():
-                privacy_request = request_draft_confirm(draft=draft, actor=actor)
+                privacy_request = request_draft_confirm(
+                    draft=draft, actor=actor, site_url=submitting_site_url(request)
+                )
                 count = len(draft.distinct_ids)
                 messages.success(
                     request,
