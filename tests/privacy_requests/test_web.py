@@ -262,12 +262,12 @@ def test_list_shows_the_organizations_requests_with_every_column(
     ) in row
     assert '<span class="status status-pending" data-field="status">PENDING</span>' in row
     assert 'value="0"' in row and "Waiting for a worker" in row
-    assert f">{owner.email} on this site</td>" in row
+    assert f"by {owner.email} on this site</div>" in row
     assert f'datetime="{export.received_at.isoformat()}"' in row
     assert f'datetime="{export.due_at.isoformat()}"' in row
     assert "Overdue" not in row
     deletion_row = page.split(f'data-tracking-id="{deletion.tracking_id}"')[1].split("</tr>")[0]
-    assert f">{admin_user.email} on this site</td>" in deletion_row
+    assert f"by {admin_user.email} on this site</div>" in deletion_row
     assert '>Deletion<span class="visually-hidden">' in deletion_row
 
 
