@@ -71,6 +71,12 @@ def gdpr_token_get(*, user: User) -> GdprToken | None:
     return GdprToken.objects.filter(user=user).first()
 
 
+def can_use_gdpr_token(*, user: User) -> bool:
+    """Whether a GDPR token would let this person do anything: the API answers only owners and
+    admins, so members (and staff outside every organization) are not offered one."""
+    return Membership.objects.filter(user=user, role__in=MANAGER_ROLES).exists()
+
+
 def is_owner(*, user: User, organization: Organization) -> bool:
     membership = membership_get(user=user, organization=organization)
     return membership is not None and membership.role == Role.OWNER

@@ -7,6 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("settings/", views.personal_settings, name="personal_settings"),
     path("settings/gdpr-token/", views.gdpr_token_reset, name="gdpr_token_reset"),
+    path("settings/gdpr-token/new/", views.gdpr_token_created, name="gdpr_token_created"),
     path("orgs/<int:organization_id>/members/", views.members, name="members"),
     path(
         "orgs/<int:organization_id>/settings/",

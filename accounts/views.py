@@ -18,6 +18,7 @@ from accounts.models import Organization, Role
 from accounts.selectors import (
     MANAGER_ROLES,
     can_manage_members,
+    can_use_gdpr_token,
     gdpr_token_get,
     invitation_get_in_organization,
     membership_get,
@@ -28,8 +29,12 @@ from accounts.selectors import (
 )
 from accounts.services import gdpr_token_reset as gdpr_token_reset_service
 from accounts.services import membership_change_role, membership_remove
+from accounts.shown_once import secret_keep_for_display, secret_take_for_display
 
 MEMBERSHIP_GONE = "This person is no longer a member of the organization."
+
+
+SHOWN_ONCE_NAME = "gdpr-token"  # the session key of the token to show
 
 
 @login_required
@@ -44,6 +49,12 @@ def personal_settings(request: HttpRequest) -> HttpResponse:
 def gdpr_token_reset(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return redirect(reverse("accounts:personal_settings") + "#data-privacy")
+    if not can_use_gdpr_token(user=request.user):
+        reason = (
+            "A GDPR API token works only for owners and admins of an organization, and you are "
+            "neither in any organization. Ask an owner to make you an admin if you need one."
+        )
+        return render(request, "403.html", {"reason": reason}, status=HTTPStatus.FORBIDDEN)
     gdpr_token = gdpr_token_get(user=request.user)
     # Built from the current state, so a token created in another tab still needs the
     # confirmation before it is replaced.
@@ -51,14 +62,23 @@ def gdpr_token_reset(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render_personal_settings(request, form=form, gdpr_token=gdpr_token)
     raw_token = gdpr_token_reset_service(user=request.user)
-    # The token is rendered in this response only; it is never stored in clear.
+    # Post/redirect/get: a reload of the page that shows the token must not reset it again.
+    secret_keep_for_display(request, name=SHOWN_ONCE_NAME, secret=raw_token)
+    request.session["gdpr-token-replaced"] = gdpr_token is not None
+    return redirect("accounts:gdpr_token_created")
+
+
+@login_required
+@require_http_methods(["GET"])
+def gdpr_token_created(request: HttpRequest) -> HttpResponse:
+    raw_token = secret_take_for_display(request, name=SHOWN_ONCE_NAME)
     response = render(
         request,
         "accounts/gdpr_token_created.html",
         {
             "raw_token": raw_token,
             "gdpr_token": gdpr_token_get(user=request.user),
-            "replaced": gdpr_token is not None,
+            "replaced": request.session.pop("gdpr-token-replaced", False),
         },
     )
     response["Cache-Control"] = "no-store"
@@ -67,7 +87,13 @@ def gdpr_token_reset(request: HttpRequest) -> HttpResponse:
 
 def _render_personal_settings(request, *, form, gdpr_token) -> HttpResponse:
     return render(
-        request, "accounts/personal_settings.html", {"form": form, "gdpr_token": gdpr_token}
+        request,
+        "accounts/personal_settings.html",
+        {
+            "form": form,
+            "gdpr_token": gdpr_token,
+            "can_use_gdpr_token": can_use_gdpr_token(user=request.user),
+        },
     )
 
 

@@ -13,7 +13,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +56,19 @@ class LocalRun:
         self.temporary_dirs: list[Path] = []
         self.stop_signal: int | None = None
 
-    def serve(self, *, address: str, url: str, no_redis: bool, var_dir: Path, login: str) -> None:
-        """Returns once stopped by a signal; raises LocalRunError when a child dies first."""
+    def serve(
+        self,
+        *,
+        address: str,
+        url: str,
+        no_redis: bool,
+        var_dir: Path,
+        login: str,
+        login_details: Sequence[str] = (),
+    ) -> None:
+        """Returns once stopped by a signal; raises LocalRunError when a child dies first.
+        The login is printed last, in a box, once the site answers: above it scroll the
+        install's and the migrations' lines (issue 17, item 8)."""
         previous_handlers = self._install_signal_handlers()
         try:
             env = self._child_environment(no_redis=no_redis, var_dir=var_dir)
@@ -72,7 +83,9 @@ class LocalRun:
             if self.stop_signal is None:
                 self._start("web server", ["runserver", "--noreload", address], env, stop_grace=5)
             if self._wait_until_ready(url):
-                self.say(f"Ready: {url} ({login}; Ctrl-C stops everything)")
+                self._say_boxed(
+                    [f"Ready: {url} ({login}; Ctrl-C stops everything)", *login_details]
+                )
                 self._watch()
         finally:
             failure = self._dead_child()
@@ -198,6 +211,11 @@ class LocalRun:
                 raise LocalRunError(f"The web server did not answer at {url} in {READY_TIMEOUT} s.")
             self._sleep()
         return False
+
+    def _say_boxed(self, lines: list[str]) -> None:
+        rule = "=" * max(len(line) for line in lines)
+        # One write: a child's line (the web server's log) cannot land inside the box.
+        self.say("\n".join((rule, *lines, rule)))
 
     def _watch(self) -> None:
         while self.stop_signal is None and self._dead_child() is None:

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("", include("projects.ingestion.urls")),
     path("", include("projects.engage_query.urls")),
     path("", include("privacy_requests.api.urls")),

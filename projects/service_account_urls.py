@@ -13,6 +13,11 @@ urlpatterns = [
         name="list",
     ),
     path(
+        "orgs/<int:organization_id>/service-accounts/<int:service_account_id>/created/",
+        service_account_views.service_account_created,
+        name="created",
+    ),
+    path(
         "orgs/<int:organization_id>/service-accounts/<int:service_account_id>/revoke/",
         service_account_views.service_account_revoke,
         name="revoke",

@@ -2,7 +2,7 @@
 and revoke them. Served by projects, not accounts, because an account is granted projects.
 
 Another organization's page answers 404; its admins and members get 403 with the reason; the
-secret is rendered once, in the answer to the creation, never cached.
+secret is shown once, on the page the creation redirects to, never cached.
 """
 
 from http import HTTPStatus
@@ -24,6 +24,7 @@ from accounts.selectors import (
     service_account_list,
 )
 from accounts.service_accounts import service_account_revoke as service_account_revoke_service
+from accounts.shown_once import secret_keep_for_display, secret_take_for_display
 from projects.errors import ProjectsError
 from projects.forms import ServiceAccountCreateForm
 from projects.selectors import project_list_for_organization, service_account_projects
@@ -56,6 +57,39 @@ def _state(account: ServiceAccount, now) -> str:
     return "active"
 
 
+def _secret_name(account: ServiceAccount) -> str:
+    return f"service-account:{account.id}"
+
+
+@login_required
+@require_http_methods(["GET"])
+def service_account_created(
+    request: HttpRequest, organization_id: int, service_account_id: int
+) -> HttpResponse:
+    """The new account's secret, shown once from the session; a reload says it was shown."""
+    organization, refusal = _organization_for_owner(request, organization_id)
+    if refusal is not None:
+        return refusal
+    account = service_account_get_in_organization(
+        organization=organization, service_account_id=service_account_id
+    )
+    if account is None:
+        raise Http404("No such service account.")
+    response = render(
+        request,
+        "projects/service_account_created.html",
+        {
+            "organization": organization,
+            "account": account,
+            "secret": secret_take_for_display(request, name=_secret_name(account)),
+            "projects": service_account_projects(service_accounts=[account])[account.id],
+            "base_url": request.build_absolute_uri("/").rstrip("/"),
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def service_accounts(request: HttpRequest, organization_id: int) -> HttpResponse:
@@ -79,20 +113,13 @@ def service_accounts(request: HttpRequest, organization_id: int) -> HttpResponse
         except (AccountsError, ProjectsError) as exc:
             form.add_error(None, str(exc))
         else:
-            # The secret is rendered in this response only; it is never stored in clear.
-            response = render(
-                request,
-                "projects/service_account_created.html",
-                {
-                    "organization": organization,
-                    "account": account,
-                    "secret": secret,
-                    "projects": service_account_projects(service_accounts=[account])[account.id],
-                    "base_url": request.build_absolute_uri("/").rstrip("/"),
-                },
+            # Post/redirect/get: a reload must not create another account (issue 17, item 2).
+            secret_keep_for_display(request, name=_secret_name(account), secret=secret)
+            return redirect(
+                "service_accounts:created",
+                organization_id=organization.id,
+                service_account_id=account.id,
             )
-            response["Cache-Control"] = "no-store"
-            return response
     accounts = list(service_account_list(organization=organization))
     granted = service_account_projects(service_accounts=accounts)
     now = timezone.now()

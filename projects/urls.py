@@ -8,4 +8,5 @@ app_name = "projects"
 urlpatterns = [
     path("", views.project_list, name="list"),
     path("new/", views.project_create, name="create"),
+    path("<int:project_id>/created/", views.project_created, name="created"),
 ]

@@ -1,13 +1,15 @@
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
 from accounts.actors import web_actor
 from accounts.models import Organization
 from accounts.selectors import MANAGER_ROLES, organization_list_for_user
+from accounts.shown_once import secret_keep_for_display, secret_take_for_display
 from projects.errors import ProjectsError
 from projects.forms import ProjectCreateForm
-from projects.selectors import project_list_for_user
+from projects.selectors import project_get_for_user, project_list_for_user
 from projects.services import project_create as project_create_service
 
 
@@ -53,10 +55,30 @@ def project_create(request: HttpRequest) -> HttpResponse:
         except ProjectsError as exc:
             form.add_error("name", str(exc))
         else:
-            # The secret is rendered in this response only; it is never stored in clear.
-            response = render(
-                request, "projects/project_created.html", {"project": project, "api_secret": secret}
-            )
-            response["Cache-Control"] = "no-store"
-            return response
+            # Post/redirect/get: a reload must not create another project (issue 17, item 2).
+            secret_keep_for_display(request, name=_secret_name(project.id), secret=secret)
+            return redirect("projects:created", project_id=project.id)
     return render(request, "projects/project_form.html", {"form": form})
+
+
+def _secret_name(project_id: int) -> str:
+    return f"api-secret:{project_id}"
+
+
+@login_required
+@require_http_methods(["GET"])
+def project_created(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The new project's API secret, shown once from the session; a reload says it was shown."""
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    if project is None:
+        raise Http404("No such project.")
+    response = render(
+        request,
+        "projects/project_created.html",
+        {
+            "project": project,
+            "api_secret": secret_take_for_display(request, name=_secret_name(project.id)),
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response

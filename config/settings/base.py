@@ -273,10 +273,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Privacy requests API",
     "DESCRIPTION": (
         "GDPR API v3, wire-compatible with Mixpanel's: create, check and cancel data retrievals "
-        "and deletions. Authenticate with 'Authorization: Bearer <GDPR token>' (reset it in "
-        "Personal settings), or with an admin service account's 'Authorization: Basic "
-        "<username:secret>', and name the project with '?token=<project token>'. Every error is "
-        '{"status": "error", "error": "..."}.'
+        "and deletions. Authenticate with `Authorization: Bearer <GDPR token>` (reset it in "
+        "Personal settings), or with an admin service account's `Authorization: Basic "
+        "<username:secret>`, and name the project with `?token=<project token>`. Every error is "
+        '`{"status": "error", "error": "..."}`.'
+        # Markdown, shown as HTML by Swagger UI and ReDoc: outside code spans, "<GDPR token>"
+        # would be read as a tag and vanish (issue 17, item 8).
     ),
     "VERSION": "3.0",
     "SERVE_INCLUDE_SCHEMA": False,

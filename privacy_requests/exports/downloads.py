@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -129,10 +130,10 @@ def export_download_url(
     return f"{absolute_base.rstrip('/')}{path}" if absolute_base else path
 
 
-def _gone() -> HttpResponse:
-    response = HttpResponse(
-        LINK_GONE + "\n", status=HTTPStatus.GONE, content_type="text/plain; charset=utf-8"
-    )
+def _gone(http_request: HttpRequest) -> HttpResponse:
+    # A page in the site's layout that says what to do next (issue 17, item 5), and no more
+    # about the file than LINK_GONE.
+    response = render(http_request, "410.html", {"reason": LINK_GONE}, status=HTTPStatus.GONE)
     return _private(response)
 
 
@@ -144,18 +145,18 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 @require_GET
 def result_download(http_request: HttpRequest, tracking_id: str, signature: str):
-    """GET of a signed link: no session or token needed. Expired or tampered links are 404;
-    a file purged or expired since is 410 Gone."""
-    return _download(tracking_id, signature, number=None)
+    """GET of a signed link: no session or token needed. Tampered links are 404; an expired
+    link, or one to a file purged or expired since, is 410 Gone."""
+    return _download(http_request, tracking_id, signature, number=None)
 
 
 @require_GET
 def subject_download(http_request: HttpRequest, tracking_id: str, number: int, signature: str):
     """GET of the signed link to one subject's package (`number` from 1), as result_download."""
-    return _download(tracking_id, signature, number=number - 1)
+    return _download(http_request, tracking_id, signature, number=number - 1)
 
 
-def _download(tracking_id: str, signature: str, *, number: int | None):
+def _download(http_request: HttpRequest, tracking_id: str, signature: str, *, number: int | None):
     request = None
     if tracking_id_can_exist(tracking_id):
         request = PrivacyRequest.objects.filter(tracking_id=tracking_id).first()
@@ -165,10 +166,13 @@ def _download(tracking_id: str, signature: str, *, number: int | None):
         _Signer().unsign(
             f"{_signed_value(request, number)}{SIGNING_SEPARATOR}{signature}", max_age=_ttl()
         )
-    except signing.BadSignature as exc:  # SignatureExpired included
+    except signing.SignatureExpired:
+        # Checked after the signature: only a genuine link's holder learns that it expired.
+        return _gone(http_request)
+    except signing.BadSignature as exc:
         raise Http404 from exc
     if result_unavailable_reason(request):
-        return _gone()
+        return _gone(http_request)
 
     kind = RequestKind(request.kind)
     filename = f"{request.tracking_id}.{EXTENSIONS[kind]}"
@@ -180,7 +184,7 @@ def _download(tracking_id: str, signature: str, *, number: int | None):
         response = _file_response(stored, filename=filename, content_type=CONTENT_TYPES[kind])
     except FileNotFoundError:
         logger.error("The file of %s is missing from private storage.", tracking_id)
-        return _gone()
+        return _gone(http_request)
     except STORAGE_ERRORS:
         logger.exception("Private storage failed to serve the file of %s.", tracking_id)
         response = HttpResponse(

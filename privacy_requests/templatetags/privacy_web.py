@@ -9,7 +9,7 @@ from privacy_requests.deletions.future_collection import (
     suppression_setting_path,
 )
 from privacy_requests.selectors import privacy_organizations_for_user
-from privacy_requests.web.presenters import distinct_id_has_edge_space
+from privacy_requests.web.presenters import actor_in_words, distinct_id_has_edge_space
 
 register = template.Library()
 
@@ -52,3 +52,9 @@ def future_collection_note(project) -> dict:
         "project": project,
         "suppression_url": suppression_setting_path(project.id),
     }
+
+
+@register.filter
+def actor_words(actor_text: str) -> str:
+    """Who acted, in the words of a customer's page (presenters.actor_in_words)."""
+    return actor_in_words(actor_text)

@@ -58,9 +58,12 @@ class _RequestForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args, projects, **kwargs):
+    def __init__(self, *args, projects, kept_csv=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["project"].queryset = projects
+        # The ids of a CSV read before a form error (web/csv_kept.py): used when no file is
+        # chosen this time.
+        self.kept_csv = kept_csv
 
     def clean(self):
         cleaned = super().clean()
@@ -68,7 +71,9 @@ class _RequestForm(forms.Form):
         cleaned["parsed"] = None
         if cleaned.get("ids_from") == CSV_FILE:
             upload = cleaned.get("csv_file")
-            if not upload:
+            if not upload and self.kept_csv is not None:
+                cleaned["distinct_ids"] = list(self.kept_csv.distinct_ids)
+            elif not upload:
                 self.add_error("csv_file", "Choose a CSV file of distinct_ids to upload.")
             elif isinstance(upload, TooLargeUpload):
                 self.add_error(
@@ -169,9 +174,12 @@ class RequestFilterForm(forms.Form):
         label="Type", required=False, choices=[("", "All types"), *RequestKind.choices]
     )
 
-    def __init__(self, *args, projects, **kwargs):
+    def __init__(self, *args, projects, kept_csv=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["project"].queryset = projects
+        # The ids of a CSV read before a form error (web/csv_kept.py): used when no file is
+        # chosen this time.
+        self.kept_csv = kept_csv
 
 
 class SuppressionForm(forms.Form):

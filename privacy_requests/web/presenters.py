@@ -123,6 +123,33 @@ def distinct_id_in_text(distinct_id: str) -> str:
     return f"“{distinct_id}”" if distinct_id_has_edge_space(distinct_id) else distinct_id
 
 
+# How the actor text (accounts.actors.Actor.text; "link" for a signed download) reads on a
+# customer's page: who, and through what, in plain words (issue 17, item 5).
+_VIA_WORDS = {
+    "web": "{who} on this site",
+    "api": "{who} through the API",
+    "staff": "our support team",
+}
+_ACTOR_WORDS = {
+    "system": "Automatically, by this service",
+    "cli": "Our operators",
+    "link": "Someone with the download link",
+}
+
+
+def actor_in_words(actor_text: str) -> str:
+    """ "web:owner@acme.test" as "owner@acme.test on this site"; a staff member's address is
+    not shown to customers."""
+    if actor_text in _ACTOR_WORDS:
+        return _ACTOR_WORDS[actor_text]
+    via, _, who = actor_text.partition(":")
+    if via not in _VIA_WORDS or not who:
+        return actor_text
+    if who.startswith("service-account:"):
+        who = f"Service account {who.removeprefix('service-account:')}"
+    return _VIA_WORDS[via].format(who=who)
+
+
 def audit_action_label(action: str) -> str:
     if action in AuditAction.values:
         return AuditAction(action).label

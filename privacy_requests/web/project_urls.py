@@ -13,6 +13,11 @@ urlpatterns = [
         name="api_secret_rotate",
     ),
     path(
+        "<int:project_id>/settings/api-secret/new/",
+        project_settings.project_api_secret_rotated,
+        name="api_secret_rotated",
+    ),
+    path(
         "<int:project_id>/settings/suppression/",
         project_settings.project_suppression,
         name="suppression",

@@ -377,6 +377,7 @@ def test_member_forms_require_csrf(organization, owner):
 
 SETTINGS_URL = "/settings/"
 RESET_URL = "/settings/gdpr-token/"
+CREATED_URL = "/settings/gdpr-token/new/"
 
 
 def token_in(response) -> str:
@@ -390,22 +391,22 @@ def test_settings_urls_are_where_the_design_says():
     assert reverse("accounts:gdpr_token_reset") == RESET_URL
 
 
-def test_settings_page_shows_email_and_no_token_yet(signed_in, user):
-    response = signed_in(user).get(SETTINGS_URL)
+def test_settings_page_shows_email_and_no_token_yet(signed_in, owner):
+    response = signed_in(owner).get(SETTINGS_URL)
 
     assert response.status_code == HTTPStatus.OK
     page = response.content.decode()
-    assert user.email in page
+    assert owner.email in page
     assert "Data &amp; Privacy" in page
     assert "You have no GDPR API token yet." in page
     assert "Create token" in page
 
 
-def test_settings_page_shows_token_status(signed_in, user):
-    gdpr_token_issue(user=user)
-    token = GdprToken.objects.get(user=user)
+def test_settings_page_shows_token_status(signed_in, owner):
+    gdpr_token_issue(user=owner)
+    token = GdprToken.objects.get(user=owner)
 
-    page = signed_in(user).get(SETTINGS_URL).content.decode()
+    page = signed_in(owner).get(SETTINGS_URL).content.decode()
 
     assert ">Active<" in page
     assert f'datetime="{token.created_at.isoformat()}"' in page
@@ -414,47 +415,52 @@ def test_settings_page_shows_token_status(signed_in, user):
     assert RESET_CONFIRMATION_LABEL in page
 
 
-def test_settings_page_flags_an_expired_token(signed_in, user):
-    gdpr_token_issue(user=user)
+def test_settings_page_flags_an_expired_token(signed_in, owner):
+    gdpr_token_issue(user=owner)
     used = timezone.now() - timedelta(days=2)
-    GdprToken.objects.filter(user=user).update(
+    GdprToken.objects.filter(user=owner).update(
         expires_at=timezone.now() - timedelta(days=1), last_used_at=used
     )
 
-    page = signed_in(user).get(SETTINGS_URL).content.decode()
+    page = signed_in(owner).get(SETTINGS_URL).content.decode()
 
     assert '<strong class="status-expired">Expired</strong>' in page
     assert f'datetime="{used.isoformat()}"' in page
 
 
-def test_reset_without_confirmation_changes_nothing(signed_in, user):
-    raw = gdpr_token_issue(user=user)
-    before = GdprToken.objects.values().get(user=user)
+def test_reset_without_confirmation_changes_nothing(signed_in, owner):
+    raw = gdpr_token_issue(user=owner)
+    before = GdprToken.objects.values().get(user=owner)
 
-    response = signed_in(user).post(RESET_URL, {})
+    response = signed_in(owner).post(RESET_URL, {})
 
     assert response.status_code == HTTPStatus.OK
     assert response.context["form"].errors == {
         "confirm": ["Tick the box to confirm: the current token stops working at once."]
     }
-    assert GdprToken.objects.values().get(user=user) == before
-    assert gdpr_token_verify(raw_token=raw) == user
+    assert GdprToken.objects.values().get(user=owner) == before
+    assert gdpr_token_verify(raw_token=raw) == owner
     assert 'id="gdpr-token"' not in response.content.decode()
 
 
-def test_reset_with_confirmation_shows_a_new_token_once(signed_in, user):
-    old = gdpr_token_issue(user=user)
-    client = signed_in(user)
+def test_reset_with_confirmation_redirects_to_the_new_token_shown_once(signed_in, owner):
+    old = gdpr_token_issue(user=owner)
+    client = signed_in(owner)
 
     response = client.post(RESET_URL, {"confirm": "on"})
 
-    assert response.status_code == HTTPStatus.OK
-    assert response["Cache-Control"] == "no-store"
-    new = token_in(response)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == CREATED_URL
+    shown = client.get(CREATED_URL)
+    assert shown.status_code == HTTPStatus.OK
+    assert shown["Cache-Control"] == "no-store"
+    new = token_in(shown)
     assert new != old
-    assert gdpr_token_verify(raw_token=new) == user
+    assert "Your previous token has stopped working." in shown.content.decode()
+    assert gdpr_token_verify(raw_token=new) == owner
     assert gdpr_token_verify(raw_token=old) is None
-    assert GdprToken.objects.filter(user=user).count() == 1
+    assert GdprToken.objects.filter(user=owner).count() == 1
+    assert not any(key.startswith("shown-once:") for key in client.session.keys())
 
     later = client.get(SETTINGS_URL)
     assert later.status_code == HTTPStatus.OK
@@ -462,22 +468,57 @@ def test_reset_with_confirmation_shows_a_new_token_once(signed_in, user):
     assert ">Active<" in later.content.decode()
 
 
-def test_first_token_is_created_without_confirmation(signed_in, user):
-    response = signed_in(user).post(RESET_URL, {})
+def test_reloading_the_new_token_page_says_already_shown_and_rotates_nothing(signed_in, owner):
+    client = signed_in(owner)
+    client.post(RESET_URL, {"confirm": "on"})
+    new = token_in(client.get(CREATED_URL))
+    before = GdprToken.objects.values().get(user=owner)
 
-    assert response.status_code == HTTPStatus.OK
-    assert response["Cache-Control"] == "no-store"
-    assert gdpr_token_verify(raw_token=token_in(response)) == user
+    reload = client.get(CREATED_URL)
+
+    assert reload.status_code == HTTPStatus.OK
+    assert reload["Cache-Control"] == "no-store"
+    page = reload.content.decode()
+    assert 'id="gdpr-token"' not in page
+    assert new not in page
+    assert "This token was already shown." in page
+    assert "the token you copied still works" in page
+    assert f'href="{SETTINGS_URL}#data-privacy"' in page
+    assert GdprToken.objects.values().get(user=owner) == before
+    assert gdpr_token_verify(raw_token=new) == owner
 
 
-def test_get_on_the_reset_url_changes_nothing(signed_in, user):
-    raw = gdpr_token_issue(user=user)
+def test_the_new_token_page_of_another_session_shows_nothing(signed_in, owner, admin_user):
+    signed_in(owner).post(RESET_URL, {"confirm": "on"})
 
-    response = signed_in(user).get(RESET_URL)
+    page = signed_in(admin_user).get(CREATED_URL).content.decode()
+
+    assert "This token was already shown." in page
+    assert GdprToken.objects.filter(user=admin_user).count() == 0
+
+
+def test_a_member_is_offered_no_token_and_cannot_make_one(signed_in, member):
+    client = signed_in(member)
+
+    page = client.get(SETTINGS_URL).content.decode()
+    response = client.post(RESET_URL, {"confirm": "on"})
+
+    assert "You are not an owner or admin in any" in page
+    assert "Create token" not in page
+    assert "Reset token" not in page
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert "A GDPR API token works only for owners and admins" in response.content.decode()
+    assert GdprToken.objects.filter(user=member).count() == 0
+
+
+def test_get_on_the_reset_url_changes_nothing(signed_in, owner):
+    raw = gdpr_token_issue(user=owner)
+
+    response = signed_in(owner).get(RESET_URL)
 
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"] == f"{SETTINGS_URL}#data-privacy"
-    assert gdpr_token_verify(raw_token=raw) == user
+    assert gdpr_token_verify(raw_token=raw) == owner
 
 
 @pytest.mark.parametrize(

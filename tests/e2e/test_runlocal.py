@@ -113,6 +113,19 @@ def test_runlocal_serves_the_demo_with_a_worker_and_stops_cleanly_on_ctrl_c(
     redis_url = runlocal.wait_for_line(r"^Redis: embedded server at (unix://\S+);", timeout=1)
     assert email == "demo@example.com"
     assert f"with password {password};" in ready.string
+    # The login comes last, boxed, below the install's and the migrations' lines (issue 17,
+    # item 8): the Ready line and the seed's lines between two rules of "=".
+    lines = runlocal.lines
+    at = lines.index(ready.string)
+    rule = "=" * len(max(lines[at : at + 7], key=len))
+    assert lines[at - 1] == rule
+    assert lines[at + 1].startswith("Demo: organization 'Demo Organization'")
+    assert lines[at + 3 : at + 6] == [
+        f"  Email:         {email}",
+        f"  Password:      {password}",
+        f"  Project token: {token}",
+    ]
+    assert lines[at + 7] == rule
     assert redis_url.group(1) == f"unix://{var_dir / 'redis' / 'redis.sock'}"
 
     home = http.get(base_url)

@@ -130,9 +130,14 @@ def test_gunicorn_and_django_log_no_api_secret_no_signature_and_no_query(
         "MEDIA_ROOT": str(media),
         "PRIVACY_STORAGE": "local",
         "VAR_DIR": str(tmp_path / "var"),
+        "STATIC_ROOT": str(tmp_path / "static"),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("REDIS_URL", None)  # nothing here enqueues a job
+    # As the README deploys: the pages a link answers when it is gone (410) or tampered (404)
+    # are the site's, whose static files the manifest storage names.
+    collect = spawn("collectstatic", "--noinput", "--verbosity", "0", env=env)
+    assert collect.wait(timeout=120) == 0, collect.output()
     server = spawn(
         env=env,
         command=[

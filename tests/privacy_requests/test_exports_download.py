@@ -53,7 +53,17 @@ def export(project, submit, settings):
 
 
 # All a link holder learns of a file that is gone (issue 15, finding 10): not why, nor when.
-LINK_GONE = b"This link has expired, or the file is no longer available.\n"
+LINK_GONE = "This link has expired, or the file is no longer available."
+
+
+def assert_gone_page(response) -> None:
+    """410 with the site's page: the one sentence of LINK_GONE and what to do, no more."""
+    assert response.status_code == HTTPStatus.GONE
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    page = response.content.decode()
+    assert "<h1>This download is no longer available</h1>" in page
+    assert f"<p>{LINK_GONE}</p>" in page
+    assert "ask the organization that sent you the link for a new" in page
 
 
 def downloads(request) -> int:
@@ -148,14 +158,15 @@ def test_a_tampered_link_is_not_found_and_nothing_is_served(export, client, subm
     assert downloads(export) == 0
 
 
-def test_an_expired_link_is_not_found(export, client):
+def test_an_expired_link_is_gone_with_the_sites_page(export, client):
     url = export_download_url(export)
 
     with time_machine.travel(export.result_expires_at + timedelta(seconds=1)):
         response = client.get(url)
         assert export_download_url(reload(export)) == ""
 
-    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert_gone_page(response)
+    assert response["Cache-Control"] == "no-store"
     assert downloads(export) == 0
 
 
@@ -177,9 +188,7 @@ def test_a_file_that_expired_before_its_link_is_gone(export, client):
 
     response = client.get(url)
 
-    assert response.status_code == HTTPStatus.GONE
-    assert response.content == LINK_GONE
-    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert_gone_page(response)
     assert response["Cache-Control"] == "no-store"
     assert downloads(export) == 0
 
@@ -198,8 +207,8 @@ def test_a_purged_file_is_gone_and_its_link_no_longer_shown(export, client):
     )
 
     response = client.get(url)
-    assert response.status_code == HTTPStatus.GONE
-    assert response.content == LINK_GONE  # why, and when, are for the owners' pages
+    assert_gone_page(response)  # why, and when, are for the owners' pages
+    assert "deletion request" not in response.content.decode()
     assert not storages["private"].exists(export.result_file)
     assert export_download_url(reload(export)) == ""
     assert downloads(export) == 0
@@ -215,8 +224,7 @@ def test_a_link_to_an_export_purged_by_a_deletion_does_not_tell_of_the_deletion(
 
     response = client.get(url)
 
-    assert response.status_code == HTTPStatus.GONE
-    assert response.content == LINK_GONE
+    assert_gone_page(response)
     assert response["Cache-Control"] == "no-store"
     # The owners' page keeps the detail.
     client.force_login(owner_actor.user)
@@ -233,8 +241,7 @@ def test_a_link_to_a_file_missing_from_storage_says_the_same(export, client):
 
     response = client.get(url)
 
-    assert response.status_code == HTTPStatus.GONE
-    assert response.content == LINK_GONE
+    assert_gone_page(response)
 
 
 def test_a_request_without_a_file_has_no_link(project, submit):
@@ -277,5 +284,5 @@ def test_a_deletion_receipt_is_served_as_json_by_the_same_view_and_never_expires
     )
     assert body(response) == b'{"receipt": true}'
     with time_machine.travel(later + timedelta(seconds=3601)):
-        assert client.get(url).status_code == HTTPStatus.NOT_FOUND  # the link expires
+        assert client.get(url).status_code == HTTPStatus.GONE  # the link expires
         assert client.get(export_download_url(reload(deletion))).status_code == HTTPStatus.OK

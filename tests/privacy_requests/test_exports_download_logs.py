@@ -78,13 +78,9 @@ def test_an_expired_link_is_logged_without_its_signature(export, client, caplog)
     with time_machine.travel(export.result_expires_at + timedelta(seconds=5)):
         response = client.get(link)
 
-    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.status_code == HTTPStatus.GONE
     assert logged(caplog) == [
-        (
-            "django.request",
-            logging.WARNING,
-            f"Not Found: /downloads/{export.tracking_id}/[redacted]/",
-        )
+        ("django.request", logging.WARNING, f"Gone: /downloads/{export.tracking_id}/[redacted]/")
     ]
     assert signature_of(link) not in caplog.text
 

@@ -33,6 +33,10 @@ def rotate_url(project) -> str:
     return reverse("projects:api_secret_rotate", args=[project.id])
 
 
+def rotated_url(project) -> str:
+    return reverse("projects:api_secret_rotated", args=[project.id])
+
+
 def suppression_url(project) -> str:
     return reverse("projects:suppression", args=[project.id])
 
@@ -126,23 +130,53 @@ def test_members_get_403_and_others_404_and_change_nothing(
     assert state(project) == before
 
 
-def test_rotating_the_secret_shows_the_new_one_once(signed_in, owner, project):
+def test_rotating_the_secret_redirects_to_the_new_one_shown_once(signed_in, owner, project):
     client = signed_in(owner)
 
     response = client.post(rotate_url(project), {"confirm": "on"})
 
-    assert response.status_code == HTTPStatus.OK
-    assert response["Cache-Control"] == "no-store"
-    secret = response.context["api_secret"]
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == rotated_url(project)
+    shown = client.get(rotated_url(project))
+    assert shown.status_code == HTTPStatus.OK
+    assert shown["Cache-Control"] == "no-store"
+    secret = shown.context["api_secret"]
     project.refresh_from_db()
     assert project.api_secret_hash == token_hash(secret)
     assert project.api_secret_rotated_at is not None
     assert project_verify_api_secret(project=project, secret=secret)
     assert not project_verify_api_secret(project=project, secret="factory-secret")
-    page = response.content.decode()
+    page = shown.content.decode()
     assert f'<code class="secret" id="api-secret">{secret}</code>' in page
     assert 'data-copy-target="api-secret"' in page
     assert secret not in client.get(settings_url(project)).content.decode()
+
+
+def test_reloading_the_new_secret_page_says_already_shown_and_rotates_nothing(
+    signed_in, owner, project
+):
+    client = signed_in(owner)
+    client.post(rotate_url(project), {"confirm": "on"})
+    secret = client.get(rotated_url(project)).context["api_secret"]
+    before = state(project)
+
+    reload = client.get(rotated_url(project))
+
+    assert reload.status_code == HTTPStatus.OK
+    assert reload["Cache-Control"] == "no-store"
+    page = reload.content.decode()
+    assert secret not in page
+    assert 'id="api-secret"' not in page
+    assert "This API secret was already shown." in page
+    assert f'href="{settings_url(project)}#api-secret"' in page
+    assert state(project) == before
+    assert project_verify_api_secret(project=project, secret=secret)
+
+
+def test_members_cannot_open_the_new_secret_page(signed_in, member, project):
+    response = signed_in(member).get(rotated_url(project))
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
 
 
 def test_rotating_without_confirmation_changes_nothing(signed_in, owner, project):

@@ -262,12 +262,12 @@ def test_list_shows_the_organizations_requests_with_every_column(
     ) in row
     assert '<span class="status status-pending" data-field="status">PENDING</span>' in row
     assert 'value="0"' in row and "Waiting for a worker" in row
-    assert f"web:{owner.email}" in row
+    assert f"by {owner.email} on this site</div>" in row
     assert f'datetime="{export.received_at.isoformat()}"' in row
     assert f'datetime="{export.due_at.isoformat()}"' in row
     assert "Overdue" not in row
     deletion_row = page.split(f'data-tracking-id="{deletion.tracking_id}"')[1].split("</tr>")[0]
-    assert f"web:{admin_user.email}" in deletion_row
+    assert f"by {admin_user.email} on this site</div>" in deletion_row
     assert '>Deletion<span class="visually-hidden">' in deletion_row
 
 
@@ -391,7 +391,7 @@ def test_detail_shows_status_facts_ids_and_the_audit_trail_without_raw_ids(
     assert '<li><code class="distinct-id">bob</code></li>' in page
     audit = page.split('<h2 id="audit">')[1]
     assert '<td data-label="Action">Submitted</td>' in audit
-    assert f"web:{owner.email}" in audit
+    assert f">{owner.email} on this site</td>" in audit
     assert "GDPR export of 2 ids via web" in audit
     for distinct_id in ("alice", "bob"):
         assert distinct_id not in audit
@@ -558,9 +558,9 @@ def test_posts_need_a_csrf_token(owner, make_request):
 # --- personal settings ----------------------------------------------------------------------
 
 
-def test_token_reset_asks_are_you_sure_and_the_new_token_has_a_copy_button(signed_in, user):
-    gdpr_token_issue(user=user)
-    client = signed_in(user)
+def test_token_reset_asks_are_you_sure_and_the_new_token_has_a_copy_button(signed_in, owner):
+    gdpr_token_issue(user=owner)
+    client = signed_in(owner)
 
     page = client.get(reverse("accounts:personal_settings")).content.decode()
     assert (
@@ -568,7 +568,7 @@ def test_token_reset_asks_are_you_sure_and_the_new_token_has_a_copy_button(signe
         "stops working at once, and the new token is shown only once."
     ) in page
 
-    created = client.post(reverse("accounts:gdpr_token_reset"), {"confirm": "on"})
+    created = client.post(reverse("accounts:gdpr_token_reset"), {"confirm": "on"}, follow=True)
     html = created.content.decode()
     assert re.search(
         r'<button type="button" class="secondary" data-copy-target="gdpr-token" '

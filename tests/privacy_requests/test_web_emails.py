@@ -110,7 +110,9 @@ def test_the_requester_is_emailed_when_someone_cancels(
     assert [(message.to, message.subject) for message in mail.outbox] == [
         ([owner_actor.user.email], f"Your GDPR deletion was canceled ({project.name})")
     ]
-    assert f"was canceled by web:{admin.email}. Nothing was deleted." in mail.outbox[0].body
+    assert (
+        f"was canceled by {admin.email} on this site. Nothing was deleted." in mail.outbox[0].body
+    )
     assert_safe(mail.outbox[0], request)
 
 

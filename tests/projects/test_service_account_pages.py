@@ -42,6 +42,10 @@ def form(project, **overrides) -> dict:
     return data
 
 
+def created_url(account) -> str:
+    return reverse("service_accounts:created", args=[account.organization_id, account.id])
+
+
 @pytest.fixture
 def signed_in(client):
     def sign_in(user):
@@ -54,11 +58,14 @@ def signed_in(client):
 def test_an_owner_creates_one_and_sees_the_secret_once(signed_in, organization, project, owner):
     client = signed_in(owner)
 
-    created = client.post(list_url(organization), form(project, expires_in="90"))
+    response = client.post(list_url(organization), form(project, expires_in="90"))
 
+    account = ServiceAccount.objects.get()
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == created_url(account)
+    created = client.get(created_url(account))
     assert created.status_code == HTTPStatus.OK
     assert created["Cache-Control"] == "no-store"
-    account = ServiceAccount.objects.get()
     page = created.content.decode()
     secret = re.search(r'id="service-account-secret">([^<]+)<', page).group(1)
     assert account.secret_hash == token_hash(secret)
@@ -75,6 +82,22 @@ def test_an_owner_creates_one_and_sees_the_secret_once(signed_in, organization, 
     listed = client.get(list_url(organization)).content.decode()
     assert account.username in listed
     assert secret not in listed
+    # Issue 17, item 2: a reload shows that it was shown, and creates nothing.
+    reload = client.get(created_url(account)).content.decode()
+    assert secret not in reload
+    assert "The secret was already shown." in reload
+    assert ServiceAccount.objects.count() == 1
+
+
+def test_members_of_the_organization_cannot_open_a_new_accounts_page(
+    signed_in, organization, make_member, make_service_account
+):
+    account, _ = make_service_account("admin")
+
+    response = signed_in(make_member(Role.ADMIN)).get(created_url(account))
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert account.username not in response.content.decode()
 
 
 def test_the_list_shows_name_username_role_projects_expiry_last_use_and_state(

@@ -38,13 +38,21 @@ def test_owner_creates_a_project_and_sees_its_secret_once(client, organization, 
         reverse("projects:create"), {"organization": organization.id, "name": "Mobile app"}
     )
 
-    assert response.status_code == HTTPStatus.OK
-    assert response["Cache-Control"] == "no-store"
     project = Project.objects.get(name="Mobile app")
-    secret = response.context["api_secret"]
+    created_url = reverse("projects:created", args=[project.id])
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == created_url
+    shown = client.get(created_url)
+    assert shown["Cache-Control"] == "no-store"
+    secret = shown.context["api_secret"]
     assert project.api_secret_hash == token_hash(secret)
-    assert secret in response.content.decode()
+    assert secret in shown.content.decode()
     assert secret not in client.get(reverse("projects:list")).content.decode()
+    # Issue 17, item 2: a reload says it was shown, and creates no other project.
+    reload = client.get(created_url).content.decode()
+    assert secret not in reload
+    assert "The API secret was already shown." in reload
+    assert Project.objects.filter(name="Mobile app").count() == 1
 
 
 def test_member_cannot_create_a_project(client, organization, member):

@@ -4,6 +4,7 @@ Migrates the database, seeds the demo and prints its login, then runs the site's
 (config.local_run) until Ctrl-C or SIGTERM. Without Redis, jobs run synchronously.
 """
 
+from io import StringIO
 from pathlib import Path
 
 from django.conf import settings
@@ -53,7 +54,10 @@ class Command(BaseCommand):
 
             call_command("migrate", interactive=False)
             password = demo_password_generate()
-            call_command("seed_demo", password=password, site_url=url)
+            seeded = StringIO()
+            call_command("seed_demo", password=password, site_url=url, stdout=seeded)
+            # Printed again, last, in the Ready box: the first copy scrolls away.
+            self._say(seeded.getvalue().rstrip("\n"))
             # The children open their own connections; SQLite must not see this one hold a lock.
             connections.close_all()
 
@@ -63,6 +67,7 @@ class Command(BaseCommand):
                 no_redis=no_redis,
                 var_dir=var_dir,
                 login=f"sign in as {DEMO_OWNER_EMAIL} with password {password}",
+                login_details=seeded.getvalue().rstrip("\n").splitlines(),
             )
         except LocalRunError as exc:
             raise CommandError(str(exc)) from exc

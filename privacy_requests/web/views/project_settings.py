@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.actors import web_actor
 from accounts.selectors import MANAGER_ROLES, membership_get
+from accounts.shown_once import secret_keep_for_display, secret_take_for_display
 from privacy_requests.deletions.suppression import (
     suppressed_ids_recent,
     suppression_lift,
@@ -100,7 +101,22 @@ def project_api_secret_rotate(request: HttpRequest, project_id: int) -> HttpResp
     except ProjectsError as exc:
         messages.error(request, f"The API secret was not rotated. {exc}")
         return redirect("projects:settings", project_id=project.id)
-    # The secret is rendered in this response only; it is never stored in clear.
+    # Post/redirect/get: a reload of the page that shows the secret must not rotate it again.
+    secret_keep_for_display(request, name=_api_secret_name(project), secret=secret)
+    return redirect("projects:api_secret_rotated", project_id=project.id)
+
+
+def _api_secret_name(project: Project) -> str:
+    return f"api-secret:{project.id}"
+
+
+@login_required
+@require_http_methods(["GET"])
+def project_api_secret_rotated(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _managed_project(request, project_id)
+    if isinstance(project, HttpResponse):
+        return project
+    secret = secret_take_for_display(request, name=_api_secret_name(project))
     response = render(
         request,
         "privacy_requests/api_secret_rotated.html",

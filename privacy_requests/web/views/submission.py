@@ -32,6 +32,7 @@ from privacy_requests.services.drafts import (
     request_draft_decide,
 )
 from privacy_requests.web import presenters
+from privacy_requests.web.csv_kept import csv_keep, csv_kept_forget, csv_kept_get
 from privacy_requests.web.csv_upload import UploadRefusal, csv_upload_discard, csv_upload_parse
 from privacy_requests.web.forms import (
     CSV_FILE,
@@ -155,9 +156,12 @@ def _new_request(request: HttpRequest, organization: Organization, kind: str) ->
     """The export or deletion form; a valid post makes a draft and opens its preview."""
     form_class = ExportRequestForm if kind == RequestKind.EXPORT else DeletionRequestForm
     projects = organization_projects(organization)
+    where = {"organization_id": organization.id, "kind": kind}
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES, projects=projects)
+        kept = csv_kept_get(request, **where)
+        form = form_class(request.POST, request.FILES, projects=projects, kept_csv=kept)
     else:
+        csv_kept_forget(request, **where)
         form = form_class(projects=projects, initial=_initial_project(request, projects))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -181,10 +185,25 @@ def _new_request(request: HttpRequest, organization: Organization, kind: str) ->
         except PrivacyRequestError as exc:
             _add_service_error(form, exc, ids_field=_ids_field(form))
         else:
+            csv_kept_forget(request, **where)
             return redirect(_preview_url(draft))
-    return render(
-        request, "privacy_requests/request_form.html", _form_context(organization, form, kind)
-    )
+    context = _form_context(organization, form, kind)
+    if request.method == "POST":
+        context["kept_csv"] = _keep_csv_ids(request, form, where)
+    return render(request, "privacy_requests/request_form.html", context)
+
+
+def _keep_csv_ids(request: HttpRequest, form, where: dict):
+    """After a form error, the ids of the CSV read this time (or kept before), so that the
+    person need not choose the file again; None when there are none to keep."""
+    data = getattr(form, "cleaned_data", {})
+    if data.get("ids_from") != CSV_FILE or "csv_file" in form.errors:
+        csv_kept_forget(request, **where)
+        return None
+    upload = request.FILES.get("csv_file")
+    if upload is not None and data.get("parsed") is not None:
+        return csv_keep(request, name=upload.name, distinct_ids=data["distinct_ids"], **where)
+    return form.kept_csv
 
 
 def _draft_gone(kind: str) -> str:
