@@ -215,6 +215,10 @@ def owner_walk(walk: Walk, acme, shared: dict) -> None:
         == HTTPStatus.OK
     )
 
+    # The organization's settings (its privacy contact, named in the export packages).
+    walk.goto(f"/orgs/{org_id}/settings/")
+    walk.check("organization-settings")
+
     # Data & Privacy, its forms with their errors, the kept CSV, a preview.
     walk.goto(f"/orgs/{org_id}/privacy/")
     walk.check("privacy-list")
