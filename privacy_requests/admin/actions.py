@@ -67,42 +67,38 @@ def privacy_requests_operate(
     return succeeded, refused
 
 
-class ExtendDeadlineForm(forms.Form):
-    reason = forms.CharField(
-        label="Why is the deadline extended?",
+def _reason_field(*, label: str, missing: str, help_text: str) -> forms.CharField:
+    """A required reason for the audit trail; blank or spaces only is refused (CharField
+    strips before the required check)."""
+    return forms.CharField(
+        label=label,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         max_length=2000,
-        error_messages={"required": "Say why the deadline is extended."},
+        error_messages={"required": missing},
+        help_text=help_text,
+    )
+
+
+class ExtendDeadlineForm(forms.Form):
+    reason = _reason_field(
+        label="Why is the deadline extended?",
+        missing="Say why the deadline is extended.",
         help_text=(
             "A deadline can be extended once: GDPR by two further months (three from receipt), "
             "CCPA by 45 more days. The reason goes into the audit trail."
         ),
     )
 
-    def clean_reason(self) -> str:
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("Say why the deadline is extended.")
-        return reason
-
 
 class CancelRequestsForm(forms.Form):
-    reason = forms.CharField(
+    reason = _reason_field(
         label="Why are they canceled?",
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        max_length=2000,
-        error_messages={"required": "Say why the requests are canceled."},
+        missing="Say why the requests are canceled.",
         help_text=(
             "Canceling cannot be undone: nothing more is done for these requests, and the "
             "requester is emailed. The reason goes into the audit trail."
         ),
     )
-
-    def clean_reason(self) -> str:
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("Say why the requests are canceled.")
-        return reason
 
 
 def _with_overdue_confirmation(form_class: type[forms.Form]) -> type[forms.Form]:
