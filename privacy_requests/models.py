@@ -137,6 +137,9 @@ class PrivacyRequest(models.Model):
     # An export's package per subject (issue 17): [{"file", "bytes", "sha256"}], indexed by
     # RequestSubject.package; purged and expired with result_file.
     result_packages = models.JSONField(default=list, blank=True)
+    # The packages are written by a job of their own after SUCCESS (the whole archive is not
+    # kept waiting for them); True until that job has stored them all.
+    subject_packages_pending = models.BooleanField(default=False)
     # Salt of the subject hashes in a deletion receipt.
     receipt_salt = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)

@@ -8,6 +8,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from config.jobs import get_queue
+from privacy_requests.exports.subject_build import subject_packages_build
 from privacy_requests.services import privacy_request_process, privacy_sweep
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,10 @@ SWEEP_JOB_PREFIX = "privacy-sweep-"
 
 def process_privacy_request(tracking_id: str) -> str:
     return privacy_request_process(tracking_id=tracking_id)
+
+
+def build_subject_packages(tracking_id: str) -> str:
+    return subject_packages_build(tracking_id=tracking_id)
 
 
 def sweep() -> str:

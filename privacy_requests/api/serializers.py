@@ -67,7 +67,10 @@ class SubjectResultSerializer(serializers.Serializer):
         help_text="The ids this subject's package holds data of: its given ids, then linked.",
     )
     result = serializers.CharField(
-        help_text="Signed download URL of this subject's package alone; empty once expired."
+        help_text=(
+            "Signed download URL of this subject's package alone; empty while the packages are "
+            "written (`subject_results_pending`) and once expired."
+        )
     )
 
 
@@ -78,6 +81,13 @@ class RetrievalResultsSerializer(RetrievalStatusResultsSerializer):
             "An addition to Mixpanel's shape: once SUCCESS, one package per "
             "subject (a given id with its linked ids; given ids in one identity cluster are one "
             "subject), holding that person's data only, beside `result`, the whole archive."
+        ),
+    )
+    subject_results_pending = serializers.BooleanField(
+        help_text=(
+            "An addition: true for the few seconds after SUCCESS in which the per-subject "
+            "packages are still being written (their `result` links are empty until then); "
+            "`result`, the whole archive, is ready at SUCCESS."
         ),
     )
 

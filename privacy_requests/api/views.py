@@ -169,6 +169,8 @@ class DetailView(GdprApiView):
             results["subject_results"] = privacy_request_subject_results(
                 request=privacy_request, absolute_base=request.build_absolute_uri("/")
             )
+            # The packages are written just after SUCCESS: their links are "" until then.
+            results["subject_results_pending"] = privacy_request.subject_packages_pending
         if self.kind == RequestKind.DELETION:
             results.update(
                 {

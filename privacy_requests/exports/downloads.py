@@ -80,6 +80,8 @@ def _subject_file(request: PrivacyRequest, number: int) -> str:
     packages = request.result_packages or []
     if request.kind != RequestKind.EXPORT or not 0 <= number < len(packages):
         return ""
+    if packages[number].get("bytes") is None:  # planned, not stored yet (subject_build)
+        return ""
     return str(packages[number].get("file", ""))
 
 

@@ -113,6 +113,10 @@ def _export_purge(
             request=request,
             detail={"reason": reason, **(detail or {})},
         )
+    # Once more, now that it is marked: a package build that stored its files while the above
+    # ran records them only on an unpurged request, so nothing of it outlives this.
+    for package in request.result_packages or ():
+        result_file_delete(package.get("file", ""), quiet=True)
     request.result_purged_at = now
     request.result_purge_reason = reason[:255]
     return True

@@ -28,22 +28,10 @@ from privacy_requests.exports.files import (
 )
 from privacy_requests.exports.package import PackageWriter, iso_utc
 from privacy_requests.exports.progress import PHASE, Checkpoints, LineSink, Progress
-from privacy_requests.exports.readmes import coverage_text, readme_text
-from privacy_requests.exports.subject_disclosures import (
-    disclosure_package_write,
-    disclosure_profile_counts,
-    disclosure_tallies,
-)
-from privacy_requests.exports.subject_groups import SubjectGroup, SubjectGroups, subject_groups
-from privacy_requests.exports.subject_packages import (
-    PackageContext,
-    subject_files_delete,
-    subject_package_write,
-    subject_packages_record,
-    subject_packages_save,
-    subject_sources,
-)
-from privacy_requests.exports.subject_split import SubjectSplit
+from privacy_requests.exports.readmes import readme_text
+from privacy_requests.exports.subject_build import subject_packages_planned
+from privacy_requests.exports.subject_groups import subject_groups
+from privacy_requests.exports.subject_packages import subject_files_delete, subject_packages_record
 from privacy_requests.models import Disclosure, PrivacyRequest, Status
 
 RESULT_CLEARED: dict[str, object] = {
@@ -54,6 +42,7 @@ RESULT_CLEARED: dict[str, object] = {
     "result_purged_at": None,
     "result_purge_reason": "",
     "result_packages": [],
+    "subject_packages_pending": False,
 }
 
 
@@ -70,21 +59,18 @@ def export_process(run: Run) -> dict:
     progress.save(step="events", done=0)
     _result_record(run, **RESULT_CLEARED)
 
-    # Issue 17: one package per subject too; the data disclosure's are made in the same pass.
+    with tempfile.TemporaryFile(prefix="privacy-export-") as spool:
+        counts = _package_write(run, spool, progress)
+        size = spool.seek(0, 2)
+        sha256 = _file_sha256(spool)
+        progress.save(step="saving", done=progress.total)
+        spool.seek(0)
+        result_file_save(name, spool)
+    # Issue 17: one package per subject too, written by a job of its own once this request is
+    # SUCCESS (subject_build); here only who is in which package, and the packages' names.
     groups = subject_groups(run)
-    split = SubjectSplit(groups) if request.disclosure == Disclosure.DATA else None
-    try:
-        with tempfile.TemporaryFile(prefix="privacy-export-") as spool:
-            counts, context = _package_write(run, spool, progress, groups, split)
-            size = spool.seek(0, 2)
-            sha256 = _file_sha256(spool)
-            progress.save(step="saving", done=progress.total)
-            spool.seek(0)
-            result_file_save(name, spool)
-        packages = _subject_packages(run, name, groups, split, context, progress)
-    finally:
-        if split is not None:
-            split.close()
+    subject_packages_record(request, groups)
+    packages = subject_packages_planned(name, groups)
     expires_at = timezone.now() + timedelta(seconds=settings.PRIVACY_EXPORT_TTL)
     try:
         _result_record(
@@ -94,13 +80,14 @@ def export_process(run: Run) -> dict:
             result_sha256=sha256,
             result_expires_at=expires_at,
             result_packages=packages,
+            subject_packages_pending=bool(packages),
         )
     except LeaseLost:
         result_file_delete(name, quiet=True)  # the run that took over writes its own
-        subject_files_delete(name, quiet=True)
         raise
     request.result_file = name
     request.result_packages = packages
+    request.subject_packages_pending = bool(packages)
     export_purge_if_deleted(request)
     return counts
 
@@ -121,13 +108,7 @@ def _file_sha256(spool: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _package_write(
-    run: Run,
-    spool: IO[bytes],
-    progress: Progress,
-    groups: SubjectGroups,
-    split: SubjectSplit | None,
-) -> tuple[dict, PackageContext]:
+def _package_write(run: Run, spool: IO[bytes], progress: Progress) -> dict:
     request = run.request
     chunks = subject_chunks(run.subject_ids, settings.PRIVACY_SUBJECT_CHUNK)
     subjects = frozenset(run.subject_ids)
@@ -138,58 +119,13 @@ def _package_write(
         elif request.disclosure == Disclosure.SOURCES:
             counts = _sources_write(request, package, chunks, subjects, progress)
         else:
-            counts = _data_write(request, package, chunks, subjects, progress, split)
+            counts = _data_write(request, package, chunks, subjects, progress)
         package.write_text("README.txt", readme_text(request))
         manifest = _manifest(run, counts=counts, files=package.files, generated_at=generated_at)
         package.write_text(
             "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
         )
-    organization = request.organization
-    context = PackageContext(
-        request=request,
-        organization=organization.name,
-        privacy_contact=organization.privacy_contact,
-        generated_at=generated_at,
-        coverage=coverage_text(request),
-        manifest={
-            key: manifest[key]
-            for key in ("request", "events_time_window", "generated_at", "audit_chain_head")
-        },
-        notes={note["distinct_id"]: note for note in manifest["how_linked"]},
-        not_found=frozenset(manifest["not_found"]),
-    )
-    if split is not None:
-        context.sources = subject_sources(request, chunks, split.groups)
-    elif request.disclosure == Disclosure.CATEGORIES:
-        context.tallies = disclosure_tallies(request, chunks, groups)
-    else:
-        context.sources = subject_sources(request, chunks, groups)
-        context.profile_counts = disclosure_profile_counts(request, chunks, groups)
-    return counts, context
-
-
-def _subject_packages(
-    run: Run,
-    name: str,
-    groups: SubjectGroups,
-    split: SubjectSplit | None,
-    context: PackageContext,
-    progress: Progress,
-) -> list[dict]:
-    def write(target: IO[bytes], group: SubjectGroup) -> None:
-        if split is not None:
-            subject_package_write(target, context=context, group=group, split=split)
-        else:
-            disclosure_package_write(target, context=context, group=group)
-
-    packages = subject_packages_save(
-        name=name,
-        groups=groups,
-        write=write,
-        checkpoint=lambda done: progress.save(step="subjects", done=done),
-    )
-    subject_packages_record(run.request, groups)
-    return packages
+    return counts
 
 
 def _data_write(
@@ -198,56 +134,36 @@ def _data_write(
     chunks: list[list[str]],
     subjects: frozenset[str],
     progress: Progress,
-    split: SubjectSplit | None,
 ) -> dict:
     done = 0
     with package.entry("events.jsonl", large=True) as out, Checkpoints(progress) as checkpoints:
         for chunk in chunks:
             sink = LineSink(out=out, progress=progress, checkpoints=checkpoints, done=done)
-            if split:
-                router = split.event_router(sink)
-                records.event_lines_write(request, chunk, router)
-                router.flush()
-            else:
-                records.event_lines_write(request, chunk, sink)
+            records.event_lines_write(request, chunk, sink)
             checkpoints.wait()
             done += len(chunk)
             progress.save(step="events", done=done)
     events = progress.rows
     profiles = package.write_json_list(
         "profiles.json",
-        _routed(
-            split,
-            "profiles",
-            _each(
-                chunks, lambda chunk: records.profile_records(request, chunk), progress, "profiles"
-            ),
-        ),
+        _each(chunks, lambda chunk: records.profile_records(request, chunk), progress, "profiles"),
     )
     identities = package.write_json_list(
         "identities.json",
-        _routed(
-            split,
+        _each(
+            chunks,
+            lambda chunk: records.identity_records(request, chunk, subjects),
+            progress,
             "identities",
-            _each(
-                chunks,
-                lambda chunk: records.identity_records(request, chunk, subjects),
-                progress,
-                "identities",
-            ),
         ),
     )
     evidence = package.write_json_list(
         "identity_evidence.json",
-        _routed(
-            split,
+        _each(
+            chunks,
+            lambda chunk: records.identity_evidence_records(request, chunk, subjects),
+            progress,
             "identity_evidence",
-            _each(
-                chunks,
-                lambda chunk: records.identity_evidence_records(request, chunk, subjects),
-                progress,
-                "identity_evidence",
-            ),
         ),
     )
     return {
@@ -256,11 +172,6 @@ def _data_write(
         "identities": identities,
         "identity_evidence": evidence,
     }
-
-
-def _routed(split: SubjectSplit | None, name: str, items):
-    """The records, also kept for their subject's package when there are such packages."""
-    return split.records(name, items) if split else items
 
 
 def _each(chunks, read, progress: Progress, step: str):

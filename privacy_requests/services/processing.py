@@ -31,6 +31,7 @@ from privacy_requests.models import (
 )
 from privacy_requests.notifications import privacy_request_notify_finished
 from privacy_requests.selectors import privacy_request_given_ids
+from privacy_requests.services.queueing import subject_packages_enqueue
 from privacy_requests.services.subject_rows import request_subjects_add
 from projects.identity_resolution import identity_subject_resolve
 from projects.models import Project
@@ -254,6 +255,10 @@ def _finish(run: Run, *, status: Status, counts: dict | None = None, error: str 
             detail=detail,
         )
         tracking_id = run.request.tracking_id
+        if status == Status.SUCCESS and run.request.subject_packages_pending:
+            transaction.on_commit(
+                lambda: subject_packages_enqueue(tracking_id=tracking_id), robust=True
+            )
         # robust: an email that cannot be sent never changes how the request ended.
         transaction.on_commit(
             lambda: privacy_request_notify_finished(tracking_id=tracking_id), robust=True

@@ -13,6 +13,7 @@ from config.jobs import enqueue, get_queue
 logger = logging.getLogger(__name__)
 
 PROCESS_JOB = "privacy_requests.tasks.process_privacy_request"
+SUBJECT_PACKAGES_JOB = "privacy_requests.tasks.build_subject_packages"
 LIVE_JOB_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -39,13 +40,37 @@ def privacy_request_enqueue(*, tracking_id: str, replace: bool = False) -> bool:
     return True
 
 
-def job_is_live(tracking_id: str) -> bool:
-    """Is a job for this request waiting or running? Raises RedisError when Redis is down."""
+def subject_packages_job_id(tracking_id: str) -> str:
+    return f"privacy-subjects-{tracking_id}"
+
+
+def subject_packages_enqueue(*, tracking_id: str, replace: bool = False) -> bool:
+    """Enqueues the job that writes an export's per-subject packages (exports/subject_build);
+    False (logged) when Redis cannot be reached: the sweep enqueues it later."""
+    job_id = subject_packages_job_id(tracking_id)
+    try:
+        if replace:
+            _job_delete(job_id)
+        enqueue(
+            SUBJECT_PACKAGES_JOB,
+            tracking_id,
+            job_id=job_id,
+            job_timeout=settings.PRIVACY_JOB_TIMEOUT,
+        )
+    except (RedisError, OSError) as exc:
+        logger.warning("Could not enqueue %s; the sweep will retry: %s", job_id, exc)
+        return False
+    return True
+
+
+def job_is_live(tracking_id: str, *, job_id: str | None = None) -> bool:
+    """Is a job for this request (or the job `job_id`) waiting or running? Raises RedisError
+    when Redis is down."""
     if settings.JOBS_SYNC:
         return False
     queue = get_queue()
     try:
-        job = Job.fetch(job_id_for(tracking_id), connection=queue.connection)
+        job = Job.fetch(job_id or job_id_for(tracking_id), connection=queue.connection)
     except NoSuchJobError:
         return False
     return job.get_status(refresh=False) in LIVE_JOB_STATUSES

@@ -32,7 +32,12 @@ from privacy_requests.notifications import privacy_due_reminders_send
 from privacy_requests.services.audit_checkpoints import audit_checkpoint_write
 from privacy_requests.services.drafts import request_drafts_purge_expired
 from privacy_requests.services.idempotency import idempotency_keys_purge_expired
-from privacy_requests.services.queueing import job_is_live, privacy_request_enqueue
+from privacy_requests.services.queueing import (
+    job_is_live,
+    privacy_request_enqueue,
+    subject_packages_enqueue,
+    subject_packages_job_id,
+)
 from projects.ingestion.refusals import refusal_counts_purge
 from projects.pii import distinct_id_hmac
 
@@ -115,6 +120,23 @@ def _requeue(report: SweepReport, *, now: datetime) -> None:
     for tracking_id in orphaned.values_list("tracking_id", flat=True):
         # RQ may still list the dead worker's job as started: replace it.
         _count(report, privacy_request_enqueue(tracking_id=tracking_id, replace=True))
+    # Exports whose per-subject packages were never stored (the build's worker died, or
+    # Redis lost its job): built again, from the start.
+    unbuilt = PrivacyRequest.objects.filter(
+        status=Status.SUCCESS,
+        subject_packages_pending=True,
+        result_purged_at__isnull=True,
+        finished_at__lt=now - timedelta(seconds=settings.PRIVACY_SWEEP_INTERVAL),
+    )
+    for tracking_id in unbuilt.values_list("tracking_id", flat=True):
+        try:
+            if job_is_live(tracking_id, job_id=subject_packages_job_id(tracking_id)):
+                continue
+        except RedisError as exc:
+            logger.warning("Sweep cannot reach Redis: %s", exc)
+            report.enqueue_failed += 1
+            continue
+        _count(report, subject_packages_enqueue(tracking_id=tracking_id, replace=True))
 
 
 def _count(report: SweepReport, enqueued: bool) -> None:

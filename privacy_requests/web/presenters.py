@@ -42,6 +42,19 @@ def is_live(request: PrivacyRequest) -> bool:
     return request.status in UNFINISHED_STATUSES
 
 
+def watch_state(request: PrivacyRequest) -> str:
+    """What the request page watches for a change: its status, and once SUCCESS whether each
+    person's package (written just after) is stored yet."""
+    if request.status == Status.SUCCESS and request.subject_packages_pending:
+        return "SUCCESS-PACKAGES-PENDING"
+    return request.status
+
+
+def is_watched(request: PrivacyRequest) -> bool:
+    """Worth watching on its own page: moving, or its packages still being written."""
+    return is_live(request) or watch_state(request) != request.status
+
+
 def progress_percent(request: PrivacyRequest) -> int | None:
     if request.status == Status.SUCCESS:
         return 100
@@ -108,6 +121,8 @@ def request_status_payload(request: PrivacyRequest) -> dict:
         "progress": progress_percent(request),
         "progress_text": progress_text(request),
         "live": is_live(request),
+        "state": watch_state(request),
+        "watched": is_watched(request),
         "overdue": is_overdue(request),
     }
 

@@ -78,9 +78,9 @@
 
     function poll() {
       getJson(url).then(function (data) {
-        if (data.status !== shown) { return refresh(); }
+        if ((data.state || data.status) !== shown) { return refresh(); }
         setStatus(region, data);
-        if (data.live) { later(poll); }
+        if (data.live || data.watched) { later(poll); }
       }).catch(retry(poll));
     }
     later(poll);

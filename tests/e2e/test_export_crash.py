@@ -162,7 +162,13 @@ def test_worker_killed_mid_write_leaves_one_complete_package_and_no_partial_file
     )
     second = spawn("rqworker", "default", env=export_env)
     final = poll_until(
-        lambda: (r := request_get(tracking_id)).status in (Status.SUCCESS, Status.FAILURE) and r,
+        lambda: (
+            (
+                ((r := request_get(tracking_id)).status == Status.FAILURE)
+                or (r.status == Status.SUCCESS and not r.subject_packages_pending)
+            )
+            and r
+        ),
         timeout=30,
         interval=0.05,
         message=lambda: second.output(),

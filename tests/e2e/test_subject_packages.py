@@ -9,6 +9,7 @@ subject's package from `subject_results` and finds in it that person's rows and 
 import csv
 import io
 import json
+import time
 import zipfile
 
 import pytest
@@ -65,6 +66,12 @@ def test_each_subject_of_a_csv_downloads_a_package_of_their_own_data(
 
     task_id = client.create(RETRIEVALS, {"distinct_ids": ids})
     results = client.wait(f"{RETRIEVALS}{task_id}/")
+    # The whole archive is ready at SUCCESS; each person's package a moment later.
+    deadline = time.monotonic() + 60
+    while results["subject_results_pending"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        results = client.status(f"{RETRIEVALS}{task_id}/")
+    assert not results["subject_results_pending"]
 
     # `result` is the whole archive, read as Mixpanel's clients read it: the same files.
     secret = web["api_secret"].encode()

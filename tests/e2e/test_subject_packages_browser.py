@@ -90,7 +90,7 @@ def test_each_person_gets_a_readable_package_of_their_own(
                 "SUCCESS", timeout=FINISH_TIMEOUT_MS
             )
             packages = page.locator("#subject-packages li")
-            expect(packages).to_have_count(2)
+            expect(packages).to_have_count(2, timeout=FINISH_TIMEOUT_MS)
             expect(packages.first).to_contain_text("alice")
             expect(packages.first).to_contain_text("with 1 linked id")
             fits()

@@ -59,11 +59,12 @@ def storage_names(storage=None, directory: str = "") -> list[str]:
 
 
 def files_of(*requests: PrivacyRequest) -> list[str]:
-    """The files an export keeps in storage: its whole archive and each subject's package."""
+    """The files an export keeps in storage: its whole archive and each subject's package
+    stored so far (they are written by a job of their own after SUCCESS)."""
     names: list[str] = []
     for request in requests:
         names.append(request.result_file)
-        names += [package["file"] for package in request.result_packages]
+        names += [p["file"] for p in request.result_packages if p.get("bytes") is not None]
     return sorted(names)
 
 

@@ -364,6 +364,8 @@ def test_list_status_json_reports_only_this_organizations_requests(
                 "progress": 0,
                 "progress_text": "Waiting for a worker",
                 "live": True,
+                "state": "PENDING",
+                "watched": True,
                 "overdue": False,
             }
         ]
@@ -414,6 +416,8 @@ def test_request_status_json_reports_progress(signed_in, owner, make_request):
         "progress": 75,
         "progress_text": "75% done (events)",
         "live": True,
+        "state": "STARTED",
+        "watched": True,
         "overdue": False,
     }
     assert "no-cache" in response["Cache-Control"]

@@ -191,7 +191,8 @@ def request_detail(
             "progress": presenters.progress_percent(privacy_request),
             "progress_text": presenters.progress_text(privacy_request),
             "overdue": presenters.is_overdue(privacy_request),
-            "live": presenters.is_live(privacy_request),
+            "live": presenters.is_watched(privacy_request),
+            "watch_state": presenters.watch_state(privacy_request),
             "can_cancel": privacy_request.status in CANCELABLE_STATUSES,
             "can_retry": privacy_request.status == Status.FAILURE,
             # Only on a page whose request waits, for the person watching it not move.
