@@ -48,6 +48,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Past any instant a date holds, in seconds or milliseconds.
 _LARGEST_TIME = 10**15
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _INSERT_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
 _NAME_SHOWN = 60
 
@@ -72,11 +73,14 @@ def distinct_id_normalize(
 ) -> str | Problem:
     """The id as stored (numbers become text), or why it is refused. Without
     `placeholders_refused` (/import?strict=0) only what storage needs is checked."""
-    if value is None:
+    if value.__class__ is str:  # the usual case first
+        text = value
+    elif value is None:
         return field_problem(field, "is required")
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    elif isinstance(value, bool) or not isinstance(value, str | int):
         return field_problem(field, "must be a string")
-    text = str(value)
+    else:
+        text = str(value)
     if len(text) > limits.MAX_ID_LENGTH:
         return field_problem(field, f"is longer than {limits.MAX_ID_LENGTH} characters")
     if placeholders_refused and text.strip().lower() in DISALLOWED_DISTINCT_IDS:
@@ -137,6 +141,8 @@ def properties_problem(properties: dict, *, prefix: str) -> Problem | None:
             f"has {len(properties)} properties; the limit is {limits.MAX_PROPERTIES}",
         )
     for name, value in properties.items():
+        if value.__class__ in _SCALARS:  # the usual case, checked fastest
+            continue
         if isinstance(value, dict | list):
             rule = _nested_value_problem(value, level=1)
             if rule is not None:
