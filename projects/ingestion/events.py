@@ -19,8 +19,8 @@ only the checks that storing needs or that guard identities:
   two people's data for every later export and deletion.
 """
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,15 @@ from projects.ingestion.event_fields import (
     identity_link_parse,
     insert_id_derive,
 )
+from projects.ingestion.event_rows import (
+    IDENTITY_EVENTS,
+    UNSTORED_PROPERTIES,
+    EventRow,
+    IdentityRow,
+    ProjectResolver,
+    nests_only_properties,
+    plain_event_parse,
+)
 from projects.ingestion.event_store import events_store
 from projects.ingestion.outcome import BatchOutcome, Endpoint, RecordFailure
 from projects.ingestion.suppression import suppressed_ids_find
@@ -50,36 +59,7 @@ from projects.ingestion.validation import (
     properties_problem,
     record_encoding_problem,
 )
-from projects.models import EVENT_COLUMN_PROPERTIES, Project
-
-# What ingestion leaves out of an event's stored `properties`: what its columns keep, and the
-# project token.
-UNSTORED_PROPERTIES = frozenset({"token", *EVENT_COLUMN_PROPERTIES})
-IDENTITY_EVENTS = frozenset({"$create_alias", "$identify", "$merge"})
-_NESTING = (dict, list)
-
-ProjectResolver = Callable[[Any], Project | Problem]
-
-
-@dataclass(slots=True)
-class _EventRow:
-    index: int
-    # Values in the order of event_store.EVENT_COLUMNS (project as its id).
-    values: tuple[Any, ...]
-    distinct_ids: tuple[str, ...]
-    device_link: LinkRequest | None
-
-
-@dataclass(slots=True)
-class _IdentityRow:
-    index: int
-    link: LinkRequest
-    field: str
-    insert_id: str | None
-
-    @property
-    def distinct_ids(self) -> tuple[str, ...]:
-        return (self.link.distinct_id, self.link.canonical_id)
+from projects.models import Project
 
 
 def events_ingest(
@@ -103,7 +83,7 @@ def events_ingest(
     outcome = BatchOutcome(received=len(records))
     resolve = _token_resolver(records) if project is None else _authenticated_resolver(project)
     batch_project_id = None if project is None else project.pk
-    batches: dict[int, tuple[Project, list[_EventRow | _IdentityRow]]] = {}
+    batches: dict[int, tuple[Project, list[EventRow | IdentityRow]]] = {}
     for index, record in enumerate(records):
         parsed = _event_record_parse(
             record,
@@ -164,7 +144,11 @@ def _event_record_parse(
     batch_project_id: int | None,
     strict: bool,
     encodable: bool,
-) -> tuple[Project, _EventRow | _IdentityRow] | RecordFailure:
+) -> tuple[Project, EventRow | IdentityRow] | RecordFailure:
+    if strict and encodable:
+        plain = plain_event_parse(record, index=index, endpoint=endpoint, now=now, resolve=resolve)
+        if plain is not None:
+            return plain
     # The project a refusal is counted for: the authenticated one, else the token's once known.
     project_id = batch_project_id
     shown_insert_id = None
@@ -206,7 +190,7 @@ def _event_record_parse(
         # Serializing the record again would only confirm what its JSON text showed, unless a
         # value besides `properties` nests (unbounded by the shape check: serializing it may
         # run out of recursion, which refuses the record).
-        if problem is None and not (encodable and _nests_only_properties(record)):
+        if problem is None and not (encodable and nests_only_properties(record)):
             problem = record_encoding_problem(record)
     else:
         problem = record_encoding_problem(record, size_limited=False)
@@ -220,7 +204,7 @@ def _event_record_parse(
         link_request, field = link
         if shown_insert_id is not None:
             link_request = replace(link_request, insert_id=shown_insert_id)
-        return project, _IdentityRow(
+        return project, IdentityRow(
             index=index, link=link_request, field=field, insert_id=shown_insert_id
         )
 
@@ -260,20 +244,13 @@ def _event_record_parse(
     ids = (distinct_id,) if device_link is None else (distinct_id, device_link.distinct_id)
     if device_link is not None:
         device_link = replace(device_link, insert_id=insert_id)
-    return project, _EventRow(index=index, values=values, distinct_ids=ids, device_link=device_link)
-
-
-def _nests_only_properties(record: dict) -> bool:
-    for name, value in record.items():
-        if value.__class__ in _NESTING and name != "properties":
-            return False
-    return True
+    return project, EventRow(index=index, values=values, distinct_ids=ids, device_link=device_link)
 
 
 def _project_rows_write(
     *,
     project: Project,
-    rows: list[_EventRow | _IdentityRow],
+    rows: list[EventRow | IdentityRow],
     outcome: BatchOutcome,
     provenance: LinkProvenance,
 ) -> None:
@@ -289,10 +266,10 @@ def _project_rows_write(
             kept.append(row)
 
     links: list[LinkRequest] = []
-    link_rows: list[_EventRow | _IdentityRow] = []
+    link_rows: list[EventRow | IdentityRow] = []
     device_links_seen: set[LinkRequest] = set()
     for row in kept:
-        if isinstance(row, _IdentityRow):
+        if isinstance(row, IdentityRow):
             links.append(row.link)
             link_rows.append(row)
         elif row.device_link is not None and row.device_link not in device_links_seen:
@@ -301,14 +278,14 @@ def _project_rows_write(
             link_rows.append(row)
 
     with transaction.atomic():
-        events_store(rows=[row.values for row in kept if isinstance(row, _EventRow)])
+        events_store(rows=[row.values for row in kept if isinstance(row, EventRow)])
         # No link, no query: an empty call returns at once.
         refused = identity_links_apply(project=project, links=links, provenance=provenance).refused
 
     failed = 0
     for position, reason in refused:
         row = link_rows[position]
-        if isinstance(row, _IdentityRow):
+        if isinstance(row, IdentityRow):
             failed += 1
             outcome.fail(
                 RecordFailure(

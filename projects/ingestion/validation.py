@@ -41,6 +41,7 @@ DISALLOWED_DISTINCT_IDS = frozenset(
 EARLIEST_EVENT_TIME = datetime(1971, 1, 1, tzinfo=UTC)
 LATEST_EVENT_TIME_AHEAD = timedelta(hours=1)
 _EARLIEST_SECONDS = EARLIEST_EVENT_TIME.timestamp()
+_AHEAD_SECONDS = LATEST_EVENT_TIME_AHEAD.total_seconds()
 # A time at or past this is in milliseconds: as seconds it would be past the year 2286, and
 # every millisecond time after 1971-01-01 (3.15e10) is above it, so no allowed time is ambiguous.
 _MILLISECONDS_FROM = 1e10
@@ -107,6 +108,11 @@ def event_time_parse(
 ) -> datetime | Problem:
     """Seconds or milliseconds since the epoch, from 1971-01-01 to one hour from now. Without
     `window` (/import?strict=0), any instant a date can hold."""
+    if value.__class__ is int and _EARLIEST_SECONDS <= value < _MILLISECONDS_FROM:
+        # The usual case, whole seconds since 1971, without the checks it cannot fail.
+        if window and value > now.timestamp() + _AHEAD_SECONDS:
+            return field_problem(field, "is more than one hour in the future")
+        return _EPOCH + timedelta(seconds=value)
     if value is None:
         return field_problem(field, "is required: seconds or milliseconds since epoch")
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -4,6 +4,7 @@ used twice in one transaction holds only the second batch, and a record's encodi
 the same whether or not its JSON text spares serializing it again (decoding's `encodable`)."""
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -71,10 +72,10 @@ def test_an_empty_distinct_id_is_stored_as_empty_text_not_null(client, project):
 
 
 def test_two_batches_in_one_transaction_store_each_batch_once(project):
-    time = datetime.fromtimestamp(T0, tz=UTC)
+    at = datetime.fromtimestamp(T0, tz=UTC)
     now = datetime.now(tz=UTC)
-    alice = (project.pk, "alice", "Signed up", time, "id-1", {"plan": "free"}, "import", now)
-    bob = (project.pk, "bob", "Signed up", time, "id-2", {"plan": "free"}, "import", now)
+    alice = (project.pk, "alice", "Signed up", at, "id-1", {"plan": "free"}, "import", now)
+    bob = (project.pk, "bob", "Signed up", at, "id-2", {"plan": "free"}, "import", now)
 
     with transaction.atomic():
         assert events_store(rows=[alice]) == 1
@@ -139,3 +140,85 @@ def test_escaped_characters_that_decode_harmlessly_are_stored(client, project):
     stored = dict(Event.objects.values_list("distinct_id", "properties"))
     assert stored["alice"] == {"city": "São Paulo", "mood": "😀"}
     assert stored["bob"] == {"text": "tab\tand \\u0000 as text"}
+
+
+def _near_the_usual_record(token: str) -> list:
+    """Records at each edge of the usual one: stored, refused, or taken by the full parse."""
+    now = int(time.time())
+    usual = {"token": token, "distinct_id": "alice", "time": T0, "$insert_id": "id-1", "a": 1}
+
+    def record(event="Page View", **changes):
+        properties = {**usual, **changes}
+        return {"event": event, "properties": {k: v for k, v in properties.items() if v != ...}}
+
+    return [
+        record(),
+        record(event="  "),
+        record(event="e" * 255, **{"$insert_id": "id-2"}),
+        record(event="e" * 256),
+        record(event=5),
+        {
+            "event": "$identify",
+            "properties": {"token": token, "$identified_id": "u1", "$anon_id": "a1"},
+        },
+        record(token="someone-else"),
+        record(token="", **{"$insert_id": "id-3"}),
+        record(token=..., **{"$insert_id": "id-4"}),
+        record(distinct_id=42),
+        record(distinct_id="", **{"$insert_id": "id-5"}),
+        record(distinct_id="undefined"),
+        record(distinct_id=" Null "),
+        record(distinct_id="d" * 256),
+        record(distinct_id=...),
+        record(**{"$user_id": "u2", "$device_id": "dev-2", "$insert_id": "id-6"}),
+        record(distinct_id=..., **{"$device_id": "dev-3", "$insert_id": "id-7"}),
+        record(**{"$insert_id": ...}),
+        record(**{"$insert_id": "null"}),
+        record(**{"$insert_id": "not an id!"}),
+        record(**{"$insert_id": 7}),
+        record(time=T0 * 1000 + 5, **{"$insert_id": "id-8"}),
+        record(time=T0 + 0.25, **{"$insert_id": "id-9"}),
+        record(time=now + 7200),
+        record(time=now + 1800, **{"$insert_id": "id-10"}),
+        record(time=10),
+        record(time=...),
+        record(time=True),
+        record(time="1700000000"),
+        record(long="x" * 300, none=None, flag=True, price=9.5, **{"$insert_id": "id-11"}),
+        record(nested={"list": [1, {"b": "y" * 300}]}, **{"$insert_id": "id-12"}),
+        record(**{f"p{n}": n for n in range(251)}),
+        record(**{f"p{n}": n for n in range(250)}, **{"$insert_id": "id-13"}),
+        {**record(**{"$insert_id": "id-14"}), "extra": 1},
+        {**record(**{"$insert_id": "id-15"}), "extra": {"deep": [1]}},
+        {"event": "Page View", "properties": None},
+        {"event": "Page View", "properties": ["not", "an", "object"]},
+        {"event": "Page View"},
+        5,
+    ]
+
+
+def test_the_usual_records_quick_parse_answers_and_stores_as_the_full_parse(client, project):
+    records = _near_the_usual_record(project.token)
+    # A NUL escape anywhere in the text makes every record of the batch take the full parse.
+    nul = event(project.token, distinct_id="nul", text="a\x00b")
+
+    def outcome(batch):
+        response = _post_text(client, json.dumps(batch))
+        answer = response.json()
+        stored = sorted(
+            Event.objects.values_list(
+                "distinct_id", "name", "time", "insert_id", "properties", "source"
+            ),
+            key=repr,
+        )
+        Event.objects.all().delete()
+        return response.status_code, answer, stored
+
+    quick_status, quick, quick_stored = outcome(records)
+    full_status, full, full_stored = outcome([*records, nul])
+
+    assert full["failed_records"][-1]["index"] == len(records)
+    assert (quick_status, quick["failed_records"]) == (full_status, full["failed_records"][:-1])
+    assert quick["num_records_imported"] == full["num_records_imported"]
+    assert quick_stored == full_stored
+    assert len(quick_stored) > 15 and len(quick["failed_records"]) > 15
