@@ -25,7 +25,7 @@ from benchmarks.errors import BenchRefused
 from benchmarks.ingest_client import LIBRARY, LIBRARY_VERSION, bench_events_build
 from benchmarks.servers import BenchServer, last_line
 from projects.generation import disk_check
-from projects.ingestion.events import UNSTORED_PROPERTIES
+from projects.ingestion.event_rows import UNSTORED_PROPERTIES
 from projects.models import Event, Project
 
 BENCH_ORGANIZATION = "Ingestion benchmark"

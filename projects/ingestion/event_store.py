@@ -3,10 +3,14 @@ distinct_id, time, name, insert_id)` the latest ingested wins, as in Mixpanel: w
 last copy is kept, and a stored row is overwritten by a later copy (`ON CONFLICT ... DO UPDATE`,
 skipped when the copy is identical, so that a retried batch rewrites nothing).
 
-PostgreSQL gets one `INSERT ... SELECT FROM json_to_recordset(<the batch as one JSON
-document>)`: one bind parameter whatever the batch size, so the statement is cheap to build
-(a VALUES list of 2,000 rows has 16,000 parameters, and building it with the driver's
-client-side binding costs more than running it; so do per-column arrays).
+PostgreSQL gets the batch by COPY into a temporary staging table, then one `INSERT ... SELECT
+... ON CONFLICT` from it. Measured on a batch of 2,000 events (bench_ingest's), this takes about
+20 ms of the database's time where the former single `INSERT ... SELECT FROM
+json_to_recordset(<the batch as one JSON document>)` took 27-36 ms: json_to_recordset builds a
+lookup table for every object it turns into a row, which cost more than storing the rows
+(EXPLAIN ANALYZE: 16 of 27 ms), while COPY's text format parses each column in place (7 ms)
+and the INSERT from the staged rows takes 12-13 ms. A VALUES list or per-column arrays cost
+more still, in building their parameters.
 Other databases get multi-row VALUES statements, as many rows each as their bind-parameter
 limit allows (a whole batch on any SQLite of the last years).
 """
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from projects.chunking import in_chunks
 from projects.models import Event
@@ -38,6 +42,10 @@ EVENT_COLUMNS = (
 _KEY_COLUMNS = ("project", "distinct_id", "time", "name", "insert_id")
 # What a later copy of a record replaces.
 _REPLACED_COLUMNS = ("properties", "source", "ingested_at")
+# PostgreSQL: the temporary table a batch is COPYed into, and its column of the batch's order.
+_STAGE_TABLE = "ingestion_event_stage"
+_STAGE_POSITION = "batch_position"
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def events_store(*, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -51,7 +59,7 @@ def events_store(*, rows: Sequence[tuple[Any, ...]]) -> int:
     if not unique:
         return 0
     if connection.vendor == "postgresql":
-        return _insert_recordset(unique)
+        return _insert_staged(unique)
     return _insert_values(unique)
 
 
@@ -81,31 +89,72 @@ def _insert_head(fields: list) -> str:
     return f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) "
 
 
-def _insert_recordset(rows: list[tuple[Any, ...]]) -> int:
+def _insert_staged(rows: list[tuple[Any, ...]]) -> int:
     fields = _fields()
-    # One JSON document holds the batch: json.dumps builds it in C, and the driver quotes it as
-    # one string; properties stay nested JSON and land in the jsonb column unchanged.
-    document = json.dumps(
-        [
-            {
-                field.column: value.isoformat() if isinstance(value, datetime) else value
-                for field, value in zip(fields, row, strict=True)
-            }
-            for row in rows
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+    quote = connection.ops.quote_name
+    stage = quote(_STAGE_TABLE)
+    position = quote(_STAGE_POSITION)
+    columns = ", ".join(quote(field.column) for field in fields)
+    definitions = ", ".join(
+        f"{quote(field.column)} {field.db_type(connection)}" for field in fields
     )
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    record_type = ", ".join(
-        f"{connection.ops.quote_name(field.column)} {field.db_type(connection)}" for field in fields
+    # Built from the model's metadata only; the rows travel by COPY, never in the SQL text.
+    # One round trip: the stage is made once per database session (a pooler's reset or a
+    # rolled-back transaction drops it, hence IF NOT EXISTS every time); every commit empties it
+    # (ON COMMIT DELETE ROWS), and the DELETE a use earlier in the same transaction.
+    prepare = (
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ({definitions}, {position} integer) "  # noqa: S608
+        f"ON COMMIT DELETE ROWS; DELETE FROM {stage}"
     )
-    # Built from the model's metadata only; the batch is one bound parameter.
-    select = f"SELECT {columns} FROM json_to_recordset(%s::json) AS batch({record_type})"  # noqa: S608
-    sql = _insert_head(fields) + select + _on_conflict()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [document])
+    # In the batch's (key) order, whatever the order in which the stage gives its rows back.
+    select = f"SELECT {columns} FROM {stage} ORDER BY {position}"  # noqa: S608
+    insert = _insert_head(fields) + select + _on_conflict()
+    # Without a transaction of the caller's, the COPY and the INSERT need one of their own: a
+    # commit between them would empty the stage.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(prepare)
+        with cursor.copy(f"COPY {stage} ({columns}, {position}) FROM STDIN") as copy:
+            copy.write(_copy_lines(rows))
+        cursor.execute(insert)
         return max(cursor.rowcount, 0)
+
+
+def _copy_lines(rows: list[tuple[Any, ...]]) -> str:
+    """The rows in COPY's text format, each followed by its position. Column by column, in
+    EVENT_COLUMNS order: the id, text, the times in ISO 8601, the properties as JSON."""
+    # A batch repeats its names, sources and distinct_ids: each is escaped once (not so its
+    # $insert_ids), and its one ingested_at formatted once.
+    text = _CopyTexts()
+    stamps: dict[datetime, str] = {}
+    lines = []
+    for position, row in enumerate(rows):
+        project_id, distinct_id, name, time, insert_id, properties, source, ingested = row
+        stamp = stamps.get(ingested)
+        if stamp is None:
+            stamp = stamps[ingested] = ingested.isoformat()
+        # JSON text holds no raw tab or line break (control characters are escaped), so of
+        # COPY's special characters only its backslashes need escaping.
+        document = _JSON.encode(properties).replace("\\", "\\\\")
+        lines.append(
+            f"{project_id}\t{text[distinct_id]}\t{text[name]}\t{time.isoformat()}\t"
+            f"{_copy_text(insert_id)}\t{document}\t{text[source]}\t{stamp}\t{position}\n"
+        )
+    return "".join(lines)
+
+
+def _copy_text(value: str) -> str:
+    # COPY's text format: backslash escapes for the characters that delimit rows and columns.
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+class _CopyTexts(dict[str, str]):
+    """Text values and their `_copy_text`, made on first use."""
+
+    def __missing__(self, value: str) -> str:
+        escaped = self[value] = _copy_text(value)
+        return escaped
 
 
 def _insert_values(rows: list[tuple[Any, ...]]) -> int:

@@ -19,10 +19,8 @@ only the checks that storing needs or that guard identities:
   two people's data for every later export and deletion.
 """
 
-import hashlib
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -33,13 +31,27 @@ from projects.identity import LinkProvenance, LinkRequest, identity_links_apply
 from projects.ingestion import limits
 from projects.ingestion.authentication import projects_by_token
 from projects.ingestion.decoding import UnreadableLine
+from projects.ingestion.event_fields import (
+    event_identity,
+    event_source,
+    identity_link_parse,
+    insert_id_derive,
+)
+from projects.ingestion.event_rows import (
+    IDENTITY_EVENTS,
+    UNSTORED_PROPERTIES,
+    EventRow,
+    IdentityRow,
+    ProjectResolver,
+    nests_only_properties,
+    plain_event_parse,
+)
 from projects.ingestion.event_store import events_store
 from projects.ingestion.outcome import BatchOutcome, Endpoint, RecordFailure
 from projects.ingestion.suppression import suppressed_ids_find
 from projects.ingestion.truncation import properties_truncated
 from projects.ingestion.validation import (
     Problem,
-    distinct_id_normalize,
     event_time_parse,
     field_problem,
     insert_id_problem,
@@ -47,37 +59,7 @@ from projects.ingestion.validation import (
     properties_problem,
     record_encoding_problem,
 )
-from projects.models import EVENT_COLUMN_PROPERTIES, IdentityKind, Project
-
-# What ingestion leaves out of an event's stored `properties`: what its columns keep, and the
-# project token.
-UNSTORED_PROPERTIES = frozenset({"token", *EVENT_COLUMN_PROPERTIES})
-IDENTITY_EVENTS = frozenset({"$create_alias", "$identify", "$merge"})
-DEVICE_PREFIX = "$device:"
-_SOURCE_MAX_LENGTH = 100
-
-ProjectResolver = Callable[[Any], Project | Problem]
-
-
-@dataclass(slots=True)
-class _EventRow:
-    index: int
-    # Values in the order of event_store.EVENT_COLUMNS (project as its id).
-    values: tuple[Any, ...]
-    distinct_ids: tuple[str, ...]
-    device_link: LinkRequest | None
-
-
-@dataclass(slots=True)
-class _IdentityRow:
-    index: int
-    link: LinkRequest
-    field: str
-    insert_id: str | None
-
-    @property
-    def distinct_ids(self) -> tuple[str, ...]:
-        return (self.link.distinct_id, self.link.canonical_id)
+from projects.models import Project
 
 
 def events_ingest(
@@ -87,18 +69,21 @@ def events_ingest(
     project: Project | None = None,
     principal: str = "",
     strict: bool = True,
+    encodable: Sequence[bool] = (),
 ) -> BatchOutcome:
     """Ingests a batch. For /track each record names its project by `properties.token`
     (identity links are public); for /import `project` is the one `principal`'s credentials
     authenticated (links are authenticated), and a record's token, if any, must be that
-    project's. `strict=False` is /import's non-strict mode (module docstring)."""
+    project's. `strict=False` is /import's non-strict mode (module docstring). `encodable`
+    is decoding's `Payload.encodable`: the records its JSON text already cleared."""
     now = timezone.now()
     provenance = LinkProvenance(
         str(endpoint), authenticated=project is not None, principal=principal
     )
     outcome = BatchOutcome(received=len(records))
     resolve = _token_resolver(records) if project is None else _authenticated_resolver(project)
-    batches: dict[int, tuple[Project, list[_EventRow | _IdentityRow]]] = {}
+    batch_project_id = None if project is None else project.pk
+    batches: dict[int, tuple[Project, list[EventRow | IdentityRow]]] = {}
     for index, record in enumerate(records):
         parsed = _event_record_parse(
             record,
@@ -106,14 +91,18 @@ def events_ingest(
             endpoint=endpoint,
             now=now,
             resolve=resolve,
-            batch_project_id=None if project is None else project.pk,
+            batch_project_id=batch_project_id,
             strict=strict,
+            encodable=bool(encodable) and encodable[index],
         )
         if isinstance(parsed, RecordFailure):
             outcome.fail(parsed)
             continue
         record_project, row = parsed
-        batches.setdefault(record_project.pk, (record_project, []))[1].append(row)
+        batch = batches.get(record_project.pk)
+        if batch is None:
+            batch = batches[record_project.pk] = (record_project, [])
+        batch[1].append(row)
     for record_project, rows in batches.values():
         _project_rows_write(
             project=record_project, rows=rows, outcome=outcome, provenance=provenance
@@ -154,7 +143,12 @@ def _event_record_parse(
     resolve: ProjectResolver,
     batch_project_id: int | None,
     strict: bool,
-) -> tuple[Project, _EventRow | _IdentityRow] | RecordFailure:
+    encodable: bool,
+) -> tuple[Project, EventRow | IdentityRow] | RecordFailure:
+    if strict and encodable:
+        plain = plain_event_parse(record, index=index, endpoint=endpoint, now=now, resolve=resolve)
+        if plain is not None:
+            return plain
     # The project a refusal is counted for: the authenticated one, else the token's once known.
     project_id = batch_project_id
     shown_insert_id = None
@@ -191,19 +185,26 @@ def _event_record_parse(
         return fail(
             field_problem("event", f"is longer than {limits.MAX_EVENT_NAME_LENGTH} characters")
         )
-    problem = properties_problem(properties, prefix="properties") if strict else None
-    problem = problem or record_encoding_problem(record, size_limited=strict)
+    if strict:
+        problem = properties_problem(properties, prefix="properties")
+        # Serializing the record again would only confirm what its JSON text showed, unless a
+        # value besides `properties` nests (unbounded by the shape check: serializing it may
+        # run out of recursion, which refuses the record).
+        if problem is None and not (encodable and nests_only_properties(record)):
+            problem = record_encoding_problem(record)
+    else:
+        problem = record_encoding_problem(record, size_limited=False)
     if problem is not None:
         return fail(problem)
 
     if name in IDENTITY_EVENTS:
-        link = _identity_link_parse(name, properties, endpoint=endpoint)
+        link = identity_link_parse(name, properties, endpoint=endpoint)
         if isinstance(link, Problem):
             return fail(link)
         link_request, field = link
         if shown_insert_id is not None:
             link_request = replace(link_request, insert_id=shown_insert_id)
-        return project, _IdentityRow(
+        return project, IdentityRow(
             index=index, link=link_request, field=field, insert_id=shown_insert_id
         )
 
@@ -216,7 +217,7 @@ def _event_record_parse(
     if isinstance(time, Problem):
         return fail(time)
 
-    identity = _event_identity(properties, strict=strict)
+    identity = event_identity(properties, strict=strict)
     if isinstance(identity, Problem):
         return fail(identity)
     distinct_id, device_link = identity
@@ -227,128 +228,29 @@ def _event_record_parse(
             return fail(problem)
     stored = properties_truncated(properties, left_out=UNSTORED_PROPERTIES)
     if given_insert_id is None:
-        insert_id = _insert_id_derive(name=name, time=time, distinct_id=distinct_id, stored=stored)
+        insert_id = insert_id_derive(name=name, time=time, distinct_id=distinct_id, stored=stored)
     else:
         insert_id = given_insert_id
     values = (
-        project.pk,
+        project_id,
         distinct_id,
         name,
         time,
         insert_id,
         stored,
-        _source(endpoint, properties),
+        event_source(endpoint, properties),
         now,
     )
     ids = (distinct_id,) if device_link is None else (distinct_id, device_link.distinct_id)
     if device_link is not None:
         device_link = replace(device_link, insert_id=insert_id)
-    return project, _EventRow(index=index, values=values, distinct_ids=ids, device_link=device_link)
-
-
-def _event_identity(properties: dict, *, strict: bool) -> tuple[str, LinkRequest | None] | Problem:
-    """The event's distinct_id under the simplified ID merge, and the device link it asks for.
-    Placeholder ids are refused in strict mode, and in any mode when they would be linked."""
-    user_id = properties.get("$user_id")
-    device_id = properties.get("$device_id")
-    refused = strict or (user_id is not None and device_id is not None)
-    device: str | None = None
-    if device_id is not None:
-        normalized = distinct_id_normalize(
-            device_id, field="properties.$device_id", placeholders_refused=refused
-        )
-        if isinstance(normalized, Problem):
-            return normalized
-        device = DEVICE_PREFIX + normalized
-        if len(device) > limits.MAX_ID_LENGTH:
-            return field_problem(
-                "properties.$device_id",
-                f"is too long: '{DEVICE_PREFIX}' and the id exceed {limits.MAX_ID_LENGTH} "
-                "characters",
-            )
-    if user_id is not None:
-        distinct_id = distinct_id_normalize(
-            user_id, field="properties.$user_id", placeholders_refused=refused
-        )
-        if isinstance(distinct_id, Problem):
-            return distinct_id
-        link = None if device is None else LinkRequest(device, distinct_id, IdentityKind.DEVICE)
-        return distinct_id, link
-    given = properties.get("distinct_id")
-    if given is None or given == "":
-        if device is not None:
-            return device, None
-        if given == "":
-            # Mixpanel accepts an empty distinct_id: an event tied to no user.
-            return "", None
-    distinct_id = distinct_id_normalize(
-        given, field="properties.distinct_id", placeholders_refused=refused
-    )
-    if isinstance(distinct_id, Problem):
-        return distinct_id
-    return distinct_id, None
-
-
-def _identity_link_parse(
-    name: str, properties: dict, *, endpoint: Endpoint
-) -> tuple[LinkRequest, str] | Problem:
-    """The identity link of a `$create_alias`, `$identify` or `$merge`, and the field that
-    names it in a refusal."""
-    if name == "$create_alias":
-        fields = ("properties.distinct_id", "properties.alias")
-        original, alias = properties.get("distinct_id"), properties.get("alias")
-        kind = IdentityKind.ALIAS
-    elif name == "$identify":
-        fields = ("properties.$identified_id", "properties.$anon_id")
-        original, alias = properties.get("$identified_id"), properties.get("$anon_id")
-        kind = IdentityKind.IDENTIFY
-    else:
-        if endpoint != Endpoint.IMPORT:
-            return field_problem(
-                "event", "$merge is accepted only by /import, with the project's API secret"
-            )
-        ids = properties.get("$distinct_ids")
-        if not isinstance(ids, list) or len(ids) != 2:
-            return field_problem("properties.$distinct_ids", "must list exactly two distinct_ids")
-        fields = ("properties.$distinct_ids[0]", "properties.$distinct_ids[1]")
-        (original, alias), kind = ids, IdentityKind.MERGE
-    canonical_id = distinct_id_normalize(original, field=fields[0])
-    if isinstance(canonical_id, Problem):
-        return canonical_id
-    joining_id = distinct_id_normalize(alias, field=fields[1])
-    if isinstance(joining_id, Problem):
-        return joining_id
-    refusal_field = "properties.$distinct_ids" if kind == IdentityKind.MERGE else fields[1]
-    return LinkRequest(joining_id, canonical_id, kind), refusal_field
-
-
-def _insert_id_derive(*, name: str, time: datetime, distinct_id: str, stored: dict) -> str:
-    """A deterministic $insert_id, so that a retried batch without ids still dedupes."""
-    canonical = json.dumps(
-        [name, time.isoformat(), distinct_id, stored],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
-
-
-def _source(endpoint: Endpoint, properties: dict) -> str:
-    """The means of collection: endpoint and library, e.g. "track/python 5.4.1"."""
-    library = properties.get("mp_lib")
-    if not isinstance(library, str) or not library:
-        return str(endpoint)
-    version = properties.get("$lib_version")
-    source = f"{endpoint}/{library}"
-    if isinstance(version, str | int | float) and not isinstance(version, bool) and version != "":
-        source += f" {version}"
-    return source[:_SOURCE_MAX_LENGTH]
+    return project, EventRow(index=index, values=values, distinct_ids=ids, device_link=device_link)
 
 
 def _project_rows_write(
     *,
     project: Project,
-    rows: list[_EventRow | _IdentityRow],
+    rows: list[EventRow | IdentityRow],
     outcome: BatchOutcome,
     provenance: LinkProvenance,
 ) -> None:
@@ -364,10 +266,10 @@ def _project_rows_write(
             kept.append(row)
 
     links: list[LinkRequest] = []
-    link_rows: list[_EventRow | _IdentityRow] = []
+    link_rows: list[EventRow | IdentityRow] = []
     device_links_seen: set[LinkRequest] = set()
     for row in kept:
-        if isinstance(row, _IdentityRow):
+        if isinstance(row, IdentityRow):
             links.append(row.link)
             link_rows.append(row)
         elif row.device_link is not None and row.device_link not in device_links_seen:
@@ -376,14 +278,14 @@ def _project_rows_write(
             link_rows.append(row)
 
     with transaction.atomic():
-        events_store(rows=[row.values for row in kept if isinstance(row, _EventRow)])
+        events_store(rows=[row.values for row in kept if isinstance(row, EventRow)])
         # No link, no query: an empty call returns at once.
         refused = identity_links_apply(project=project, links=links, provenance=provenance).refused
 
     failed = 0
     for position, reason in refused:
         row = link_rows[position]
-        if isinstance(row, _IdentityRow):
+        if isinstance(row, IdentityRow):
             failed += 1
             outcome.fail(
                 RecordFailure(

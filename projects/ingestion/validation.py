@@ -41,6 +41,7 @@ DISALLOWED_DISTINCT_IDS = frozenset(
 EARLIEST_EVENT_TIME = datetime(1971, 1, 1, tzinfo=UTC)
 LATEST_EVENT_TIME_AHEAD = timedelta(hours=1)
 _EARLIEST_SECONDS = EARLIEST_EVENT_TIME.timestamp()
+_AHEAD_SECONDS = LATEST_EVENT_TIME_AHEAD.total_seconds()
 # A time at or past this is in milliseconds: as seconds it would be past the year 2286, and
 # every millisecond time after 1971-01-01 (3.15e10) is above it, so no allowed time is ambiguous.
 _MILLISECONDS_FROM = 1e10
@@ -48,6 +49,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Past any instant a date holds, in seconds or milliseconds.
 _LARGEST_TIME = 10**15
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _INSERT_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
 _NAME_SHOWN = 60
 
@@ -72,11 +74,14 @@ def distinct_id_normalize(
 ) -> str | Problem:
     """The id as stored (numbers become text), or why it is refused. Without
     `placeholders_refused` (/import?strict=0) only what storage needs is checked."""
-    if value is None:
+    if value.__class__ is str:  # the usual case first
+        text = value
+    elif value is None:
         return field_problem(field, "is required")
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    elif isinstance(value, bool) or not isinstance(value, str | int):
         return field_problem(field, "must be a string")
-    text = str(value)
+    else:
+        text = str(value)
     if len(text) > limits.MAX_ID_LENGTH:
         return field_problem(field, f"is longer than {limits.MAX_ID_LENGTH} characters")
     if placeholders_refused and text.strip().lower() in DISALLOWED_DISTINCT_IDS:
@@ -103,6 +108,11 @@ def event_time_parse(
 ) -> datetime | Problem:
     """Seconds or milliseconds since the epoch, from 1971-01-01 to one hour from now. Without
     `window` (/import?strict=0), any instant a date can hold."""
+    if value.__class__ is int and _EARLIEST_SECONDS <= value < _MILLISECONDS_FROM:
+        # The usual case, whole seconds since 1971, without the checks it cannot fail.
+        if window and value > now.timestamp() + _AHEAD_SECONDS:
+            return field_problem(field, "is more than one hour in the future")
+        return _EPOCH + timedelta(seconds=value)
     if value is None:
         return field_problem(field, "is required: seconds or milliseconds since epoch")
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -137,6 +147,8 @@ def properties_problem(properties: dict, *, prefix: str) -> Problem | None:
             f"has {len(properties)} properties; the limit is {limits.MAX_PROPERTIES}",
         )
     for name, value in properties.items():
+        if value.__class__ in _SCALARS:  # the usual case, checked fastest
+            continue
         if isinstance(value, dict | list):
             rule = _nested_value_problem(value, level=1)
             if rule is not None:

@@ -113,9 +113,12 @@ def _ingest(request: HttpRequest, *, endpoint: Endpoint, methods: tuple[str, ...
             principal=authenticated.principal,
             # Mixpanel's non-strict mode: `strict=0` skips per-record validation.
             strict=strict_flag(payload.params) is not False,
+            encodable=payload.encodable,
         )
     elif endpoint == Endpoint.TRACK:
-        outcome = events_ingest(endpoint=endpoint, records=payload.records)
+        outcome = events_ingest(
+            endpoint=endpoint, records=payload.records, encodable=payload.encodable
+        )
     elif endpoint == Endpoint.ENGAGE:
         outcome = engage_ingest(records=payload.records)
     else:
