@@ -88,7 +88,7 @@ def _find(project: Project, property_name: str, value: str) -> Callable[[], int]
 
 
 def _engage(project: Project, email: str) -> Callable[[], int]:
-    query = engage_query_parse({"where": f"properties[\"$email\"] == {json.dumps(email)}"})
+    query = engage_query_parse({"where": f'properties["$email"] == {json.dumps(email)}'})
     return lambda: len(profile_page_select(project=project, query=query).results)
 
 
