@@ -13,7 +13,7 @@ from projects.end_user_lookup import (
     lookup_query_make,
 )
 from projects.identity import LinkProvenance, LinkRequest, identity_links_apply
-from projects.models import Event, IdentityKind, Profile
+from projects.models import Event, IdentityKind, IdentityLinksFrom, Profile
 from tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +201,21 @@ def test_nobody_found_is_an_empty_answer(project):
     result = find(project, "$email", "nobody@example.com")
 
     assert (result.matched, result.more, result.people) == ([], False, [])
+
+
+def test_under_the_authenticated_rule_a_public_link_is_shown_but_not_followed(project):
+    project.identity_links_from = IdentityLinksFrom.AUTHENTICATED
+    project.save(update_fields=["identity_links_from"])
+    profile(project, "user-jane", **{"$email": "jane@example.com"})
+    identity_links_apply(
+        project=project,
+        links=[LinkRequest("$device:someone", "user-jane", IdentityKind.DEVICE)],
+        provenance=LinkProvenance(endpoint="track", authenticated=False),
+    )
+
+    (person,) = find(project, "$email", "jane@example.com").people
+
+    assert [found.distinct_id for found in person.reached] == ["user-jane"]
+    (candidate,) = person.not_followed
+    assert (candidate.distinct_id, candidate.role) == ("$device:someone", "unverified")
+    assert candidate.evidence[0].endpoint == "track"
