@@ -238,7 +238,10 @@ class EndUserLookupForm(forms.Form):
         strip=False,
         max_length=255,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="As your product sends it, e.g. customer_id or $country_code.",
+        help_text=(
+            "With “Another profile property”: its name as your product sends it, e.g. "
+            "customer_id or $country_code."
+        ),
     )
     value = forms.CharField(
         label="Value",
