@@ -77,6 +77,7 @@ class AuditAction(models.TextChoices):
     INVITATION_WITHDRAWN = "invitation_withdrawn", "Invitation withdrawn"
     SERVICE_ACCOUNT_CREATED = "service_account_created", "Service account created"
     SERVICE_ACCOUNT_REVOKED = "service_account_revoked", "Service account revoked"
+    END_USER_LOOKED_UP = "end_user_looked_up", "End user looked up"
 
 
 class Channel(models.TextChoices):

@@ -1,6 +1,9 @@
 import secrets
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models.fields.json import KT
+from django.db.models.functions import Lower
 
 
 def project_token_generate() -> str:
@@ -124,6 +127,24 @@ class Profile(models.Model):
                 fields=["project", "distinct_id"], name="profile_unique_distinct_id"
             ),
         ]
+        # The end-user lookup's (issue 18; projects/end_user_lookup.py). $email, the lookup
+        # of almost every request, matches without regard to case: a small btree over the
+        # lowercased value. Any other property matches its value exactly through one GIN
+        # index (jsonb_path_ops: only `@>`, a third of jsonb_ops' size), which also serves
+        # the engage query's `where` equalities. A distinct_id prefix needs pattern_ops:
+        # LIKE uses a plain btree only in the "C" collation. All PostgreSQL-only but the
+        # first, built concurrently (projects/concurrent_indexes.py).
+        indexes = [
+            models.Index("project", Lower(KT("properties__$email")), name="profile_by_email_lower"),
+            GinIndex(
+                fields=["properties"], opclasses=["jsonb_path_ops"], name="profile_by_property"
+            ),
+            models.Index(
+                fields=["project", "distinct_id"],
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+                name="profile_by_id_prefix",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.distinct_id
@@ -234,6 +255,12 @@ class IdentityLink(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "canonical_id"], name="identity_link_by_canonical"),
+            # The end-user lookup by distinct_id prefix (see Profile's).
+            models.Index(
+                fields=["project", "distinct_id"],
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+                name="identity_link_by_id_prefix",
+            ),
         ]
 
     def __str__(self) -> str:

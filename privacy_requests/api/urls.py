@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from privacy_requests.api import views
+from privacy_requests.api import lookup_views, views
 
 # Mixpanel's clients mix trailing slashes: every path works with and without one.
 urlpatterns = [
@@ -25,4 +25,10 @@ urlpatterns = [
         name="gdpr-deletion-detail",
     ),
     path("api/requests/", views.PrivacyRequestListView.as_view(), name="api-request-list"),
+    # Issue 18, an addition to Mixpanel's API: find an end user's distinct_ids.
+    re_path(
+        r"^api/app/end-user-lookup/?$",
+        lookup_views.EndUserLookupView.as_view(),
+        name="gdpr-end-user-lookup",
+    ),
 ]

@@ -202,3 +202,72 @@ class SuppressionLiftForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         help_text="Exactly as your product sends it: ids are case-sensitive.",
     )
+
+
+SEARCH_BY_PROPERTY = "property"
+SEARCH_BY_PREFIX = "prefix"
+
+
+class EndUserLookupForm(forms.Form):
+    """Find an end user (issue 18): `cleaned_data` ends with `query` (projects.end_user_lookup
+    checks what the fields hold)."""
+
+    project = forms.ModelChoiceField(
+        label="Project",
+        queryset=None,
+        empty_label=None,
+        error_messages={"invalid_choice": "Choose one of this organization's projects."},
+    )
+    search_by = forms.ChoiceField(
+        label="Search by",
+        choices=[
+            ("$email", "Email ($email)"),
+            ("$phone", "Phone ($phone)"),
+            ("$name", "Name ($name)"),
+            (SEARCH_BY_PROPERTY, "Another profile property"),
+            (SEARCH_BY_PREFIX, "Start of a distinct_id"),
+        ],
+        initial="$email",
+        widget=forms.RadioSelect,
+    )
+    # Verbatim: property names and values are matched as stored (lookup_query_make strips an
+    # email, which matches without regard to case or spaces).
+    property_name = forms.CharField(
+        label="Property name",
+        required=False,
+        strip=False,
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=(
+            "With “Another profile property”: its name as your product sends it, e.g. "
+            "customer_id or $country_code."
+        ),
+    )
+    value = forms.CharField(
+        label="Value",
+        strip=False,
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=(
+            "An email matches whole, without regard to case; any other value matches whole and "
+            "exactly as stored; a distinct_id by its start, case-sensitive."
+        ),
+        error_messages={"required": "Enter what to search for."},
+    )
+
+    def __init__(self, *args, projects, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = projects
+
+    def clean(self):
+        cleaned = super().clean()
+        search_by = cleaned.get("search_by")
+        if search_by == SEARCH_BY_PROPERTY:
+            cleaned["property"] = cleaned.get("property_name", "")
+            if not cleaned["property"].strip():
+                self.add_error("property_name", "Name the property to search.")
+        elif search_by == SEARCH_BY_PREFIX:
+            cleaned["property"] = ""
+        else:
+            cleaned["property"] = search_by or ""
+        return cleaned

@@ -219,6 +219,13 @@ def audit_detail_summary(entry: AuditEntry) -> str:
         return f"the file, through its signed link, served by {where}"
     if action == AuditAction.PSEUDONYMIZED:
         return f"{detail.get('subjects', 0):,} subject ids replaced by HMACs"
+    if action == AuditAction.END_USER_LOOKED_UP:
+        matched = detail.get("matched", 0)
+        more = " (more not shown)" if detail.get("more") else ""
+        return (
+            f"searched {detail.get('searched', '')} in project {detail.get('project', '?')}: "
+            f"{matched:,} id{'s' if matched != 1 else ''} found{more}"
+        )
     if action == AuditAction.DUE_REMINDER_SENT:
         return f"{detail.get('recipients', 0):,} owners and admins emailed"
     return _generic_summary(detail)

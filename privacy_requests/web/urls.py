@@ -1,6 +1,6 @@
 from django.urls import path
 
-from privacy_requests.web.views import requests, submission
+from privacy_requests.web.views import lookup, requests, submission
 
 app_name = "privacy_web"
 
@@ -9,6 +9,11 @@ urlpatterns = [
     path("orgs/<int:organization_id>/privacy/", requests.request_list, name="list"),
     path(
         "orgs/<int:organization_id>/privacy/status/", requests.requests_status, name="list_status"
+    ),
+    path(
+        "orgs/<int:organization_id>/privacy/find/",
+        lookup.end_user_lookup_page,
+        name="end_user_lookup",
     ),
     path("orgs/<int:organization_id>/privacy/export/", submission.export_new, name="export_new"),
     path(

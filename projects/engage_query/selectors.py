@@ -30,7 +30,7 @@ from django.db.models.expressions import RawSQL
 from projects.engage_query.evaluation import profile_matches
 from projects.engage_query.expression import Node
 from projects.engage_query.parameters import EngageQuery
-from projects.engage_query.postgresql import condition_sql
+from projects.engage_query.postgresql import condition_sql, containment_hints
 from projects.engage_query.sessions import (
     QuerySession,
     page_starts_recall,
@@ -125,6 +125,8 @@ class _DatabaseWalk:
             sql, params = condition_sql(where, column=column)
             # Built from constant fragments; every value of the expression is a bound parameter.
             profiles = profiles.filter(RawSQL(sql, params, output_field=BooleanField()))  # noqa: S611
+            for hint in containment_hints(where):
+                profiles = profiles.filter(properties__contains=hint)
         self.profiles = profiles
 
     def page_starts(self) -> tuple[list[str], int]:

@@ -1,5 +1,5 @@
-/* The Request Export / Request Deletion forms: show only the inputs that apply. Without it,
- * every input shows, with text saying when it applies. */
+/* The Request Export / Request Deletion forms and Find an end user: show only the inputs
+ * that apply. Without it, every input shows, with text saying when it applies. */
 (function () {
   "use strict";
   var form = document.querySelector("form.request-form");
@@ -25,6 +25,7 @@
       if (data) { data.checked = true; }
     }
     toggle("data-show-when-ids-from", checked("ids_from"));
+    toggle("data-show-when-search-by", checked("search_by"));
   }
 
   form.addEventListener("change", update);

@@ -252,6 +252,19 @@ def owner_walk(walk: Walk, acme, shared: dict) -> None:
     page.get_by_role("button", name="Preview export").click()
     expect(page.locator("#preview-summary")).to_be_visible()
     walk.check("export-preview")
+    # Issue 18: find an end user; a result, and a form error.
+    walk.goto(f"/orgs/{org_id}/privacy/find/")
+    walk.check("end-user-lookup")
+    page.get_by_label("Project", exact=True).select_option(label="Web shop")
+    page.get_by_label("Start of a distinct_id").check()
+    page.get_by_label("Value").fill("alice")
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_role("heading", name="1 id found")).to_be_visible()
+    walk.check("end-user-lookup-results")
+    page.get_by_label("Another profile property").check()
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator("#id_property_name_error")).to_contain_text("Name the property")
+    walk.check("end-user-lookup-error")
 
     # Request pages: who acted in plain words; a purged file's link is the site's 410 page.
     export, deletion = acme["export"], acme["deletion"]

@@ -31,11 +31,13 @@ from privacy_requests.services.drafts import (
     request_draft_create,
     request_draft_decide,
 )
+from privacy_requests.services.submission import MAX_DISTINCT_ID_LENGTH
 from privacy_requests.web import presenters
 from privacy_requests.web.csv_kept import csv_keep, csv_kept_forget, csv_kept_get
 from privacy_requests.web.csv_upload import UploadRefusal, csv_upload_discard, csv_upload_parse
 from privacy_requests.web.forms import (
     CSV_FILE,
+    ONE_USER,
     DeletionRequestForm,
     ExportRequestForm,
     PreviewForm,
@@ -152,6 +154,16 @@ def _initial_project(request: HttpRequest, projects) -> dict:
     return {}
 
 
+def _initial_request(request: HttpRequest, projects) -> dict:
+    """The form as a link may open it: `?project=` and, from the end-user lookup's results,
+    `?distinct_id=` (verbatim). Only fills the form: nothing is asked until it is posted."""
+    initial = _initial_project(request, projects)
+    distinct_id = request.GET.get("distinct_id", "")
+    if 0 < len(distinct_id) <= MAX_DISTINCT_ID_LENGTH:
+        initial.update({"ids_from": ONE_USER, "distinct_id": distinct_id})
+    return initial
+
+
 def _new_request(request: HttpRequest, organization: Organization, kind: str) -> HttpResponse:
     """The export or deletion form; a valid post makes a draft and opens its preview."""
     form_class = ExportRequestForm if kind == RequestKind.EXPORT else DeletionRequestForm
@@ -162,7 +174,7 @@ def _new_request(request: HttpRequest, organization: Organization, kind: str) ->
         form = form_class(request.POST, request.FILES, projects=projects, kept_csv=kept)
     else:
         csv_kept_forget(request, **where)
-        form = form_class(projects=projects, initial=_initial_project(request, projects))
+        form = form_class(projects=projects, initial=_initial_request(request, projects))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
