@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('privacy_requests', '0012_subject_packages'),
+        ('privacy_requests', '0013_subject_packages_pending'),
     ]
 
     operations = [
