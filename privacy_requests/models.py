@@ -322,6 +322,7 @@ class RequestDraft(models.Model):
     kind = models.CharField(max_length=16, choices=RequestKind.choices)
     compliance = models.CharField(max_length=8, choices=Compliance.choices)
     disclosure = models.CharField(max_length=16, choices=Disclosure.choices, blank=True)
+    scope = models.JSONField(default=list, blank=True)  # as PrivacyRequest.scope
     distinct_ids = models.JSONField(default=list)
     left_out = models.JSONField(default=list)
     included = models.JSONField(default=list)

@@ -25,6 +25,8 @@
       if (data) { data.checked = true; }
     }
     toggle("data-show-when-ids-from", checked("ids_from"));
+    // A deletion by categories or sources (CCPA only): the lists of the choice made.
+    toggle("data-show-when-disclosure", compliance === "CCPA" ? checked("disclosure") : "");
   }
 
   form.addEventListener("change", update);
