@@ -189,3 +189,48 @@ def test_invalid_scopes_are_refused(submit, extra, message):
 def test_an_export_takes_no_categories(submit):
     with pytest.raises(InvalidRequest, match="apply only"):
         submit(kind="export", compliance="CCPA", disclosure="Categories", categories=["contact"])
+
+
+# Categories, batches of 2 events, jane's 7 events in one chunk: exports 1, events 5 (4
+# batches, then the empty read that ends the chunk), profiles 1, identities 1, late exports 1,
+# receipt 1.
+PARTIAL_STEPS = 10
+
+
+@pytest.mark.parametrize("where", ["inside", "after"])
+@pytest.mark.parametrize("step", range(1, PARTIAL_STEPS + 1))
+def test_a_crash_at_any_step_of_a_categories_deletion_resumes_with_exact_counts(
+    submit, project, store, settings, monkeypatch, step, where
+):
+    from datetime import timedelta
+
+    from privacy_requests.services import privacy_request_process
+    from tests.privacy_requests.test_deletions import Crash, _crash_at
+
+    settings.PRIVACY_DELETION_BATCH = 2
+    settings.PRIVACY_STEP_DELAY_SECONDS = 0.001
+    before = store_rows()
+    request = submit(
+        kind="deletion",
+        compliance="CCPA",
+        disclosure="Categories",
+        categories=["location", "contact"],
+        distinct_ids=[JANE],
+    )
+    _crash_at(monkeypatch, step=step, where=where)
+    with pytest.raises(Crash):
+        privacy_request_process(tracking_id=request.tracking_id)
+    monkeypatch.undo()
+    PrivacyRequest.objects.filter(id=request.id).update(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert privacy_request_process(tracking_id=request.tracking_id) == Status.SUCCESS
+
+    finished = PrivacyRequest.objects.get(id=request.id)
+    assert finished.counts["properties:location"] == 29
+    assert finished.counts["properties:contact"] == 9
+    assert (finished.counts["events"], finished.counts["profiles"]) == (7, 1)
+    events = Event.objects.filter(project=project, distinct_id=JANE)
+    assert all(event.properties == {"$browser": "Firefox", "plan": "pro"} for event in events)
+    assert others(store_rows(), project) == others(before, project)
