@@ -112,3 +112,19 @@ def test_a_data_deletion_shows_no_scope_table(owner_client, organization, projec
 
     assert response.context["scope_rows"] == []
     assert RequestDraft.objects.get().disclosure == "Data"
+
+
+def test_the_request_page_names_what_a_partial_deletion_removes(
+    owner_client, organization, project, jane
+):
+    owner_client.post(
+        deletion_url(organization),
+        form(project, disclosure="Categories", categories=["contact", "location"]),
+    )
+    response = owner_client.post(
+        preview_url(RequestDraft.objects.get()), {"confirm": "on"}, follow=True
+    )
+
+    page = response.content.decode()
+    assert "CCPA deletion (Categories)" in page
+    assert '<span id="deletion-scope">(only contact, location)</span>' in page
