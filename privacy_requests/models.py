@@ -107,6 +107,9 @@ class PrivacyRequest(models.Model):
     disclosure = models.CharField(
         max_length=16, choices=Disclosure.choices, default=Disclosure.DATA
     )
+    # Issue 18: a CCPA deletion by Categories or Sources removes only these category keys
+    # (privacy_requests.property_categories) or these sources (events' `source`, "engage").
+    scope = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     received_at = models.DateTimeField()
@@ -323,6 +326,7 @@ class RequestDraft(models.Model):
     kind = models.CharField(max_length=16, choices=RequestKind.choices)
     compliance = models.CharField(max_length=8, choices=Compliance.choices)
     disclosure = models.CharField(max_length=16, choices=Disclosure.choices, blank=True)
+    scope = models.JSONField(default=list, blank=True)  # as PrivacyRequest.scope
     distinct_ids = models.JSONField(default=list)
     left_out = models.JSONField(default=list)
     included = models.JSONField(default=list)

@@ -35,6 +35,25 @@ class DeletionCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=255), min_length=1, max_length=2000
     )
     compliance_type = serializers.ChoiceField(choices=Compliance.choices, required=False)
+    disclosure_type = serializers.ChoiceField(
+        choices=Disclosure.choices,
+        required=False,
+        help_text=(
+            "An addition to Mixpanel's shape: Data (default, everything), Categories or Sources; "
+            "CCPA only."
+        ),
+    )
+    categories = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="With Categories: contact, identifiers, device, location, activity, "
+        "marketing, purchases, custom.",
+    )
+    sources = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text='With Sources: sources as in the export\'s sources.json ("engage" = profile).',
+    )
 
 
 class TaskIdSerializer(serializers.Serializer):

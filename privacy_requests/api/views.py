@@ -134,6 +134,8 @@ class CreateView(GdprApiView):
                 kind=self.kind,
                 compliance=body.get("compliance_type"),
                 disclosure=body.get("disclosure_type"),
+                categories=body.get("categories"),
+                sources=body.get("sources"),
                 distinct_ids=body.get("distinct_ids"),
                 site_url=submitting_site_url(request),
             )
@@ -144,6 +146,8 @@ class CreateView(GdprApiView):
             kind=self.kind,
             compliance=body.get("compliance_type"),
             disclosure=body.get("disclosure_type"),
+            categories=body.get("categories"),
+            sources=body.get("sources"),
             distinct_ids=body.get("distinct_ids"),
             submit=submit,
         )

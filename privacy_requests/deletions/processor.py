@@ -28,6 +28,11 @@ from django.utils import timezone
 
 from accounts.actors import SYSTEM
 from privacy_requests.audit import audit_append
+from privacy_requests.deletions.partial_steps import (
+    partial_events,
+    partial_profiles,
+    partial_skip,
+)
 from privacy_requests.deletions.receipts import (
     receipt_build,
     receipt_salt_generate,
@@ -36,7 +41,7 @@ from privacy_requests.deletions.receipts import (
 from privacy_requests.deletions.suppression import suppressed_ids_store
 from privacy_requests.engine.run import LeaseLost, Run, snapshot_of, transition
 from privacy_requests.exports.files import export_files_purge_for_subjects
-from privacy_requests.models import AuditAction, PrivacyRequest, Status
+from privacy_requests.models import AuditAction, Disclosure, PrivacyRequest, Status
 from projects.store import (
     events_of_ids_delete_batch,
     identity_of_ids_delete,
@@ -70,6 +75,17 @@ def deletion_process(run: Run) -> dict:
         "late_exports": _purge_exports,
         "receipt": _write_receipt,
     }
+    if run.request.disclosure != Disclosure.DATA:
+        # Issue 18: by Categories or Sources, the events and profiles lose only the chosen part.
+        handlers["events"] = lambda steps, progress: partial_events(
+            steps, progress, batch=deletion_batch_size(), next_phase=_next_phase
+        )
+        handlers["profiles"] = lambda steps, progress: partial_profiles(
+            steps, progress, next_phase=_next_phase
+        )
+        handlers["identities"] = lambda steps, progress: partial_skip(
+            steps, progress, next_phase=_next_phase
+        )
     while progress["phase"] != FINISHED:
         progress = handlers[progress["phase"]](steps, progress)
     return dict(progress["counts"])
@@ -81,6 +97,8 @@ def _fresh_progress(run: Run) -> Progress:
         .values_list("project__suppress_deleted_ids", flat=True)
         .get()
     )
+    # A partial deletion keeps the ids: later records of them are still welcome.
+    suppress = suppress and run.request.disclosure == Disclosure.DATA
     passes = 4 if suppress else 3
     return {
         "phase": "suppress" if suppress else "exports",

@@ -98,6 +98,8 @@ def receipt_build(
             "not_found": sorted(hashed(request.not_found)),
         },
         "suppression": {"enabled": suppressed},
+        # Issue 18: what a CCPA deletion by Categories or Sources removed, and what it kept.
+        "scope": _scope(request, counts),
         # Issue 17: deleting is not opting out.
         "future_collection": future_collection_receipt(project_id=request.project_id),
         "audit": {
@@ -142,3 +144,25 @@ def receipt_read(*, request: PrivacyRequest) -> dict:
     """The stored receipt of a finished deletion, parsed."""
     with storages["private"].open(request.result_file, "rb") as receipt_file:
         return json.loads(receipt_file.read())
+
+
+def _scope(request: PrivacyRequest, counts: dict) -> dict:
+    if request.disclosure == "Data":
+        return {"disclosure_type": "Data", "removed": "everything", "kept": "nothing"}
+    if request.disclosure == "Categories":
+        chosen = list(request.scope)
+        return {
+            "disclosure_type": "Categories",
+            "categories_removed": chosen,
+            "properties_removed": {key: counts.get(f"properties:{key}", 0) for key in chosen},
+            "events_changed": counts.get("events", 0),
+            "profiles_changed": counts.get("profiles", 0),
+            "kept": "every property of the other categories; the events, profile, ids and "
+            "identity links themselves",
+        }
+    return {
+        "disclosure_type": "Sources",
+        "sources_removed": list(request.scope),
+        "kept": "the events of every other source; the profile unless engage was chosen; "
+        "the ids and identity links",
+    }

@@ -15,8 +15,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
+from privacy_requests.deletions.scope import deletion_scope_parse
 from privacy_requests.errors import NotAllowed
-from privacy_requests.models import Channel, Disclosure, PrivacyRequest, RequestDraft, RequestKind
+from privacy_requests.models import (
+    Channel,
+    Compliance,
+    Disclosure,
+    PrivacyRequest,
+    RequestDraft,
+    RequestKind,
+)
 from privacy_requests.permissions import actor_require
 from privacy_requests.services.subject_decisions import (
     privacy_request_subjects_decide,
@@ -46,11 +54,24 @@ def request_draft_create(
     compliance: str,
     distinct_ids: Sequence[str],
     disclosure: str = "",
+    categories: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None,
 ) -> RequestDraft:
     actor_require(actor=actor, project=project)
     if actor.user is None:
         raise NotAllowed("A preview belongs to the person who asked for it.")
     ids = distinct_ids_normalize(list(distinct_ids))
+    disclosure = disclosure or Disclosure.DATA
+    # Checked now, as the submit will check it, so the form shows the error.
+    scope = deletion_scope_parse(
+        kind=kind,
+        compliance=compliance,
+        disclosure=disclosure,
+        categories=list(categories) if categories else None,
+        sources=list(sources) if sources else None,
+    )
+    if kind == RequestKind.DELETION and compliance != Compliance.CCPA:
+        disclosure = Disclosure.DATA
     now = timezone.now()
     request_drafts_purge_expired(now=now)
     return RequestDraft.objects.create(
@@ -59,7 +80,8 @@ def request_draft_create(
         project=project,
         kind=kind,
         compliance=compliance,
-        disclosure=(disclosure or Disclosure.DATA) if kind == RequestKind.EXPORT else "",
+        disclosure=disclosure,
+        scope=scope,
         distinct_ids=ids,
         created_at=now,
         expires_at=now + DRAFT_LIFETIME,
@@ -101,6 +123,11 @@ def request_draft_confirm(
             kind=locked.kind,
             compliance=locked.compliance,
             disclosure=locked.disclosure or None,
+            # A draft's scope is [] but for a deletion by categories or sources.
+            categories=(locked.scope or None)
+            if locked.disclosure == Disclosure.CATEGORIES
+            else None,
+            sources=(locked.scope or None) if locked.disclosure == Disclosure.SOURCES else None,
             distinct_ids=locked.distinct_ids,
             site_url=site_url,
         )

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
+from privacy_requests.deletions.scope import deletion_scope_parse
 from privacy_requests.errors import IdempotencyKeyReused, InvalidRequest
 from privacy_requests.models import Compliance, Disclosure, IdempotencyKey, PrivacyRequest
 from privacy_requests.services.submission import choice_parse, distinct_ids_normalize
@@ -33,17 +34,26 @@ def idempotency_key_hash(key: str) -> str:
 
 
 def request_body_hash(
-    *, kind: str, compliance: str, disclosure: str, distinct_ids: list[str]
+    *,
+    kind: str,
+    compliance: str,
+    disclosure: str,
+    distinct_ids: list[str],
+    scope: list[str] | None = None,
 ) -> str:
     """SHA-256 of the canonical form of a create: equal for bodies that ask the same thing
     ("gdpr" or "GDPR", ids repeated or not), different for any other request."""
+    body: dict = {
+        "kind": kind,
+        "compliance": compliance,
+        "disclosure": disclosure,
+        "distinct_ids": distinct_ids,
+    }
+    if scope:
+        # Only a partial deletion has one: the hashes of keys stored before are unchanged.
+        body["scope"] = scope
     canonical = json.dumps(
-        {
-            "kind": kind,
-            "compliance": compliance,
-            "disclosure": disclosure,
-            "distinct_ids": distinct_ids,
-        },
+        body,
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -60,6 +70,8 @@ def privacy_request_submit_once(
     disclosure: object,
     distinct_ids: object,
     submit: Callable[[], PrivacyRequest],
+    categories: object = None,
+    sources: object = None,
 ) -> tuple[PrivacyRequest, bool]:
     """Runs `submit` (which submits this body) unless the actor used `key` in the last 24
     hours; returns (request, created). A key already used with another body raises
@@ -74,15 +86,24 @@ def privacy_request_submit_once(
             field="Idempotency-Key",
         )
     try:
+        compliance = choice_parse(
+            compliance, Compliance, field="compliance_type", default=Compliance.GDPR
+        )
+        disclosure = choice_parse(
+            disclosure, Disclosure, field="disclosure_type", default=Disclosure.DATA
+        )
         body_hash = request_body_hash(
             kind=kind,
-            compliance=choice_parse(
-                compliance, Compliance, field="compliance_type", default=Compliance.GDPR
-            ).value,
-            disclosure=choice_parse(
-                disclosure, Disclosure, field="disclosure_type", default=Disclosure.DATA
-            ).value,
+            compliance=compliance.value,
+            disclosure=disclosure.value,
             distinct_ids=distinct_ids_normalize(distinct_ids),
+            scope=deletion_scope_parse(
+                kind=kind,
+                compliance=compliance,
+                disclosure=disclosure,
+                categories=categories,
+                sources=sources,
+            ),
         )
     except InvalidRequest:
         # A body the service refuses creates nothing to repeat: let it refuse, in its words.

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.actors import Actor
 from privacy_requests.audit import audit_append, subject_hmac
 from privacy_requests.deadlines import due_at_for
+from privacy_requests.deletions.scope import deletion_scope_parse
 from privacy_requests.errors import Conflict, InvalidRequest
 from privacy_requests.models import (
     AuditAction,
@@ -111,6 +112,8 @@ def privacy_request_submit(
     compliance: object,
     distinct_ids: object,
     disclosure: object = None,
+    categories: object = None,
+    sources: object = None,
     received_at: datetime | None = None,
     site_url: str = "",
 ) -> PrivacyRequest:
@@ -122,11 +125,13 @@ def privacy_request_submit(
     disclosure = choice_parse(
         disclosure, Disclosure, field="disclosure_type", default=Disclosure.DATA
     )
-    if kind == RequestKind.DELETION and disclosure != Disclosure.DATA:
-        raise InvalidRequest(
-            "A deletion always removes all data: disclosure_type must be absent or Data.",
-            field="disclosure_type",
-        )
+    scope = deletion_scope_parse(
+        kind=kind,
+        compliance=compliance,
+        disclosure=disclosure,
+        categories=categories,
+        sources=sources,
+    )
     if compliance == Compliance.GDPR and disclosure != Disclosure.DATA:
         raise InvalidRequest(
             "GDPR requests return all data: disclosure_type must be absent or Data.",
@@ -154,6 +159,7 @@ def privacy_request_submit(
             kind=kind,
             compliance=compliance,
             disclosure=disclosure,
+            scope=scope,
             channel=Channel(channel),
             received_at=received_at,
             due_at=due_at_for(compliance=compliance, received_at=received_at),
@@ -170,6 +176,7 @@ def privacy_request_submit(
                 "kind": kind.value,
                 "compliance": compliance.value,
                 "disclosure": disclosure.value,
+                "scope": scope,
                 "channel": request.channel,
                 "project": project.id,
                 "due_at": request.due_at.isoformat(),

@@ -1,6 +1,7 @@
 from django import forms
 
 from privacy_requests.models import Compliance, Disclosure, RequestKind, Status
+from privacy_requests.property_categories import CATEGORIES
 from privacy_requests.services.submission import MAX_DISTINCT_ID_LENGTH, MAX_DISTINCT_IDS
 from privacy_requests.web.csv_upload import CsvError, TooLargeUpload, distinct_ids_parse_csv
 from projects.models import IdentityLinksFrom
@@ -128,7 +129,68 @@ class ExportRequestForm(_RequestForm):
 
 
 class DeletionRequestForm(_RequestForm):
-    pass
+    """Issue 18: a CCPA deletion may remove only some categories of properties, or only the
+    records of some sources; a GDPR deletion always removes everything."""
+
+    disclosure = forms.ChoiceField(
+        label="What to delete (CCPA)",
+        choices=[
+            (Disclosure.DATA, "Data: everything"),
+            (Disclosure.CATEGORIES, "Categories: only the properties of the categories chosen"),
+            (Disclosure.SOURCES, "Sources: only the records of the sources chosen"),
+        ],
+        initial=Disclosure.DATA,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="CCPA only: a GDPR deletion always removes everything.",
+    )
+    categories = forms.MultipleChoiceField(
+        label="Categories to delete",
+        choices=[(c.key, f"{c.name}: {c.description}") for c in CATEGORIES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The same categories as the export's categories.json.",
+    )
+    sources = forms.CharField(
+        label="Sources to delete",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text=(
+            'One a line, as in the export\'s sources.json, e.g. "track/python 5.4.1"; '
+            '"engage" is the profile. The preview counts what each removes.'
+        ),
+    )
+
+    field_order = [
+        "compliance",
+        "disclosure",
+        "categories",
+        "sources",
+        "project",
+        "ids_from",
+        "distinct_id",
+        "csv_file",
+    ]
+
+    def clean(self):
+        cleaned = super().clean()
+        disclosure = cleaned.get("disclosure") or Disclosure.DATA
+        cleaned["disclosure"] = disclosure
+        cleaned["sources"] = [
+            line.strip() for line in (cleaned.get("sources") or "").splitlines() if line.strip()
+        ]
+        if cleaned.get("compliance") != Compliance.CCPA:
+            if disclosure != Disclosure.DATA:
+                self.add_error(
+                    "disclosure",
+                    "A GDPR deletion always removes everything: choose Data, or choose CCPA "
+                    "to delete by categories or sources.",
+                )
+        elif disclosure == Disclosure.CATEGORIES and not cleaned.get("categories"):
+            self.add_error("categories", "Choose at least one category to delete.")
+        elif disclosure == Disclosure.SOURCES and not cleaned["sources"]:
+            self.add_error("sources", "Enter at least one source to delete.")
+        return cleaned
 
 
 class PreviewForm(forms.Form):

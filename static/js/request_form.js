@@ -26,6 +26,8 @@
     }
     toggle("data-show-when-ids-from", checked("ids_from"));
     toggle("data-show-when-search-by", checked("search_by"));
+    // A deletion by categories or sources (CCPA only): the lists of the choice made.
+    toggle("data-show-when-disclosure", compliance === "CCPA" ? checked("disclosure") : "");
   }
 
   form.addEventListener("change", update);

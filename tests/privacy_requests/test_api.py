@@ -196,7 +196,7 @@ def test_bad_retrieval_bodies_are_400_with_a_clear_message(api, body, message):
     assert PrivacyRequest.objects.count() == 0
 
 
-def test_a_disclosure_on_a_deletion_is_refused(api):
+def test_a_sources_deletion_without_sources_is_refused(api):
     response = api(
         "post",
         DELETIONS,
@@ -205,8 +205,64 @@ def test_a_disclosure_on_a_deletion_is_refused(api):
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response.json()["error"] == (
-        "A deletion always removes all data: disclosure_type must be absent or Data."
+        "A deletion by Sources needs sources: a non-empty list of names."
     )
+    assert PrivacyRequest.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"compliance_type": "GDPR", "disclosure_type": "Categories", "categories": ["contact"]},
+            "A GDPR deletion always removes all data: disclosure_type must be absent or Data.",
+        ),
+        (
+            {"compliance_type": "CCPA", "disclosure_type": "Categories", "categories": ["dna"]},
+            "Unknown categories dna; known: contact, identifiers, device, location, activity, "
+            "marketing, purchases, custom.",
+        ),
+        (
+            {"compliance_type": "CCPA", "disclosure_type": "Categories", "categories": "contact"},
+            "A deletion by Categories needs categories: a non-empty list of names.",
+        ),
+        (
+            {"compliance_type": "CCPA", "sources": ["engage"]},
+            "categories and sources apply only to a CCPA deletion by Categories or Sources.",
+        ),
+    ],
+)
+def test_bad_deletion_scopes_are_400_with_a_clear_message(api, body, message):
+    response = api("post", DELETIONS, {"distinct_ids": ["a"], **body})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {"status": "error", "error": message}
+    assert PrivacyRequest.objects.count() == 0
+
+
+def test_a_ccpa_deletion_by_categories_is_stored_with_its_categories(api):
+    response = api(
+        "post",
+        DELETIONS,
+        {
+            "distinct_ids": ["a"],
+            "compliance_type": "ccpa",
+            "disclosure_type": "categories",
+            "categories": ["contact", "location"],
+        },
+    )
+
+    assert response.status_code == HTTPStatus.CREATED
+    request = PrivacyRequest.objects.get()
+    assert (request.disclosure, request.scope) == ("Categories", ["contact", "location"])
+
+
+def test_a_ccpa_deletion_without_disclosure_is_data_as_before(api):
+    response = api("post", DELETIONS, {"distinct_ids": ["a"], "compliance_type": "CCPA"})
+
+    assert response.status_code == HTTPStatus.CREATED
+    request = PrivacyRequest.objects.get()
+    assert (request.disclosure, request.scope) == ("Data", [])
 
 
 @pytest.mark.parametrize("raw", ["{not json", "\xff\xfe", "null", '"text"'])

@@ -104,6 +104,7 @@ def test_the_receipt_says_what_was_deleted_when_and_why_with_hashed_subjects(del
             "not_found": [sha(salt, "ghost@end-user.test")],
         },
         "suppression": {"enabled": False},
+        "scope": {"disclosure_type": "Data", "removed": "everything", "kept": "nothing"},
         # Issue 17: deleting is not opting out; where suppression is set, and the SDKs' opt-out.
         "future_collection": {
             "note": (

@@ -103,8 +103,42 @@ def test_a_repeat_of_the_same_request_gets_the_first_answer(create, first, again
             {"distinct_ids": ["a"], "compliance_type": "CCPA"},
             {"distinct_ids": ["a"], "compliance_type": "CCPA", "disclosure_type": "Sources"},
         ),
+        (
+            DELETIONS,
+            {"distinct_ids": ["a"], "compliance_type": "CCPA"},
+            {
+                "distinct_ids": ["a"],
+                "compliance_type": "CCPA",
+                "disclosure_type": "Categories",
+                "categories": ["contact"],
+            },
+        ),
+        (
+            DELETIONS,
+            {
+                "distinct_ids": ["a"],
+                "compliance_type": "CCPA",
+                "disclosure_type": "Categories",
+                "categories": ["contact"],
+            },
+            {
+                "distinct_ids": ["a"],
+                "compliance_type": "CCPA",
+                "disclosure_type": "Categories",
+                "categories": ["location"],
+            },
+        ),
     ],
-    ids=["other-ids", "more-ids", "order", "case", "compliance", "disclosure"],
+    ids=[
+        "other-ids",
+        "more-ids",
+        "order",
+        "case",
+        "compliance",
+        "disclosure",
+        "deletion-disclosure",
+        "categories",
+    ],
 )
 def test_the_same_key_with_another_body_is_422_and_creates_nothing(create, path, first, again):
     one = create(path, first)

@@ -70,7 +70,8 @@ def test_an_id_of_255_characters_is_accepted(submit):
         ("export", "GDPR", "Categories", "disclosure_type"),
         ("export", "GDPR", "Sources", "disclosure_type"),
         ("export", "CCPA", "Everything", "disclosure_type"),
-        ("deletion", "CCPA", "Categories", "disclosure_type"),
+        ("deletion", "GDPR", "Categories", "disclosure_type"),
+        ("deletion", "CCPA", "Categories", "categories"),
         ("erasure", "GDPR", None, "kind"),
     ],
 )

@@ -575,10 +575,10 @@ def test_expired_drafts_are_purged_when_a_new_one_is_made(owner_client, organiza
     assert [draft.distinct_ids for draft in RequestDraft.objects.all()] == [["new"]]
 
 
-def test_the_deletion_form_has_no_disclosure_choice(owner_client, organization, project):
+def test_the_deletion_form_offers_the_ccpa_disclosure_choice(owner_client, organization, project):
     response = owner_client.get(deletion_url(organization) + f"?project={project.id}")
 
-    assert "disclosure" not in response.context["form"].fields
+    assert {"disclosure", "categories", "sources"} <= set(response.context["form"].fields)
     assert response.context["form"].initial == {"project": project.id}
     assert "Nothing is deleted yet:" in response.content.decode()
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.actors import web_actor
 from accounts.models import Organization
 from config.site_url import submitting_site_url
+from privacy_requests.deletions.scope_preview import deletion_scope_preview
 from privacy_requests.errors import Conflict, InvalidRequest, PrivacyRequestError
 from privacy_requests.models import RequestKind
 from privacy_requests.selectors import (
@@ -78,6 +79,8 @@ def _add_service_error(form, exc: PrivacyRequestError, *, ids_field: str) -> Non
         field = {
             "compliance_type": "compliance",
             "disclosure_type": "disclosure",
+            "categories": "categories",
+            "sources": "sources",
             "distinct_ids": ids_field,
         }.get(exc.field)
         if field not in form.fields:
@@ -192,6 +195,10 @@ def _new_request(request: HttpRequest, organization: Organization, kind: str) ->
                 kind=kind,
                 compliance=data["compliance"],
                 disclosure=data.get("disclosure") or "",
+                categories=data.get("categories")
+                if data.get("disclosure") == "Categories"
+                else None,
+                sources=data.get("sources") if data.get("disclosure") == "Sources" else None,
                 distinct_ids=data["distinct_ids"],
             )
         except PrivacyRequestError as exc:
@@ -322,6 +329,12 @@ def _preview(
             "draft": draft,
             "preview": preview,
             "page": preview_page(preview),
+            "scope_rows": deletion_scope_preview(
+                project_id=draft.project_id,
+                distinct_ids=preview.review.subject_ids,
+                disclosure=draft.disclosure if draft.kind == RequestKind.DELETION else "",
+                scope=draft.scope,
+            ),
             "form": form,
             "ids_shown": draft.distinct_ids[:100],
             "spaced_ids": sum(map(presenters.distinct_id_has_edge_space, draft.distinct_ids)),
