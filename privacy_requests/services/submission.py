@@ -141,8 +141,11 @@ def privacy_request_submit(
     ids = distinct_ids_normalize(distinct_ids)
     if callback_url is not None and not isinstance(callback_url, str):
         raise InvalidRequest("callback_url must be a string.", field="callback_url")
+    own_callback_url = (callback_url or "").strip()
     callback_endpoint = (
-        callback_endpoint_for_url(project=project, url=callback_url) if callback_url else None
+        callback_endpoint_for_url(project=project, url=own_callback_url)
+        if own_callback_url
+        else None
     )
     received_at = received_at or timezone.now()
     not_before = received_at
@@ -170,7 +173,7 @@ def privacy_request_submit(
             due_at=due_at_for(compliance=compliance, received_at=received_at),
             not_before=not_before,
             site_url=site_url,
-            callback_url=callback_url.strip() if callback_endpoint else "",
+            callback_url=own_callback_url,
             callback_endpoint=callback_endpoint,
         )
         request_subjects_add(request_id=request.id, distinct_ids=ids, start=0, linked=False)
