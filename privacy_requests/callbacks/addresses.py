@@ -60,11 +60,13 @@ def address_refusal(address: str) -> str:
         ip = ip.ipv4_mapped
     if ip.is_loopback:
         return f"{ip} is a loopback address"
+    if ip.is_unspecified:  # connecting to it reaches this machine
+        return f"{ip} is the unspecified address (this machine)"
     if ip.is_link_local:
         return f"{ip} is a link-local address (cloud metadata services live there)"
     if ip.is_private:
         return f"{ip} is a private address"
-    if ip.is_multicast or ip.is_unspecified or ip.is_reserved or not ip.is_global:
+    if ip.is_multicast or ip.is_reserved or not ip.is_global:
         return f"{ip} is not a public address"
     return ""
 

@@ -11,6 +11,7 @@ it is given up. An address callbacks may not reach is refused at once and never 
 import http.client
 import json
 import logging
+import math
 import secrets
 from datetime import datetime, timedelta
 
@@ -96,8 +97,10 @@ def callback_delivery_enqueue(*, delivery_pk: int, delay: float = 0) -> bool:
     job_id = f"callback-{delivery_pk}-{secrets.token_hex(4)}"
     try:
         if delay > 0:
+            # RQ's scheduler keeps whole seconds and may round down: a second more, so the
+            # job never wakes before the row is due.
             get_queue().enqueue_in(
-                timedelta(seconds=delay),
+                timedelta(seconds=math.ceil(delay) + 1),
                 DELIVER_JOB,
                 delivery_pk,
                 job_id=job_id,
@@ -150,7 +153,7 @@ def callback_delivery_attempt(*, delivery_pk: int) -> str:
     """One attempt, if the delivery is due and no other worker holds it; safe to run twice.
     Returns the delivery's status afterwards, or "skipped"."""
     now = timezone.now()
-    due = Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now + timedelta(seconds=1))
+    due = Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
     abandoned = Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
     claimed = CallbackDelivery.objects.filter(due | abandoned, id=delivery_pk).update(
         status=DeliveryStatus.SENDING,
