@@ -1,5 +1,6 @@
 """A callback receiver for the tests: an http.server that records each POST (headers, body,
-when it came) and answers with the next of its scripted status codes (then 200).
+when it came) and answers each delivery (by its webhook-id) with its scripted status codes in
+turn, then 200: with codes 500,500 every delivery fails twice and succeeds on the third try.
 
 Unit tests run it in a thread; the end-to-end tests run this module as a process of its own
 (`python tests/callback_receiver.py PORT LOG_FILE CODES`), which appends one JSON line per
@@ -16,6 +17,7 @@ class Receiver:
     def __init__(self, codes: list[int] | None = None, log_file: str | None = None):
         self.codes = list(codes or [])
         self.received: list[dict] = []
+        self._tries: dict[str, int] = {}
         self.log_file = log_file
         self._lock = threading.Lock()
         receiver = self
@@ -24,22 +26,26 @@ class Receiver:
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
+                    delivery_id = self.headers.get("webhook-id", "")
+                    tries = receiver._tries.get(delivery_id, 0)
+                    receiver._tries[delivery_id] = tries + 1
+                    code = receiver.codes[tries] if tries < len(receiver.codes) else 200
+                    if self.path.startswith("/redirect"):
+                        code = 302
                     record = {
                         "path": self.path,
                         "headers": {name.lower(): value for name, value in self.headers.items()},
                         "body": body.decode(),
                         "at": time.time(),
+                        "answered": code,
                     }
                     receiver.received.append(record)
                     if receiver.log_file:
                         with open(receiver.log_file, "a") as log:
                             log.write(json.dumps(record) + "\n")
-                    code = receiver.codes.pop(0) if receiver.codes else 200
-                if self.path.startswith("/redirect"):
-                    self.send_response(302)
+                self.send_response(code)
+                if code == 302:
                     self.send_header("Location", "/redirected-here")
-                else:
-                    self.send_response(code)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
