@@ -81,3 +81,26 @@ def test_one_matching_signature_of_several_is_enough():
 def test_missing_headers_are_refused():
     with pytest.raises(SignatureInvalid, match="missing"):
         signature_verify(secret=secret_generate(), headers={}, body=b"{}", now=NOW)
+
+
+def test_the_readmes_receiver_example_verifies_our_callbacks_and_refuses_replays():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    section = readme[readme.index("### Signed callbacks instead of polling") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 - the README's own example, run as a receiver would
+    verify = namespace["verify"]
+    secret = secret_generate()
+    body = b'{"event":"succeeded"}'
+    headers = signed_headers(secret=secret, delivery_id="msg_1", body=body)
+
+    verify(secret, headers, body)
+    with pytest.raises(ValueError, match="bad signature"):
+        verify(secret, headers, body + b" ")
+    old = signed_headers(secret=secret, delivery_id="msg_1", body=body, now=NOW)
+    with pytest.raises(ValueError, match="replay"):
+        verify(secret, old, body)
