@@ -141,6 +141,7 @@ class CreateView(GdprApiView):
             compliance=body.get("compliance_type"),
             disclosure=body.get("disclosure_type"),
             distinct_ids=body.get("distinct_ids"),
+            callback_url=body.get("callback_url"),
             submit=submit,
         )
         return Response(

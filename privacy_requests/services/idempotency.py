@@ -33,17 +33,26 @@ def idempotency_key_hash(key: str) -> str:
 
 
 def request_body_hash(
-    *, kind: str, compliance: str, disclosure: str, distinct_ids: list[str]
+    *,
+    kind: str,
+    compliance: str,
+    disclosure: str,
+    distinct_ids: list[str],
+    callback_url: str = "",
 ) -> str:
     """SHA-256 of the canonical form of a create: equal for bodies that ask the same thing
-    ("gdpr" or "GDPR", ids repeated or not), different for any other request."""
+    ("gdpr" or "GDPR", ids repeated or not), different for any other request. A callback_url
+    counts only when given, so the hashes of creates without one are what they always were."""
+    body: dict[str, object] = {
+        "kind": kind,
+        "compliance": compliance,
+        "disclosure": disclosure,
+        "distinct_ids": distinct_ids,
+    }
+    if callback_url:
+        body["callback_url"] = callback_url
     canonical = json.dumps(
-        {
-            "kind": kind,
-            "compliance": compliance,
-            "disclosure": disclosure,
-            "distinct_ids": distinct_ids,
-        },
+        body,
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -60,6 +69,7 @@ def privacy_request_submit_once(
     disclosure: object,
     distinct_ids: object,
     submit: Callable[[], PrivacyRequest],
+    callback_url: object = None,
 ) -> tuple[PrivacyRequest, bool]:
     """Runs `submit` (which submits this body) unless the actor used `key` in the last 24
     hours; returns (request, created). A key already used with another body raises
@@ -83,6 +93,7 @@ def privacy_request_submit_once(
                 disclosure, Disclosure, field="disclosure_type", default=Disclosure.DATA
             ).value,
             distinct_ids=distinct_ids_normalize(distinct_ids),
+            callback_url=callback_url.strip() if isinstance(callback_url, str) else "",
         )
     except InvalidRequest:
         # A body the service refuses creates nothing to repeat: let it refuse, in its words.

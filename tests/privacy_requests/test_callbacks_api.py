@@ -123,3 +123,27 @@ def test_without_a_callback_url_the_endpoints_own_url_is_used(create, endpoint, 
 
     assert response.status_code == HTTPStatus.CREATED
     assert [record["path"] for record in receiver.received] == ["/hooks/"]
+
+
+def test_an_idempotency_key_repeated_with_another_callback_url_is_refused(
+    client, project, owner_user, endpoint, receiver
+):
+    token = gdpr_token_reset(user=owner_user)
+
+    def create(callback_url):
+        return client.post(
+            f"{RETRIEVALS}?token={project.token}",
+            data=json.dumps({"distinct_ids": ["alice"], "callback_url": callback_url}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+            HTTP_IDEMPOTENCY_KEY="ticket-1",
+        )
+
+    first = create(f"{receiver.url}/hooks/a")
+    repeat = create(f"{receiver.url}/hooks/a")
+    other = create(f"{receiver.url}/hooks/b")
+
+    assert first.status_code == HTTPStatus.CREATED
+    assert repeat.json() == first.json()
+    assert other.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert PrivacyRequest.objects.count() == 1
