@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+MAX_URL_LENGTH = 500  # the columns'
+
 
 class UnsafeCallbackUrl(Exception):
     """The URL or an address it resolves to is not one callbacks may go to."""
@@ -32,6 +34,11 @@ class CallbackTarget:
 
 def url_parse(url: str) -> CallbackTarget:
     """The URL's parts, if its form is one callbacks accept; raises UnsafeCallbackUrl."""
+    if len(url) > MAX_URL_LENGTH or any(c.isspace() or not c.isprintable() for c in url):
+        raise UnsafeCallbackUrl(
+            f"A callback URL is at most {MAX_URL_LENGTH} characters, without spaces or "
+            "control characters."
+        )
     try:
         parts = urlsplit(url)
         port = parts.port

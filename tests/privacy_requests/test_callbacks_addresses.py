@@ -81,6 +81,9 @@ def test_registration_refuses_this_machine_and_private_networks(strict, url):
         ("https:///nohost", "no host"),
         ("https://hooks.example.com/#x", "fragment"),
         ("https://hooks.example.com:99999/", "not a valid URL"),
+        ("https://hooks.example.com/\x00", "control characters"),
+        ("https://hooks.example.com/a b", "without spaces"),
+        ("https://hooks.example.com/" + "a" * 480, "at most 500 characters"),
     ],
 )
 def test_malformed_or_plain_http_urls_are_refused(strict, url, message):

@@ -111,6 +111,14 @@ def test_an_endpoint_of_another_project_does_not_admit_a_callback_url(
     assert PrivacyRequest.objects.count() == 0
 
 
+def test_an_overlong_or_nul_callback_url_is_refused_not_stored(create, endpoint, receiver):
+    for url in (f"{receiver.url}/hooks/" + "a" * 500, f"{receiver.url}/hooks/\x00"):
+        response = create({"distinct_ids": ["alice"], "callback_url": url})
+
+        assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert PrivacyRequest.objects.count() == 0
+
+
 def test_a_callback_url_that_is_not_a_string_is_refused(create, endpoint):
     response = create({"distinct_ids": ["alice"], "callback_url": ["x"]})
 
