@@ -87,7 +87,11 @@ def callback_event_emit(*, request: PrivacyRequest, event: CallbackEvent | str) 
                 delivery_id__in=[row.delivery_id for row in rows]
             ).values_list("id", flat=True)
         )
-        transaction.on_commit(lambda: [callback_delivery_enqueue(delivery_pk=pk) for pk in pks])
+        # robust: a callback never changes how the status change went (without Redis the
+        # job runs here, in process).
+        transaction.on_commit(
+            lambda: [callback_delivery_enqueue(delivery_pk=pk) for pk in pks], robust=True
+        )
     return len(rows)
 
 
@@ -154,7 +158,7 @@ def callback_delivery_attempt(*, delivery_pk: int) -> str:
     Returns the delivery's status afterwards, or "skipped"."""
     now = timezone.now()
     due = Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-    abandoned = Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
+    abandoned = Q(status=DeliveryStatus.SENDING, lease_until__lt=now, retry_until__gt=now)
     claimed = CallbackDelivery.objects.filter(due | abandoned, id=delivery_pk).update(
         status=DeliveryStatus.SENDING,
         lease_until=now + LEASE,
@@ -243,6 +247,14 @@ def callback_delivery_resend(*, actor: Actor, delivery: CallbackDelivery) -> Non
 def callback_deliveries_requeue(*, now: datetime) -> tuple[int, int]:
     """The sweep's part: deliveries due for a while that no job sent (Redis was down, a
     worker died mid-attempt). Returns (enqueued, failed to enqueue)."""
+    CallbackDelivery.objects.filter(
+        status=DeliveryStatus.SENDING, lease_until__lt=now, retry_until__lte=now
+    ).update(
+        status=DeliveryStatus.FAILED,
+        lease_until=None,
+        next_attempt_at=None,
+        error="Gave up: the last attempt never finished (its worker stopped).",
+    )
     stale = now - SWEEP_GRACE
     due = CallbackDelivery.objects.filter(
         Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=stale)

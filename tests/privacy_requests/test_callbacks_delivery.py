@@ -261,3 +261,40 @@ def test_emit_records_nothing_without_endpoints(submit):
     request = submit()
 
     assert callback_event_emit(request=request, event=CallbackEvent.FAILED) == 0
+
+
+def test_an_attempt_whose_worker_died_is_taken_back_by_the_sweep(
+    register, submit, receiver, django_capture_on_commit_callbacks
+):
+    register(events=["submitted"])
+    submit(run=False)
+    delivery = CallbackDelivery.objects.get()
+    # A worker claimed it and died before recording the answer.
+    CallbackDelivery.objects.filter(id=delivery.id).update(
+        status=DeliveryStatus.SENDING, attempts=1, lease_until=timezone.now()
+    )
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        with django_capture_on_commit_callbacks(execute=True):
+            privacy_sweep()
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 2)
+    assert len(receiver.received) == 1
+
+
+def test_an_attempt_left_hanging_past_the_24_hours_is_given_up(register, submit, receiver):
+    register(events=["submitted"])
+    submit(run=False)
+    delivery = CallbackDelivery.objects.get()
+    CallbackDelivery.objects.filter(id=delivery.id).update(
+        status=DeliveryStatus.SENDING, attempts=5, lease_until=timezone.now()
+    )
+
+    with time_machine.travel(delivery.retry_until + timedelta(minutes=1)):
+        privacy_sweep()
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.error == "Gave up: the last attempt never finished (its worker stopped)."
+    assert receiver.received == []
