@@ -78,6 +78,9 @@ class AuditAction(models.TextChoices):
     SERVICE_ACCOUNT_CREATED = "service_account_created", "Service account created"
     SERVICE_ACCOUNT_REVOKED = "service_account_revoked", "Service account revoked"
     END_USER_LOOKED_UP = "end_user_looked_up", "End user looked up"
+    CALLBACK_ENDPOINT_CREATED = "callback_endpoint_created", "Callback endpoint registered"
+    CALLBACK_ENDPOINT_DELETED = "callback_endpoint_deleted", "Callback endpoint removed"
+    CALLBACK_SECRET_ROTATED = "callback_secret_rotated", "Callback signing secret rotated"
 
 
 class Channel(models.TextChoices):
@@ -155,6 +158,17 @@ class PrivacyRequest(models.Model):
     # Scheme and host the request was submitted through (checked against ALLOWED_HOSTS): its
     # emails link there when SITE_URL is not set. Empty for commands and the admin.
     site_url = models.CharField(max_length=255, blank=True)
+    # Issue 19: the request's own callback URL, under one of its organization's endpoints,
+    # which signs and filters its deliveries; and when the overdue event went out.
+    callback_url = models.URLField(max_length=500, blank=True)
+    callback_endpoint = models.ForeignKey(
+        "privacy_requests.CallbackEndpoint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    overdue_event_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -358,3 +372,12 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.host}, pid {self.pid})"
+
+
+# The callbacks' models live in their own module; importing them here registers them.
+from privacy_requests.callbacks.models import (  # noqa: E402, F401
+    CallbackDelivery,
+    CallbackEndpoint,
+    CallbackEvent,
+    DeliveryStatus,
+)

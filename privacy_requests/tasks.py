@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from config.jobs import get_queue
 from privacy_requests.exports.subject_build import subject_packages_build
+from privacy_requests.callbacks.deliveries import callback_delivery_attempt
 from privacy_requests.services import privacy_request_process, privacy_sweep
 
 logger = logging.getLogger(__name__)
@@ -48,3 +49,8 @@ def sweep_schedule_next() -> None:
         )
     except RedisError as exc:
         logger.warning("Could not book the next sweep: %s", exc)
+
+
+def deliver_callback(delivery_pk: int) -> str:
+    """One attempt of a signed callback (issue 19); skipped when not due or already held."""
+    return callback_delivery_attempt(delivery_pk=delivery_pk)

@@ -357,6 +357,17 @@ PRIVACY_JOB_TIMEOUT = env_int("PRIVACY_JOB_TIMEOUT", 3600)  # seconds RQ lets on
 PRIVACY_LEASE_SECONDS = env_int("PRIVACY_LEASE_SECONDS", 60)
 PRIVACY_RETRY_BACKOFF = [2, 4, 8]  # seconds before each automatic retry of a transient error
 PRIVACY_SWEEP_INTERVAL = env_int("PRIVACY_SWEEP_INTERVAL", 30)
+
+# Signed callbacks (issue 19; docs/design.md "Signed callbacks"). Production delivers over https
+# to public addresses only; the local run and the tests allow http and this machine's addresses.
+CALLBACK_ALLOW_HTTP = env_bool("CALLBACK_ALLOW_HTTP", False)
+CALLBACK_ALLOW_PRIVATE_ADDRESSES = env_bool("CALLBACK_ALLOW_PRIVATE_ADDRESSES", False)
+CALLBACK_TIMEOUT_SECONDS = 5
+# A failed delivery is tried again after base, 2 x base, 4 x base ... seconds (at most the
+# ceiling apart) until 24 hours after it was first due.
+CALLBACK_RETRY_BASE_SECONDS = env_int("CALLBACK_RETRY_BASE_SECONDS", 30)
+CALLBACK_RETRY_MAX_DELAY_SECONDS = env_int("CALLBACK_RETRY_MAX_DELAY_SECONDS", 4 * 3600)
+CALLBACK_RETRY_WINDOW_SECONDS = 24 * 3600
 # Seconds between a worker's heartbeats (privacy_requests.worker): /readyz wants one within a
 # minute, and the pages warn when none came for two.
 PRIVACY_WORKER_HEARTBEAT_INTERVAL = env_int("PRIVACY_WORKER_HEARTBEAT_INTERVAL", 15)

@@ -28,6 +28,14 @@ class RetrievalCreateSerializer(serializers.Serializer):
         required=False,
         help_text="Data (default), Categories or Sources (CCPA only); any case.",
     )
+    callback_url = serializers.URLField(
+        required=False,
+        help_text=(
+            "An addition to Mixpanel's API: where this request's signed callbacks go. It must lie "
+            "under the URL of one of the organization's registered callback endpoints that covers "
+            "the project (else 400)."
+        ),
+    )
 
 
 class DeletionCreateSerializer(serializers.Serializer):
@@ -53,6 +61,14 @@ class DeletionCreateSerializer(serializers.Serializer):
         child=serializers.CharField(),
         required=False,
         help_text='With Sources: sources as in the export\'s sources.json ("engage" = profile).',
+    )
+    callback_url = serializers.URLField(
+        required=False,
+        help_text=(
+            "An addition to Mixpanel's API: where this request's signed callbacks go. It must lie "
+            "under the URL of one of the organization's registered callback endpoints that covers "
+            "the project (else 400)."
+        ),
     )
 
 

@@ -31,15 +31,10 @@ from privacy_requests.api.throttling import (
 )
 from privacy_requests.errors import InvalidRequest
 from privacy_requests.models import Channel, PrivacyRequest, RequestKind, Status
-from privacy_requests.selectors import (
-    privacy_request_given_ids,
-    privacy_request_list_for_user,
-    privacy_request_reached_ids,
-    privacy_request_result_url,
-    privacy_request_subject_results,
-)
+from privacy_requests.selectors import privacy_request_list_for_user
 from privacy_requests.services import privacy_request_cancel, privacy_request_submit
 from privacy_requests.services.idempotency import privacy_request_submit_once
+from privacy_requests.status_resource import privacy_request_status_results
 
 TOKEN_PARAMETER = OpenApiParameter(
     "token", str, OpenApiParameter.QUERY, required=True, description="The project token."
@@ -138,6 +133,7 @@ class CreateView(GdprApiView):
                 sources=body.get("sources"),
                 distinct_ids=body.get("distinct_ids"),
                 site_url=submitting_site_url(request),
+                callback_url=body.get("callback_url"),
             )
 
         privacy_request, _ = privacy_request_submit_once(
@@ -149,6 +145,7 @@ class CreateView(GdprApiView):
             categories=body.get("categories"),
             sources=body.get("sources"),
             distinct_ids=body.get("distinct_ids"),
+            callback_url=body.get("callback_url"),
             submit=submit,
         )
         return Response(
@@ -159,33 +156,9 @@ class CreateView(GdprApiView):
 
 class DetailView(GdprApiView):
     def get(self, request, task_id):
-        privacy_request = self.privacy_request
-        results = {
-            "status": privacy_request.status,
-            "result": privacy_request_result_url(
-                request=privacy_request, absolute_base=request.build_absolute_uri("/")
-            ),
-            "distinct_ids": privacy_request_given_ids(request=privacy_request),
-            "reached_distinct_ids": privacy_request_reached_ids(request=privacy_request),
-        }
-        if self.kind == RequestKind.EXPORT:
-            # Issue 17, an addition: one package and link per subject beside `result`.
-            results["subject_results"] = privacy_request_subject_results(
-                request=privacy_request, absolute_base=request.build_absolute_uri("/")
-            )
-            # The packages are written just after SUCCESS: their links are "" until then.
-            results["subject_results_pending"] = privacy_request.subject_packages_pending
-        if self.kind == RequestKind.DELETION:
-            results.update(
-                {
-                    "tracking_id": privacy_request.tracking_id,
-                    "requesting_user": privacy_request.requested_by.partition(":")[2]
-                    or privacy_request.requested_by,
-                    "compliance_type": privacy_request.compliance,
-                    "project_id": privacy_request.project_id,
-                    "date_requested": serializers.mixpanel_datetime(privacy_request.received_at),
-                }
-            )
+        results = privacy_request_status_results(
+            request=self.privacy_request, absolute_base=request.build_absolute_uri("/")
+        )
         return Response({"status": "ok", "results": results})
 
     def delete(self, request, task_id):

@@ -40,10 +40,13 @@ def request_body_hash(
     disclosure: str,
     distinct_ids: list[str],
     scope: list[str] | None = None,
+    callback_url: str = "",
 ) -> str:
     """SHA-256 of the canonical form of a create: equal for bodies that ask the same thing
-    ("gdpr" or "GDPR", ids repeated or not), different for any other request."""
-    body: dict = {
+    ("gdpr" or "GDPR", ids repeated or not), different for any other request. A scope or a
+    callback_url counts only when given, so the hashes of creates without one are what they
+    always were."""
+    body: dict[str, object] = {
         "kind": kind,
         "compliance": compliance,
         "disclosure": disclosure,
@@ -52,6 +55,8 @@ def request_body_hash(
     if scope:
         # Only a partial deletion has one: the hashes of keys stored before are unchanged.
         body["scope"] = scope
+    if callback_url:
+        body["callback_url"] = callback_url
     canonical = json.dumps(
         body,
         sort_keys=True,
@@ -72,6 +77,7 @@ def privacy_request_submit_once(
     submit: Callable[[], PrivacyRequest],
     categories: object = None,
     sources: object = None,
+    callback_url: object = None,
 ) -> tuple[PrivacyRequest, bool]:
     """Runs `submit` (which submits this body) unless the actor used `key` in the last 24
     hours; returns (request, created). A key already used with another body raises
@@ -104,6 +110,7 @@ def privacy_request_submit_once(
                 categories=categories,
                 sources=sources,
             ),
+            callback_url=callback_url.strip() if isinstance(callback_url, str) else "",
         )
     except InvalidRequest:
         # A body the service refuses creates nothing to repeat: let it refuse, in its words.

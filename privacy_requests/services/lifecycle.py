@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from privacy_requests.audit import audit_append
+from privacy_requests.callbacks.deliveries import callback_event_emit
 from privacy_requests.deadlines import extended_due_at_for
 from privacy_requests.engine.run import transition
 from privacy_requests.errors import InvalidRequest, InvalidTransition
@@ -17,6 +18,7 @@ from privacy_requests.models import (
     CANCELABLE_STATUSES,
     FINAL_STATUSES,
     AuditAction,
+    CallbackEvent,
     PrivacyRequest,
     RequestKind,
     Status,
@@ -59,6 +61,7 @@ def privacy_request_cancel(
             request=request,
             detail={"reason": reason.strip()} if reason.strip() else {},
         )
+        callback_event_emit(request=request, event=CallbackEvent.REVOKED)
         tracking_id = request.tracking_id
         transaction.on_commit(
             lambda: privacy_request_notify_finished(tracking_id=tracking_id), robust=True
@@ -111,11 +114,12 @@ def privacy_request_extend(*, request: PrivacyRequest, actor: Actor, reason: str
         if not transition(
             request.id,
             condition=Q(extended=False) & ~Q(status__in=FINAL_STATUSES),
-            # A new deadline earns a new reminder 7 days before it.
+            # A new deadline earns a new reminder 7 days before it, and a new overdue event.
             due_at=new_due,
             extended=True,
             extension_reason=reason,
             due_reminder_sent_at=None,
+            overdue_event_at=None,
         ):
             current = PrivacyRequest.objects.get(id=request.id)
             if current.extended:

@@ -20,11 +20,13 @@ from rq.timeouts import JobTimeoutException
 
 from accounts.actors import SYSTEM
 from privacy_requests.audit import audit_append
+from privacy_requests.callbacks.deliveries import callback_event_emit
 from privacy_requests.engine.registry import processor_for
 from privacy_requests.engine.run import LeaseLost, Run, transition
 from privacy_requests.exports.files import STORAGE_ERRORS
 from privacy_requests.models import (
     AuditAction,
+    CallbackEvent,
     PrivacyRequest,
     Status,
     SubjectDecisionKind,
@@ -123,6 +125,8 @@ def _claim(request: PrivacyRequest) -> Run | None:
             request=request,
             detail=detail,
         )
+        if not resumed:
+            callback_event_emit(request=request, event=CallbackEvent.STARTED)
     subjects = list(request.subjects.order_by("position").values_list("distinct_id", "linked"))
     return Run(
         request=request,
@@ -253,6 +257,10 @@ def _finish(run: Run, *, status: Status, counts: dict | None = None, error: str 
             action=AuditAction.SUCCEEDED if status == Status.SUCCESS else AuditAction.FAILED,
             request=run.request,
             detail=detail,
+        )
+        callback_event_emit(
+            request=run.request,
+            event=CallbackEvent.SUCCEEDED if status == Status.SUCCESS else CallbackEvent.FAILED,
         )
         tracking_id = run.request.tracking_id
         if status == Status.SUCCESS and run.request.subject_packages_pending:

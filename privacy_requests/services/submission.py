@@ -12,11 +12,14 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from privacy_requests.audit import audit_append, subject_hmac
+from privacy_requests.callbacks.deliveries import callback_event_emit
+from privacy_requests.callbacks.endpoints import callback_endpoint_for_url
 from privacy_requests.deadlines import due_at_for
 from privacy_requests.deletions.scope import deletion_scope_parse
 from privacy_requests.errors import Conflict, InvalidRequest
 from privacy_requests.models import (
     AuditAction,
+    CallbackEvent,
     Channel,
     Compliance,
     Disclosure,
@@ -116,7 +119,10 @@ def privacy_request_submit(
     sources: object = None,
     received_at: datetime | None = None,
     site_url: str = "",
+    callback_url: object = None,
 ) -> PrivacyRequest:
+    """`callback_url` (issue 19, API only) must lie under one of the organization's callback
+    endpoints; that endpoint then sends this request's callbacks there."""
     actor_require(actor=actor, project=project)
     kind = choice_parse(kind, RequestKind, field="kind")
     compliance = choice_parse(
@@ -138,6 +144,14 @@ def privacy_request_submit(
             field="disclosure_type",
         )
     ids = distinct_ids_normalize(distinct_ids)
+    if callback_url is not None and not isinstance(callback_url, str):
+        raise InvalidRequest("callback_url must be a string.", field="callback_url")
+    own_callback_url = (callback_url or "").strip()
+    callback_endpoint = (
+        callback_endpoint_for_url(project=project, url=own_callback_url)
+        if own_callback_url
+        else None
+    )
     received_at = received_at or timezone.now()
     not_before = received_at
     if kind == RequestKind.DELETION:
@@ -165,6 +179,8 @@ def privacy_request_submit(
             due_at=due_at_for(compliance=compliance, received_at=received_at),
             not_before=not_before,
             site_url=site_url,
+            callback_url=own_callback_url,
+            callback_endpoint=callback_endpoint,
         )
         request_subjects_add(request_id=request.id, distinct_ids=ids, start=0, linked=False)
         audit_append(
@@ -183,6 +199,7 @@ def privacy_request_submit(
                 "subjects": [subject_hmac(project_id=project.id, distinct_id=i) for i in ids],
             },
         )
+        callback_event_emit(request=request, event=CallbackEvent.SUBMITTED)
         tracking_id = request.tracking_id
         transaction.on_commit(lambda: privacy_request_enqueue(tracking_id=tracking_id))
     return request

@@ -19,6 +19,10 @@ from redis.exceptions import RedisError
 
 from accounts.actors import SYSTEM, Actor
 from privacy_requests.audit import audit_append
+from privacy_requests.callbacks.deliveries import (
+    callback_deliveries_requeue,
+    overdue_events_emit,
+)
 from privacy_requests.exports.files import STORAGE_ERRORS, export_files_purge_expired
 from privacy_requests.models import (
     FINAL_STATUSES,
@@ -55,6 +59,9 @@ class SweepReport:
     purged_idempotency_keys: int = 0
     purged_refusal_counts: int = 0
     audit_checkpoint: str | None = None
+    callbacks_enqueued: int = 0
+    callbacks_enqueue_failed: int = 0
+    overdue_events: int = 0
 
     def as_text(self) -> str:
         text = (
@@ -71,6 +78,13 @@ class SweepReport:
             text += f", purged {self.purged_idempotency_keys} expired Idempotency-Keys"
         if self.purged_refusal_counts:
             text += f", purged {self.purged_refusal_counts} old counters of refused records"
+        if self.overdue_events:
+            text += f", recorded {self.overdue_events} overdue callback events"
+        if self.callbacks_enqueued or self.callbacks_enqueue_failed:
+            text += (
+                f", enqueued {self.callbacks_enqueued} callbacks again"
+                f" ({self.callbacks_enqueue_failed} failed)"
+            )
         if self.audit_checkpoint:
             text += f", wrote the audit checkpoint {self.audit_checkpoint}"
         return text
@@ -88,6 +102,10 @@ def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> Swee
     report.purged_drafts = request_drafts_purge_expired(now=now)
     report.purged_idempotency_keys = idempotency_keys_purge_expired(now=now)
     report.purged_refusal_counts = refusal_counts_purge(now=now)
+    report.overdue_events = overdue_events_emit(now=now)
+    report.callbacks_enqueued, report.callbacks_enqueue_failed = callback_deliveries_requeue(
+        now=now
+    )
     report.audit_checkpoint = _checkpoint(now=now)
     return report
 

@@ -1,10 +1,38 @@
 from django.urls import path
 
-from privacy_requests.web.views import lookup, requests, submission
+from privacy_requests.web.views import callbacks, lookup, requests, submission
 
 app_name = "privacy_web"
 
 urlpatterns = [
+    # The organization's callback endpoints (issue 19), beside its other settings.
+    path("orgs/<int:organization_id>/settings/callbacks/", callbacks.callbacks, name="callbacks"),
+    path(
+        "orgs/<int:organization_id>/settings/callbacks/<int:endpoint_id>/",
+        callbacks.callback_endpoint,
+        name="callback_endpoint",
+    ),
+    path(
+        "orgs/<int:organization_id>/settings/callbacks/<int:endpoint_id>/secret/",
+        callbacks.callback_secret,
+        name="callback_secret",
+    ),
+    path(
+        "orgs/<int:organization_id>/settings/callbacks/<int:endpoint_id>/rotate/",
+        callbacks.callback_rotate,
+        name="callback_rotate",
+    ),
+    path(
+        "orgs/<int:organization_id>/settings/callbacks/<int:endpoint_id>/delete/",
+        callbacks.callback_delete,
+        name="callback_delete",
+    ),
+    path(
+        "orgs/<int:organization_id>/settings/callbacks/<int:endpoint_id>/deliveries/"
+        "<int:delivery_id>/send-again/",
+        callbacks.callback_resend,
+        name="callback_resend",
+    ),
     path("privacy/", requests.privacy_home, name="home"),
     path("orgs/<int:organization_id>/privacy/", requests.request_list, name="list"),
     path(
