@@ -8,8 +8,8 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from config.jobs import get_queue
-from privacy_requests.exports.subject_build import subject_packages_build
 from privacy_requests.callbacks.deliveries import callback_delivery_attempt
+from privacy_requests.exports.subject_build import subject_packages_build
 from privacy_requests.services import privacy_request_process, privacy_sweep
 
 logger = logging.getLogger(__name__)
