@@ -77,6 +77,18 @@ class AuditAction(models.TextChoices):
     INVITATION_WITHDRAWN = "invitation_withdrawn", "Invitation withdrawn"
     SERVICE_ACCOUNT_CREATED = "service_account_created", "Service account created"
     SERVICE_ACCOUNT_REVOKED = "service_account_revoked", "Service account revoked"
+    APPROVAL_REQUESTED = "approval_requested", "Approval requested"
+    APPROVED = "approved", "Approved"
+    APPROVAL_REJECTED = "approval_rejected", "Approval rejected"
+    APPROVAL_EXPIRED = "approval_expired", "Approval expired"
+
+
+class ApprovalState(models.TextChoices):
+    NONE = "", "Not needed"
+    AWAITING = "awaiting", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired unapproved"
 
 
 class Channel(models.TextChoices):
@@ -141,6 +153,14 @@ class PrivacyRequest(models.Model):
     receipt_salt = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     canceled_by = models.CharField(max_length=255, blank=True)
+    # Four-eyes approval (issue 19): an AWAITING request stays STAGING and no worker takes it.
+    approval_state = models.CharField(
+        max_length=16, choices=ApprovalState.choices, default=ApprovalState.NONE, blank=True
+    )
+    approval_expires_at = models.DateTimeField(null=True, blank=True)
+    approval_decided_by = models.CharField(max_length=255, blank=True)
+    approval_decided_at = models.DateTimeField(null=True, blank=True)
+    approval_reason = models.TextField(blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
     subjects_pseudonymized_at = models.DateTimeField(null=True, blank=True)
     # Owners and admins are reminded once, 7 days before the due date (the sweep sends it).

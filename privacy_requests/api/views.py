@@ -180,6 +180,9 @@ class DetailView(GdprApiView):
                     "date_requested": serializers.mixpanel_datetime(privacy_request.received_at),
                 }
             )
+            if privacy_request.approval_state:
+                # An extension beside Mixpanel's fields: the status stays STAGING meanwhile.
+                results["approval"] = serializers.approval_resource(privacy_request)
         return Response({"status": "ok", "results": results})
 
     def delete(self, request, task_id):

@@ -22,8 +22,14 @@ from privacy_requests.models import (
     PrivacyRequest,
     RequestKind,
 )
+from privacy_requests.notifications import privacy_request_notify_approval_needed
 from privacy_requests.permissions import actor_require
-from privacy_requests.selectors import deletion_conflicts_find
+from privacy_requests.selectors import deletion_conflicts_find, request_preview
+from privacy_requests.services.approval import (
+    approval_needed,
+    approval_request,
+    approval_thresholds_set,
+)
 from privacy_requests.services.queueing import privacy_request_enqueue
 from privacy_requests.services.subject_rows import request_subjects_add
 from projects.models import Project
@@ -177,5 +183,28 @@ def privacy_request_submit(
             },
         )
         tracking_id = request.tracking_id
-        transaction.on_commit(lambda: privacy_request_enqueue(tracking_id=tracking_id))
+        if _awaits_approval(request=request, actor=actor, ids=ids):
+            transaction.on_commit(
+                lambda: privacy_request_notify_approval_needed(tracking_id=tracking_id),
+                robust=True,
+            )
+        else:
+            transaction.on_commit(lambda: privacy_request_enqueue(tracking_id=tracking_id))
     return request
+
+
+def _awaits_approval(*, request: PrivacyRequest, actor: Actor, ids: list[str]) -> bool:
+    """Holds a deletion over the organization's four-eyes thresholds in STAGING. What it
+    reaches is counted as the preview counts it, only when a threshold is set."""
+    if request.kind != RequestKind.DELETION:
+        return False
+    organization = request.project.organization
+    if not approval_thresholds_set(organization=organization):
+        return False
+    preview = request_preview(project=request.project, distinct_ids=ids)
+    if not approval_needed(
+        organization=organization, subjects=preview.subjects, events=preview.events
+    ):
+        return False
+    approval_request(request=request, actor=actor, subjects=preview.subjects, events=preview.events)
+    return True
