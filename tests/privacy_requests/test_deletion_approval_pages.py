@@ -1,0 +1,227 @@
+"""Four-eyes approval of large deletions (issue 19, section 2): the page, the API's status."""
+
+import json
+from http import HTTPStatus
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Role
+from accounts.services import gdpr_token_reset
+from privacy_requests.models import ApprovalState, AuditAction, AuditEntry, PrivacyRequest, Status
+from projects.models import Event
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+DELETIONS = "/api/app/data-deletions/v3.0/"
+
+
+@pytest.fixture
+def requester(project):
+    return MembershipFactory(organization=project.organization, role=Role.OWNER).user
+
+
+@pytest.fixture
+def approver(project):
+    return MembershipFactory(organization=project.organization, role=Role.ADMIN).user
+
+
+@pytest.fixture
+def waiting(project, add_event, requester, client, django_capture_on_commit_callbacks):
+    """A deletion of three subjects, submitted through the API by `requester`, over the
+    organization's limit of two."""
+    project.organization.approval_subjects_over = 2
+    project.organization.save()
+    for distinct_id in ("alice", "bob", "carol"):
+        add_event(distinct_id)
+    token = gdpr_token_reset(user=requester)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"{DELETIONS}?token={project.token}",
+            data=json.dumps({"distinct_ids": ["alice", "bob", "carol"]}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+    assert response.status_code == HTTPStatus.CREATED
+    request = PrivacyRequest.objects.get(tracking_id=response.json()["results"]["task_id"])
+    request.api_token = token
+    return request
+
+
+def status_of(client, project, request):
+    return client.get(
+        f"{DELETIONS}{request.tracking_id}?token={project.token}",
+        HTTP_AUTHORIZATION=f"Bearer {request.api_token}",
+    ).json()["results"]
+
+
+def approval_url(request):
+    return reverse("privacy_web:approval", args=[request.organization_id, request.tracking_id])
+
+
+def detail_url(request):
+    return reverse("privacy_web:detail", args=[request.organization_id, request.tracking_id])
+
+
+def still_waiting(request):
+    request.refresh_from_db()
+    assert (request.status, request.approval_state) == (Status.STAGING, ApprovalState.AWAITING)
+    assert not AuditEntry.objects.filter(
+        request=request, action__in=[AuditAction.APPROVED, AuditAction.APPROVAL_REJECTED]
+    ).exists()
+    assert Event.objects.count() == 3
+
+
+def test_api_status_stays_staging_with_an_approval_object(client, project, waiting, requester):
+    results = status_of(client, project, waiting)
+
+    assert results["status"] == "STAGING"
+    assert results["approval"] == {
+        "state": "awaiting",
+        "requested_by": requester.email,
+        "needed_from": "another owner or admin",
+        "expires_at": waiting.approval_expires_at.strftime("%Y-%m-%dT%H:%M:%S"),
+        "decided_by": None,
+        "decided_at": None,
+        "reason": None,
+    }
+
+
+def test_a_deletion_without_approval_has_no_approval_object(client, project, requester):
+    token = gdpr_token_reset(user=requester)
+    response = client.post(
+        f"{DELETIONS}?token={project.token}",
+        data=json.dumps({"distinct_ids": ["alice"]}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    request = PrivacyRequest.objects.get(tracking_id=response.json()["results"]["task_id"])
+    request.api_token = token
+
+    assert "approval" not in status_of(client, project, request)
+
+
+def test_the_second_admin_sees_the_preview_and_approves_with_a_reason(
+    client, project, waiting, approver, django_capture_on_commit_callbacks
+):
+    client.force_login(approver)
+    page = client.get(detail_url(waiting)).content.decode()
+    assert "Awaiting approval" in page
+    assert 'data-field="approval-subjects">3<' in page
+    assert 'data-field="approval-events">3<' in page
+    assert 'name="decision" value="approve"' in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            approval_url(waiting), {"decision": "approve", "reason": "Checked with legal"}
+        )
+
+    assert response.status_code == HTTPStatus.FOUND
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.approval_state) == (Status.SUCCESS, ApprovalState.APPROVED)
+    assert Event.objects.count() == 0
+    results = status_of(client, project, waiting)
+    assert results["status"] == "SUCCESS"
+    assert results["approval"]["decided_by"] == approver.email
+    assert results["approval"]["reason"] == "Checked with legal"
+
+
+def test_the_list_shows_the_waiting_deletion(client, waiting, approver):
+    client.force_login(approver)
+
+    page = client.get(reverse("privacy_web:list", args=[waiting.organization_id])).content
+    assert b"awaiting approval" in page
+
+
+def test_the_requester_sees_no_form_and_a_forged_post_is_refused(client, waiting, requester):
+    client.force_login(requester)
+    page = client.get(detail_url(waiting)).content.decode()
+    assert "another owner or admin must approve it" in page
+    assert 'value="approve"' not in page
+
+    response = client.post(approval_url(waiting), {"decision": "approve", "reason": "me"})
+
+    assert response.status_code == HTTPStatus.FOUND
+    still_waiting(waiting)
+
+
+def test_the_requester_cannot_approve_from_a_second_session(waiting, requester):
+    second = Client()
+    second.force_login(requester)
+
+    second.post(approval_url(waiting), {"decision": "approve", "reason": "me again"})
+
+    still_waiting(waiting)
+
+
+def test_a_member_is_refused(client, project, waiting):
+    client.force_login(MembershipFactory(organization=project.organization, role=Role.MEMBER).user)
+
+    response = client.post(approval_url(waiting), {"decision": "approve", "reason": "x"})
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    still_waiting(waiting)
+
+
+def test_another_organizations_owner_is_refused(client, waiting, outsider):
+    client.force_login(outsider)
+
+    response = client.post(approval_url(waiting), {"decision": "approve", "reason": "x"})
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    still_waiting(waiting)
+
+
+def test_staff_outside_the_organization_is_refused(client, waiting):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = client.post(approval_url(waiting), {"decision": "approve", "reason": "x"})
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    still_waiting(waiting)
+
+
+def test_a_post_without_the_csrf_token_is_refused(waiting, approver):
+    forged = Client(enforce_csrf_checks=True)
+    forged.force_login(approver)
+
+    response = forged.post(approval_url(waiting), {"decision": "approve", "reason": "x"})
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    still_waiting(waiting)
+
+
+def test_a_decision_without_a_reason_is_refused(client, waiting, approver):
+    client.force_login(approver)
+
+    client.post(approval_url(waiting), {"decision": "approve", "reason": "  "})
+
+    still_waiting(waiting)
+
+
+def test_the_api_cannot_approve(client, project, waiting):
+    """There is no approval through the API: a GDPR token is one person's, and an approval
+    needs a second person in a signed-in session."""
+    response = client.post(
+        f"{DELETIONS}{waiting.tracking_id}/approval/?token={project.token}",
+        data=json.dumps({"decision": "approve", "reason": "x"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {waiting.api_token}",
+    )
+
+    assert response.status_code in (HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED)
+    still_waiting(waiting)
+
+
+def test_a_reject_revokes_it(client, waiting, approver):
+    client.force_login(approver)
+
+    client.post(approval_url(waiting), {"decision": "reject", "reason": "Wrong list"})
+
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.approval_state) == (Status.REVOKED, ApprovalState.REJECTED)
+    assert Event.objects.count() == 3
+    page = client.get(detail_url(waiting)).content.decode()
+    assert "Rejected by" in page and "Wrong list" in page
