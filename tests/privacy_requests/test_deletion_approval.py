@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.models import Role
+from privacy_requests.deletions.receipts import receipt_read
 from privacy_requests.errors import InvalidRequest, InvalidTransition, NotAllowed
 from privacy_requests.models import ApprovalState, AuditAction, AuditEntry, PrivacyRequest, Status
 from privacy_requests.services import privacy_request_cancel, privacy_sweep
@@ -284,3 +285,33 @@ def test_the_requester_can_still_cancel_while_it_waits(large, owner_actor):
     request.refresh_from_db()
     assert request.status == Status.REVOKED
     assert privacy_sweep(now=timezone.now() + timedelta(days=8)).expired_approvals == 0
+
+
+def test_the_receipt_names_the_approval_and_its_audit_entries(
+    large, second_admin, django_capture_on_commit_callbacks
+):
+    request = large()
+    with django_capture_on_commit_callbacks(execute=True):
+        privacy_request_approve(request=request, actor=second_admin, reason="Checked the CSV")
+    request.refresh_from_db()
+
+    approval = receipt_read(request=request)["approval"]
+
+    entries = AuditEntry.objects.filter(
+        request=request, action__in=[AuditAction.APPROVAL_REQUESTED, AuditAction.APPROVED]
+    ).order_by("seq")
+    assert approval["state"] == "approved"
+    assert approval["approved_by"] == f"web:{second_admin.user.email}"
+    assert approval["reason"] == "Checked the CSV"
+    assert [(row["seq"], row["action"], row["hash"]) for row in approval["audit"]] == [
+        (entry.seq, entry.action, entry.hash) for entry in entries
+    ]
+    assert len(approval["audit"]) == 2
+
+
+def test_a_receipt_without_approval_says_none(project, add_event, submit):
+    add_event("alice")
+    request = submit(kind="deletion", distinct_ids=["alice"], run=True)
+    request.refresh_from_db()
+
+    assert receipt_read(request=request)["approval"] is None
