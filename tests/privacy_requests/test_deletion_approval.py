@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.actors import Actor
@@ -18,6 +19,7 @@ from privacy_requests.services.approval import (
     privacy_request_reject,
 )
 from projects.models import Event
+from tests.admin_support import sign_in_with_mfa, staff_user
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -315,3 +317,17 @@ def test_a_receipt_without_approval_says_none(project, add_event, submit):
     request.refresh_from_db()
 
     assert receipt_read(request=request)["approval"] is None
+
+
+def test_staff_see_the_waiting_deletion_in_the_admin_read_only(client, large):
+    request = large()
+    sign_in_with_mfa(client, staff_user())
+    url = reverse("admin:privacy_requests_privacyrequest_change", args=[request.id])
+
+    page = client.get(url).content.decode()
+    client.post(url, {"approval_state": "approved", "approval_reason": "staff says so"})
+
+    assert "Approval" in page and "Awaiting approval" in page
+    assert 'name="approval_state"' not in page
+    request.refresh_from_db()
+    assert (request.status, request.approval_state) == (Status.STAGING, ApprovalState.AWAITING)
