@@ -103,6 +103,8 @@ def request_draft_confirm(
             disclosure=locked.disclosure or None,
             distinct_ids=locked.distinct_ids,
             site_url=site_url,
+            left_out=locked.left_out,
+            included=locked.included,
         )
         if locked.left_out or locked.included:
             privacy_request_subjects_decide(

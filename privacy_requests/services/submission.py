@@ -119,7 +119,11 @@ def privacy_request_submit(
     disclosure: object = None,
     received_at: datetime | None = None,
     site_url: str = "",
+    left_out: Sequence[str] = (),
+    included: Sequence[str] = (),
 ) -> PrivacyRequest:
+    """`left_out` and `included` are the preview's decisions (recorded by the caller in the
+    same transaction); here they only count the deletion's reach for its approval."""
     actor_require(actor=actor, project=project)
     kind = choice_parse(kind, RequestKind, field="kind")
     compliance = choice_parse(
@@ -183,7 +187,9 @@ def privacy_request_submit(
             },
         )
         tracking_id = request.tracking_id
-        if _awaits_approval(request=request, actor=actor, ids=ids):
+        if _awaits_approval(
+            request=request, actor=actor, ids=ids, left_out=left_out, included=included
+        ):
             transaction.on_commit(
                 lambda: privacy_request_notify_approval_needed(tracking_id=tracking_id),
                 robust=True,
@@ -193,7 +199,14 @@ def privacy_request_submit(
     return request
 
 
-def _awaits_approval(*, request: PrivacyRequest, actor: Actor, ids: list[str]) -> bool:
+def _awaits_approval(
+    *,
+    request: PrivacyRequest,
+    actor: Actor,
+    ids: list[str],
+    left_out: Sequence[str],
+    included: Sequence[str],
+) -> bool:
     """Holds a deletion over the organization's four-eyes thresholds in STAGING. What it
     reaches is counted as the preview counts it, only when a threshold is set."""
     if request.kind != RequestKind.DELETION:
@@ -201,7 +214,9 @@ def _awaits_approval(*, request: PrivacyRequest, actor: Actor, ids: list[str]) -
     organization = request.project.organization
     if not approval_thresholds_set(organization=organization):
         return False
-    preview = request_preview(project=request.project, distinct_ids=ids)
+    preview = request_preview(
+        project=request.project, distinct_ids=ids, left_out=left_out, included=included
+    )
     if not approval_needed(
         organization=organization, subjects=preview.subjects, events=preview.events
     ):

@@ -9,9 +9,17 @@ from django.urls import reverse
 
 from accounts.models import Role
 from accounts.services import gdpr_token_reset
-from privacy_requests.models import ApprovalState, AuditAction, AuditEntry, PrivacyRequest, Status
+from privacy_requests.models import (
+    ApprovalState,
+    AuditAction,
+    AuditEntry,
+    PrivacyRequest,
+    RequestDraft,
+    Status,
+)
 from projects.models import Event
 from tests.factories import MembershipFactory, UserFactory
+from tests.privacy_requests.test_web_preview import attacked, form  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +233,39 @@ def test_a_reject_revokes_it(client, waiting, approver):
     assert Event.objects.count() == 3
     page = client.get(detail_url(waiting)).content.decode()
     assert "Rejected by" in page and "Wrong list" in page
+
+
+@pytest.mark.parametrize(("leave_out", "waits"), [([], True), (["victim-123"], False)])
+def test_the_preview_page_counts_the_reach_with_the_persons_choices(
+    client,
+    owner,
+    organization,
+    attacked,  # noqa: F811
+    django_capture_on_commit_callbacks,
+    leave_out,
+    waits,
+):
+    """attacker-1 (1 event) is linked to victim-123 (3 events); over 2 events a deletion waits,
+    so leaving the victim out on the preview keeps it under the limit."""
+    organization.approval_events_over = 2
+    organization.save()
+    client.force_login(owner)
+    client.post(
+        reverse("privacy_web:deletion_new", args=[organization.id]), form(attacked, ["attacker-1"])
+    )
+    draft = RequestDraft.objects.get()
+    preview = reverse("privacy_web:deletion_preview", args=[organization.id, draft.id])
+    client.post(preview, {"action": "update", "leave_out": leave_out})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            preview,
+            {"action": "submit", "confirm": "on", "leave_out": leave_out},
+            follow=True,
+        )
+
+    request = PrivacyRequest.objects.get()
+    assert request.status == (Status.STAGING if waits else Status.SUCCESS)
+    assert request.approval_state == (ApprovalState.AWAITING if waits else ApprovalState.NONE)
+    waiting_message = "it waits for another owner or admin to approve it"
+    assert (waiting_message in response.content.decode()) is waits
