@@ -269,3 +269,34 @@ def test_the_preview_page_counts_the_reach_with_the_persons_choices(
     assert request.approval_state == (ApprovalState.AWAITING if waits else ApprovalState.NONE)
     waiting_message = "it waits for another owner or admin to approve it"
     assert (waiting_message in response.content.decode()) is waits
+    if waits:
+        page = client.get(response.redirect_chain[-1][0])
+        # The second person sees the same reach: both ids' 4 events.
+        assert page.status_code == HTTPStatus.OK
+        assert 'data-field="approval-events">4<' in page.content.decode()
+
+
+def test_the_approvers_preview_keeps_the_requesters_left_out_ids(
+    client,
+    owner,
+    admin_user,
+    organization,
+    attacked,  # noqa: F811
+):
+    organization.approval_events_over = 0
+    organization.save()
+    client.force_login(owner)
+    client.post(
+        reverse("privacy_web:deletion_new", args=[organization.id]), form(attacked, ["attacker-1"])
+    )
+    draft = RequestDraft.objects.get()
+    preview = reverse("privacy_web:deletion_preview", args=[organization.id, draft.id])
+    client.post(preview, {"action": "update", "leave_out": ["victim-123"]})
+    client.post(preview, {"action": "submit", "confirm": "on", "leave_out": ["victim-123"]})
+    request = PrivacyRequest.objects.get()
+    client.force_login(admin_user)
+
+    page = client.get(detail_url(request)).content.decode()
+
+    assert request.approval_state == ApprovalState.AWAITING
+    assert 'data-field="approval-events">1<' in page

@@ -21,6 +21,7 @@ from privacy_requests.models import (
     ApprovalState,
     PrivacyRequest,
     Status,
+    SubjectDecisionKind,
     tracking_id_can_exist,
 )
 from privacy_requests.selectors import (
@@ -122,9 +123,12 @@ def _approval(request: HttpRequest, privacy_request: PrivacyRequest) -> dict | N
     counts), and whether this person may decide (never the requester)."""
     if privacy_request.approval_state != ApprovalState.AWAITING:
         return None
+    decided = privacy_request.decisions.values_list("distinct_id", "decision")
     preview = request_preview(
         project=privacy_request.project,
         distinct_ids=privacy_request_given_ids(request=privacy_request),
+        left_out=[i for i, decision in decided if decision == SubjectDecisionKind.LEFT_OUT],
+        included=[i for i, decision in decided if decision == SubjectDecisionKind.INCLUDED],
     )
     return {
         "preview": preview,
