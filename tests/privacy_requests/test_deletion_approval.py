@@ -12,7 +12,11 @@ from accounts.models import Role
 from privacy_requests.deletions.receipts import receipt_read
 from privacy_requests.errors import InvalidRequest, InvalidTransition, NotAllowed
 from privacy_requests.models import ApprovalState, AuditAction, AuditEntry, PrivacyRequest, Status
-from privacy_requests.services import privacy_request_cancel, privacy_sweep
+from privacy_requests.services import (
+    privacy_request_cancel,
+    privacy_request_expedite,
+    privacy_sweep,
+)
 from privacy_requests.services.approval import (
     EXPIRED_REASON,
     privacy_request_approve,
@@ -331,3 +335,16 @@ def test_staff_see_the_waiting_deletion_in_the_admin_read_only(client, large):
     assert 'name="approval_state"' not in page
     request.refresh_from_db()
     assert (request.status, request.approval_state) == (Status.STAGING, ApprovalState.AWAITING)
+
+
+def test_staff_expediting_a_waiting_deletion_does_not_start_it(
+    large, settings, django_capture_on_commit_callbacks
+):
+    settings.PRIVACY_DELETION_DELAY = 3600
+    request = large()
+    staff = Actor(user=UserFactory(is_staff=True), via="staff")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        privacy_request_expedite(request=request, actor=staff)
+
+    _refused(request)
