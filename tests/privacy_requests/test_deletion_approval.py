@@ -22,6 +22,7 @@ from privacy_requests.services.approval import (
     privacy_request_approve,
     privacy_request_reject,
 )
+from privacy_requests.services.subject_decisions import privacy_request_subjects_decide
 from projects.models import Event
 from tests.admin_support import sign_in_with_mfa, staff_user
 from tests.factories import MembershipFactory, UserFactory
@@ -348,3 +349,15 @@ def test_staff_expediting_a_waiting_deletion_does_not_start_it(
         privacy_request_expedite(request=request, actor=staff)
 
     _refused(request)
+
+
+def test_an_approved_deletions_subject_set_no_longer_changes(large, second_admin, owner_actor):
+    large_request = large()
+    privacy_request_approve(request=large_request, actor=second_admin, reason="ok")
+
+    with pytest.raises(InvalidTransition, match="approved as it is"):
+        privacy_request_subjects_decide(
+            privacy_request=large_request, actor=owner_actor, left_out=["bob"], included=[]
+        )
+
+    assert large_request.decisions.count() == 0
