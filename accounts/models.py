@@ -70,6 +70,20 @@ class Organization(models.Model):
         blank=True,
         help_text="An email address or web page for privacy questions, shown in export packages.",
     )
+    # Four-eyes approval (issue 19): a deletion reaching more than either needs a second
+    # owner's or admin's approval. Empty is off.
+    approval_subjects_over = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Deletions reaching more subjects than this need a second approval "
+        "(suggested: 100). Empty: off.",
+    )
+    approval_events_over = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Deletions reaching more events than this need a second approval "
+        "(suggested: 1000000). Empty: off.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

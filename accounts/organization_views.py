@@ -6,7 +6,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts.organization_settings import PrivacyContactForm, organization_privacy_contact_set
+from accounts.organization_settings import (
+    DeletionApprovalForm,
+    PrivacyContactForm,
+    organization_deletion_approval_set,
+    organization_privacy_contact_set,
+)
 from accounts.selectors import can_manage_members, membership_get, organization_get_for_user
 
 
@@ -22,17 +27,35 @@ def organization_settings(request: HttpRequest, organization_id: int) -> HttpRes
             "Ask one of them if something needs changing."
         )
         return render(request, "403.html", {"reason": reason}, status=HTTPStatus.FORBIDDEN)
+    # Two forms on one page; the button pressed says which was sent.
+    section = request.POST.get("section", "privacy_contact") if request.method == "POST" else None
     form = PrivacyContactForm(
-        request.POST if request.method == "POST" else None,
+        request.POST if section == "privacy_contact" else None,
         initial={"privacy_contact": organization.privacy_contact},
     )
-    if request.method == "POST" and form.is_valid():
+    approval_form = DeletionApprovalForm(
+        request.POST if section == "deletion_approval" else None,
+        initial={
+            "approval_subjects_over": organization.approval_subjects_over,
+            "approval_events_over": organization.approval_events_over,
+        },
+    )
+    if section == "privacy_contact" and form.is_valid():
         organization_privacy_contact_set(
             user=request.user,
             organization=organization,
             contact=form.cleaned_data["privacy_contact"],
         )
         messages.success(request, "The privacy contact was saved.")
+        return redirect("accounts:organization_settings", organization_id=organization.id)
+    if section == "deletion_approval" and approval_form.is_valid():
+        organization_deletion_approval_set(
+            user=request.user,
+            organization=organization,
+            subjects_over=approval_form.cleaned_data["approval_subjects_over"],
+            events_over=approval_form.cleaned_data["approval_events_over"],
+        )
+        messages.success(request, "The approval limits for deletions were saved.")
         return redirect("accounts:organization_settings", organization_id=organization.id)
     membership = membership_get(user=request.user, organization=organization)
     return render(
@@ -41,6 +64,7 @@ def organization_settings(request: HttpRequest, organization_id: int) -> HttpRes
         {
             "organization": organization,
             "form": form,
+            "approval_form": approval_form,
             "actor_role": membership.role if membership else None,
         },
     )

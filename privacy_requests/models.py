@@ -1,3 +1,4 @@
+# Long: the request lifecycle's models and their choices, kept in one module as Django apps do.
 import secrets
 import uuid
 
@@ -81,6 +82,22 @@ class AuditAction(models.TextChoices):
     CALLBACK_ENDPOINT_CREATED = "callback_endpoint_created", "Callback endpoint registered"
     CALLBACK_ENDPOINT_DELETED = "callback_endpoint_deleted", "Callback endpoint removed"
     CALLBACK_SECRET_ROTATED = "callback_secret_rotated", "Callback signing secret rotated"
+    APPROVAL_REQUESTED = "approval_requested", "Approval requested"
+    APPROVED = "approved", "Approved"
+    APPROVAL_REJECTED = "approval_rejected", "Approval rejected"
+    APPROVAL_EXPIRED = "approval_expired", "Approval expired"
+
+
+# Whom a deletion awaiting approval waits for (issue 19), as the API and the emails say it.
+APPROVAL_NEEDED_FROM = "another owner or admin"
+
+
+class ApprovalState(models.TextChoices):
+    NONE = "", "Not needed"
+    AWAITING = "awaiting", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired unapproved"
 
 
 class Channel(models.TextChoices):
@@ -151,6 +168,14 @@ class PrivacyRequest(models.Model):
     receipt_salt = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     canceled_by = models.CharField(max_length=255, blank=True)
+    # Four-eyes approval (issue 19): an AWAITING request stays STAGING and no worker takes it.
+    approval_state = models.CharField(
+        max_length=16, choices=ApprovalState.choices, default=ApprovalState.NONE, blank=True
+    )
+    approval_expires_at = models.DateTimeField(null=True, blank=True)
+    approval_decided_by = models.CharField(max_length=255, blank=True)
+    approval_decided_at = models.DateTimeField(null=True, blank=True)
+    approval_reason = models.TextField(blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
     subjects_pseudonymized_at = models.DateTimeField(null=True, blank=True)
     # Owners and admins are reminded once, 7 days before the due date (the sweep sends it).

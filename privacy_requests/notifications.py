@@ -139,3 +139,26 @@ def privacy_due_reminders_send(*, now: datetime | None = None) -> int:
         )
         reminded += 1
     return reminded
+
+
+def privacy_request_notify_approval_needed(*, tracking_id: str) -> int:
+    """Emails the organization's owners and admins, except the requester, that a large deletion
+    waits for their approval; returns how many were emailed."""
+    request = (
+        PrivacyRequest.objects.select_related("project", "organization", "requester")
+        .filter(tracking_id=tracking_id)
+        .first()
+    )
+    if request is None:
+        return 0
+    requester_email = request.requester.email if request.requester else ""
+    recipients = [email for email in _managers(request) if email != requester_email]
+    subject, body = _render("approval_needed", _context(request))
+    try:
+        get_connection().send_messages(
+            [EmailMessage(subject, body, None, [email]) for email in recipients]
+        )
+    except SEND_ERRORS:
+        logger.exception("Could not email the approvers of %s", tracking_id)
+        return 0
+    return len(recipients)

@@ -1,7 +1,7 @@
 """A request's status resource, as the GDPR API's status endpoint answers it (DESIGN section
 6); the signed callbacks (issue 19) send the same shape."""
 
-from privacy_requests.api.serializers import mixpanel_datetime
+from privacy_requests.api.serializers import approval_resource, mixpanel_datetime
 from privacy_requests.models import PrivacyRequest, RequestKind
 from privacy_requests.selectors import (
     privacy_request_given_ids,
@@ -36,4 +36,7 @@ def privacy_request_status_results(*, request: PrivacyRequest, absolute_base: st
                 "date_requested": mixpanel_datetime(request.received_at),
             }
         )
+        if request.approval_state:
+            # An extension beside Mixpanel's fields: the status stays STAGING meanwhile.
+            results["approval"] = approval_resource(request)
     return results

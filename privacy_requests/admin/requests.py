@@ -149,6 +149,20 @@ class PrivacyRequestAdmin(DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAd
                 ]
             },
         ),
+        (
+            # Issue 19: staff see a large deletion's four-eyes approval but never decide it;
+            # that is for a second owner or admin of the organization, on its pages.
+            "Approval",
+            {
+                "fields": [
+                    "approval_state",
+                    "approval_expires_at",
+                    "approval_decided_by",
+                    "approval_decided_at",
+                    "approval_reason",
+                ]
+            },
+        ),
         ("Subjects", {"fields": ["subjects_display"]}),
         ("Audit trail", {"fields": ["audit_trail_display"]}),
     ]

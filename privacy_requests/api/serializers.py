@@ -5,7 +5,13 @@ from datetime import UTC, datetime
 
 from rest_framework import serializers
 
-from privacy_requests.models import Compliance, Disclosure, Status
+from privacy_requests.models import (
+    APPROVAL_NEEDED_FROM,
+    Compliance,
+    Disclosure,
+    PrivacyRequest,
+    Status,
+)
 
 # Mixpanel's GDPR API writes `date_requested` so: UTC, no fraction, no offset.
 MIXPANEL_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -182,3 +188,23 @@ class PrivacyRequestListItemSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     progress = serializers.JSONField()
     counts = serializers.JSONField()
+
+
+def approval_resource(request: PrivacyRequest) -> dict:
+    """The four-eyes approval of a large deletion (issue 19): who asked, whom it waits for,
+    until when; once decided, by whom, when and why."""
+
+    def when(value: datetime | None) -> str | None:
+        return mixpanel_datetime(value) if value else None
+
+    return {
+        "state": request.approval_state,
+        "requested_by": request.requested_by.partition(":")[2] or request.requested_by,
+        "needed_from": APPROVAL_NEEDED_FROM,
+        "expires_at": when(request.approval_expires_at),
+        "decided_by": request.approval_decided_by.partition(":")[2]
+        or request.approval_decided_by
+        or None,
+        "decided_at": when(request.approval_decided_at),
+        "reason": request.approval_reason or None,
+    }

@@ -30,7 +30,7 @@ from django.core.files.storage import storages
 
 from privacy_requests.audit import AUDIT_HASH, AuditHead
 from privacy_requests.deletions.future_collection import future_collection_receipt
-from privacy_requests.models import AuditEntry, Compliance, PrivacyRequest
+from privacy_requests.models import AuditAction, AuditEntry, Compliance, PrivacyRequest
 
 RECEIPT_VERSION = 1
 SUBJECT_HASH = "sha256(receipt_salt || distinct_id), both UTF-8, hex digest"
@@ -111,6 +111,31 @@ def receipt_build(
             "algorithm": AUDIT_HASH,
         },
         "audit_chain_head": AuditHead(request.organization_id, entry.seq, entry.hash).as_json(),
+        "approval": _approval(request),
+    }
+
+
+APPROVAL_ACTIONS = (AuditAction.APPROVAL_REQUESTED, AuditAction.APPROVED)
+
+
+def _approval(request: PrivacyRequest) -> dict | None:
+    """Issue 19: who approved a large deletion, when and why, with the audit entries of the
+    request for approval and of the approval; None when none was needed."""
+    if not request.approval_state:
+        return None
+    entries = AuditEntry.objects.filter(request=request, action__in=APPROVAL_ACTIONS).order_by(
+        "seq"
+    )
+    return {
+        "state": request.approval_state,
+        "requested_by": request.requested_by,
+        "approved_by": request.approval_decided_by,
+        "approved_at": _utc(request.approval_decided_at),
+        "reason": request.approval_reason,
+        "audit": [
+            {"seq": row.seq, "action": row.action, "at": _utc(row.at), "hash": row.hash}
+            for row in entries
+        ],
     }
 
 

@@ -130,6 +130,8 @@ def request_draft_confirm(
             sources=(locked.scope or None) if locked.disclosure == Disclosure.SOURCES else None,
             distinct_ids=locked.distinct_ids,
             site_url=site_url,
+            left_out=locked.left_out,
+            included=locked.included,
         )
         if locked.left_out or locked.included:
             privacy_request_subjects_decide(

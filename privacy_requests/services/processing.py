@@ -25,6 +25,7 @@ from privacy_requests.engine.registry import processor_for
 from privacy_requests.engine.run import LeaseLost, Run, transition
 from privacy_requests.exports.files import STORAGE_ERRORS
 from privacy_requests.models import (
+    ApprovalState,
     AuditAction,
     CallbackEvent,
     PrivacyRequest,
@@ -98,7 +99,11 @@ def _claim(request: PrivacyRequest) -> Run | None:
         "started_at": Coalesce(F("started_at"), now),
     }
     with transaction.atomic():
-        if transition(request.id, condition=Q(status=Status.STAGING, not_before__lte=now), **lease):
+        # A deletion awaiting its four-eyes approval is never taken (services/approval.py).
+        fresh = Q(status=Status.STAGING, not_before__lte=now) & ~Q(
+            approval_state=ApprovalState.AWAITING
+        )
+        if transition(request.id, condition=fresh, **lease):
             resumed = False
         elif transition(
             request.id, condition=Q(status=Status.STARTED, lease_until__lt=now), **lease

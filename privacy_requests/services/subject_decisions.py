@@ -23,6 +23,7 @@ from privacy_requests.audit import audit_append, subject_hmac
 from privacy_requests.errors import InvalidRequest, InvalidTransition
 from privacy_requests.models import (
     CANCELABLE_STATUSES,
+    ApprovalState,
     AuditAction,
     PrivacyRequest,
     SubjectDecision,
@@ -71,6 +72,12 @@ def privacy_request_subjects_decide(
             raise InvalidTransition(
                 f"The request is {locked.status}: its subject set was recorded when it started "
                 "and can no longer change.",
+                status=locked.status,
+            )
+        if locked.approval_state == ApprovalState.APPROVED:
+            # Issue 19: the second person approved this subject set; it no longer changes.
+            raise InvalidTransition(
+                "This deletion was approved as it is: its subject set can no longer change.",
                 status=locked.status,
             )
         left, wanted = subject_decisions_check(

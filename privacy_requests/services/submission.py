@@ -26,8 +26,14 @@ from privacy_requests.models import (
     PrivacyRequest,
     RequestKind,
 )
+from privacy_requests.notifications import privacy_request_notify_approval_needed
 from privacy_requests.permissions import actor_require
-from privacy_requests.selectors import deletion_conflicts_find
+from privacy_requests.selectors import deletion_conflicts_find, request_preview
+from privacy_requests.services.approval import (
+    approval_needed,
+    approval_request,
+    approval_thresholds_set,
+)
 from privacy_requests.services.queueing import privacy_request_enqueue
 from privacy_requests.services.subject_rows import request_subjects_add
 from projects.models import Project
@@ -120,9 +126,13 @@ def privacy_request_submit(
     received_at: datetime | None = None,
     site_url: str = "",
     callback_url: object = None,
+    left_out: Sequence[str] = (),
+    included: Sequence[str] = (),
 ) -> PrivacyRequest:
     """`callback_url` (issue 19, API only) must lie under one of the organization's callback
-    endpoints; that endpoint then sends this request's callbacks there."""
+    endpoints; that endpoint then sends this request's callbacks there. `left_out` and
+    `included` are the preview's decisions (recorded by the caller in the same transaction);
+    here they only count the deletion's reach for its approval."""
     actor_require(actor=actor, project=project)
     kind = choice_parse(kind, RequestKind, field="kind")
     compliance = choice_parse(
@@ -201,5 +211,39 @@ def privacy_request_submit(
         )
         callback_event_emit(request=request, event=CallbackEvent.SUBMITTED)
         tracking_id = request.tracking_id
-        transaction.on_commit(lambda: privacy_request_enqueue(tracking_id=tracking_id))
+        if _awaits_approval(
+            request=request, actor=actor, ids=ids, left_out=left_out, included=included
+        ):
+            transaction.on_commit(
+                lambda: privacy_request_notify_approval_needed(tracking_id=tracking_id),
+                robust=True,
+            )
+        else:
+            transaction.on_commit(lambda: privacy_request_enqueue(tracking_id=tracking_id))
     return request
+
+
+def _awaits_approval(
+    *,
+    request: PrivacyRequest,
+    actor: Actor,
+    ids: list[str],
+    left_out: Sequence[str],
+    included: Sequence[str],
+) -> bool:
+    """Holds a deletion over the organization's four-eyes thresholds in STAGING. What it
+    reaches is counted as the preview counts it, only when a threshold is set."""
+    if request.kind != RequestKind.DELETION:
+        return False
+    organization = request.project.organization
+    if not approval_thresholds_set(organization=organization):
+        return False
+    preview = request_preview(
+        project=request.project, distinct_ids=ids, left_out=left_out, included=included
+    )
+    if not approval_needed(
+        organization=organization, subjects=preview.subjects, events=preview.events
+    ):
+        return False
+    approval_request(request=request, actor=actor, subjects=preview.subjects, events=preview.events)
+    return True

@@ -26,6 +26,7 @@ from privacy_requests.callbacks.deliveries import (
 from privacy_requests.exports.files import STORAGE_ERRORS, export_files_purge_expired
 from privacy_requests.models import (
     FINAL_STATUSES,
+    ApprovalState,
     AuditAction,
     PrivacyRequest,
     RequestSubject,
@@ -33,6 +34,7 @@ from privacy_requests.models import (
     SubjectDecision,
 )
 from privacy_requests.notifications import privacy_due_reminders_send
+from privacy_requests.services.approval import approvals_expire
 from privacy_requests.services.audit_checkpoints import audit_checkpoint_write
 from privacy_requests.services.drafts import request_drafts_purge_expired
 from privacy_requests.services.idempotency import idempotency_keys_purge_expired
@@ -62,6 +64,7 @@ class SweepReport:
     callbacks_enqueued: int = 0
     callbacks_enqueue_failed: int = 0
     overdue_events: int = 0
+    expired_approvals: int = 0
 
     def as_text(self) -> str:
         text = (
@@ -85,6 +88,8 @@ class SweepReport:
                 f", enqueued {self.callbacks_enqueued} callbacks again"
                 f" ({self.callbacks_enqueue_failed} failed)"
             )
+        if self.expired_approvals:
+            text += f", expired {self.expired_approvals} deletions awaiting approval"
         if self.audit_checkpoint:
             text += f", wrote the audit checkpoint {self.audit_checkpoint}"
         return text
@@ -95,6 +100,7 @@ def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> Swee
     the sweep writes name them."""
     now = now or timezone.now()
     report = SweepReport()
+    report.expired_approvals = approvals_expire(now=now)
     _requeue(report, now=now)
     report.pseudonymized_requests = _pseudonymize(now=now, actor=actor)
     report.purged_exports = export_files_purge_expired(now=now)
@@ -124,7 +130,9 @@ def _requeue(report: SweepReport, *, now: datetime) -> None:
     waiting = PrivacyRequest.objects.filter(status=Status.PENDING).values_list(
         "tracking_id", flat=True
     )
-    staged = PrivacyRequest.objects.filter(status=Status.STAGING, not_before__lte=now)
+    staged = PrivacyRequest.objects.filter(status=Status.STAGING, not_before__lte=now).exclude(
+        approval_state=ApprovalState.AWAITING
+    )
     orphaned = PrivacyRequest.objects.filter(status=Status.STARTED, lease_until__lt=now)
     for tracking_id in list(waiting) + list(staged.values_list("tracking_id", flat=True)):
         try:

@@ -333,3 +333,15 @@ class EndUserLookupForm(forms.Form):
         else:
             cleaned["property"] = search_by or ""
         return cleaned
+
+
+class ApprovalDecisionForm(forms.Form):
+    """Approve or reject a large deletion; the reason goes into the audit chain and the receipt."""
+
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    reason = forms.CharField(
+        label="Reason",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why: the reason is kept with the request."},
+    )

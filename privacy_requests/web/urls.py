@@ -1,6 +1,6 @@
 from django.urls import path
 
-from privacy_requests.web.views import callbacks, lookup, requests, submission
+from privacy_requests.web.views import approval, callbacks, lookup, requests, submission
 
 app_name = "privacy_web"
 
@@ -73,6 +73,11 @@ urlpatterns = [
         "orgs/<int:organization_id>/privacy/<str:tracking_id>/cancel/",
         requests.request_cancel,
         name="cancel",
+    ),
+    path(
+        "orgs/<int:organization_id>/privacy/<str:tracking_id>/approval/",
+        approval.request_approval,
+        name="approval",
     ),
     path(
         "orgs/<int:organization_id>/privacy/<str:tracking_id>/retry/",

@@ -18,8 +18,10 @@ from privacy_requests.exports.downloads import result_unavailable_reason
 from privacy_requests.liveness import worker_missing_warning
 from privacy_requests.models import (
     CANCELABLE_STATUSES,
+    ApprovalState,
     PrivacyRequest,
     Status,
+    SubjectDecisionKind,
     tracking_id_can_exist,
 )
 from privacy_requests.selectors import (
@@ -33,10 +35,11 @@ from privacy_requests.selectors import (
     privacy_request_reached_ids,
     privacy_request_result_url,
     privacy_request_subject_results,
+    request_preview,
 )
 from privacy_requests.services import privacy_request_cancel, privacy_request_retry
 from privacy_requests.web import presenters
-from privacy_requests.web.forms import RequestFilterForm
+from privacy_requests.web.forms import ApprovalDecisionForm, RequestFilterForm
 from privacy_requests.web.views.access import (
     detail_url,
     organization_projects,
@@ -113,6 +116,25 @@ def request_list(request: HttpRequest, organization: Organization) -> HttpRespon
             "worker_warning": worker_missing_warning(organization_id=organization.id),
         },
     )
+
+
+def _approval(request: HttpRequest, privacy_request: PrivacyRequest) -> dict | None:
+    """For a deletion awaiting its second approval: what it would reach now (the preview's
+    counts), and whether this person may decide (never the requester)."""
+    if privacy_request.approval_state != ApprovalState.AWAITING:
+        return None
+    decided = privacy_request.decisions.values_list("distinct_id", "decision")
+    preview = request_preview(
+        project=privacy_request.project,
+        distinct_ids=privacy_request_given_ids(request=privacy_request),
+        left_out=[i for i, decision in decided if decision == SubjectDecisionKind.LEFT_OUT],
+        included=[i for i, decision in decided if decision == SubjectDecisionKind.INCLUDED],
+    )
+    return {
+        "preview": preview,
+        "own": privacy_request.requester_id == request.user.pk,
+        "form": ApprovalDecisionForm(),
+    }
 
 
 @never_cache
@@ -195,6 +217,7 @@ def request_detail(
             "watch_state": presenters.watch_state(privacy_request),
             "can_cancel": privacy_request.status in CANCELABLE_STATUSES,
             "can_retry": privacy_request.status == Status.FAILURE,
+            "approval": _approval(request, privacy_request),
             # Only on a page whose request waits, for the person watching it not move.
             "worker_warning": (
                 worker_missing_warning(organization_id=organization.id)

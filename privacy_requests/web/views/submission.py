@@ -301,6 +301,14 @@ def _preview(
                     draft=draft, actor=actor, site_url=submitting_site_url(request)
                 )
                 count = len(draft.distinct_ids)
+                if privacy_request.approval_state:
+                    messages.warning(
+                        request,
+                        f"Deletion requested for {count:,} id{'s' if count != 1 else ''}. It is "
+                        "larger than your organization's limit, so it waits for another owner "
+                        "or admin to approve it; they were emailed.",
+                    )
+                    return redirect(detail_url(privacy_request))
                 messages.success(
                     request,
                     (
