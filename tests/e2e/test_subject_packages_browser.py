@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 
 from privacy_requests.models import PrivacyRequest, RequestKind
+from tests.e2e.a11y_support import BLOCKING_IMPACTS
 from tests.e2e.conftest import chromium_launch
 from tests.e2e.test_browser import (  # noqa: F401  (the fixtures are used by name)
     FINISH_TIMEOUT_MS,
@@ -128,6 +129,15 @@ def test_each_person_gets_a_readable_package_of_their_own(
             expect(reader.get_by_text("bob", exact=True)).to_have_count(0)
             assert reader.locator("script").count() == 0
             assert all(url.startswith("file://") for url in requested), requested
+            # The person's page passes the same accessibility check as the site's own pages.
+            from axe_playwright_python.sync_playwright import Axe
+
+            serious = [
+                f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
+                for violation in Axe().run(reader).response["violations"]
+                if violation["impact"] in BLOCKING_IMPACTS
+            ]
+            assert serious == [], serious
             reader.screenshot(path=str(SCREENSHOTS / f"{size}-03-index-html.png"), full_page=True)
             reader.close()
 
