@@ -140,6 +140,7 @@ def callback_body(*, delivery: CallbackDelivery) -> bytes:
     if not (endpoint.include_distinct_ids and endpoint.include_download_link):
         # Each item pairs a subject's ids with its package's link: both or nothing.
         results.pop("subject_results", None)
+        results.pop("subject_results_pending", None)
     payload = {
         "status": "ok",
         "results": results,

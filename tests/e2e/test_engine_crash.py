@@ -399,8 +399,15 @@ def test_worker_killed_mid_export_starts_the_package_over_and_leaves_one_file(
     assert final.counts == expected
     assert final.runs == 2
     assert audit_actions(final) == ["submitted", "staged", "started", "resumed", "succeeded"]
-    # One package in storage (and its subjects' packages beside it, issue 17), under the second
-    # run's name; nothing of the dead run's.
+    # One package in storage (and its subjects' packages beside it, issue 17, built by a job
+    # of their own after SUCCESS), under the second run's name; nothing of the dead run's.
+    final = poll_until(
+        lambda: (
+            (r := PrivacyRequest.objects.get(pk=final.pk)).subject_packages_pending is False and r
+        ),
+        timeout=20,
+        message=lambda: second.output(),
+    )
     stored = result_files_in(tmp_path / "var" / "private")
     assert stored == sorted([final.result_file, *(p["file"] for p in final.result_packages)])
     assert final.result_packages
