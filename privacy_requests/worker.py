@@ -1,8 +1,10 @@
 """The worker `manage.py rqworker` runs (settings.RQ["WORKER_CLASS"]).
 
 It always runs RQ's scheduler (so scheduled jobs fire without a cron) and makes sure a sweep is
-booked: when it starts, and again at each of RQ's maintenance rounds (about every 10 minutes):
-a Redis server that restarted empty has lost the booked sweep. Each sweep books the next one.
+booked: when it starts, and again at each of RQ's maintenance rounds (every
+PRIVACY_WORKER_MAINTENANCE_INTERVAL seconds, a minute by default, where RQ waits 10): a Redis
+server that restarted empty has lost the booked sweep and the scheduler's lock. Each sweep books
+the next one.
 
 While it works (not in burst mode) a thread writes its heartbeat to the database every
 PRIVACY_WORKER_HEARTBEAT_INTERVAL seconds, and at once when a job starts or ends; a clean stop
@@ -95,6 +97,16 @@ class Heartbeat(threading.Thread):
 
 class PrivacyWorker(Worker):
     heartbeat_thread: Heartbeat | None = None
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("maintenance_interval", settings.PRIVACY_WORKER_MAINTENANCE_INTERVAL)
+        super().__init__(*args, **kwargs)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # An idle worker blocks on Redis this long between checks of its maintenance round
+        # (RQ's is its TTL less 15 s, 405 s by default): never longer than one round.
+        return max(1, min(super().dequeue_timeout, int(self.maintenance_interval)))
 
     def work(self, *args, **kwargs):
         kwargs["with_scheduler"] = True

@@ -371,6 +371,9 @@ CALLBACK_RETRY_WINDOW_SECONDS = 24 * 3600
 # Seconds between a worker's heartbeats (privacy_requests.worker): /readyz wants one within a
 # minute, and the pages warn when none came for two.
 PRIVACY_WORKER_HEARTBEAT_INTERVAL = env_int("PRIVACY_WORKER_HEARTBEAT_INTERVAL", 15)
+# Seconds between a worker's maintenance rounds, which book the sweep again and restart RQ's
+# scheduler after a Redis server restarted empty (RQ's own default is 10 minutes).
+PRIVACY_WORKER_MAINTENANCE_INTERVAL = env_int("PRIVACY_WORKER_MAINTENANCE_INTERVAL", 60)
 PRIVACY_PSEUDONYMIZE_AFTER_DAYS = 30
 # Subjects per processing step: each step commits and renews the lease.
 PRIVACY_DELETION_BATCH = env_int("PRIVACY_DELETION_BATCH", 5000)  # events per delete transaction

@@ -8,6 +8,7 @@ settings (DEBUG off) with REDIS_URL pointing at that server, exactly as in produ
 import json
 import os
 import sys
+import time
 import uuid
 import zipfile
 
@@ -629,3 +630,45 @@ def test_worker_books_the_sweep_again_at_its_maintenance_after_redis_lost_it(
     again = booked_sweeps()
     assert len(again) == 1
     assert again[0].startswith("privacy-sweep-")
+
+
+def test_a_running_worker_books_the_sweep_and_restarts_its_scheduler_soon_after_redis_restarts(
+    engine_env, spawn, redis_server
+):
+    # A real worker, idle, under a Redis server that loses everything: within one maintenance
+    # round (a minute by default, 2 s here; RQ's own is 10 minutes and an idle worker blocked
+    # on Redis for 405 s between checks) the sweep is booked again and the scheduler runs.
+    redis = redis_server.client()
+    env = {
+        **engine_env,
+        "PRIVACY_SWEEP_INTERVAL": "600",
+        "PRIVACY_WORKER_MAINTENANCE_INTERVAL": "2",
+    }
+    worker = spawn("rqworker", QUEUE, env=env)
+
+    def booked() -> list[str]:
+        return [
+            job_id
+            for job_id in ScheduledJobRegistry(QUEUE, connection=redis).get_job_ids()
+            if job_id.startswith("privacy-sweep-")
+        ]
+
+    poll_until(booked, timeout=15, message=lambda: f"no sweep booked:\n{worker.output()}")
+    poll_until(
+        lambda: redis.exists(f"rq:scheduler-lock:{QUEUE}"),
+        timeout=15,
+        message=lambda: f"no scheduler:\n{worker.output()}",
+    )
+
+    redis.flushall()  # the server restarted without its data
+    assert booked() == []
+    lost_at = time.monotonic()
+
+    poll_until(booked, timeout=15, message=lambda: f"no sweep booked again:\n{worker.output()}")
+    poll_until(
+        lambda: redis.exists(f"rq:scheduler-lock:{QUEUE}"),
+        timeout=15,
+        message=lambda: f"the scheduler did not come back:\n{worker.output()}",
+    )
+    assert time.monotonic() - lost_at < 15
+    assert worker.process.poll() is None
