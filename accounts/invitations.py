@@ -76,7 +76,12 @@ def invitation_create(
     with transaction.atomic():
         # Serializes the organization's invitations: the day's count and the one open
         # invitation per address hold under concurrent posts.
-        list(Organization.objects.select_for_update().filter(id=organization.id).values("id"))
+        # (FOR NO KEY UPDATE: it must not wait for commits of rows that point at it.)
+        list(
+            Organization.objects.select_for_update(no_key=True)
+            .filter(id=organization.id)
+            .values("id")
+        )
         existing = (
             Membership.objects.filter(organization=organization, user__email__iexact=email)
             .select_related("user")

@@ -69,7 +69,14 @@ def audit_append(
     at: datetime | None = None,
 ) -> AuditEntry:
     with transaction.atomic():
-        list(Organization.objects.select_for_update().filter(id=organization_id).values("id"))
+        # Serializes the chain's appends. FOR NO KEY UPDATE conflicts with itself but not with
+        # the key-share lock that the commit of any row pointing at the organization takes (a
+        # request, an entry): FOR UPDATE made every append wait for those commits.
+        list(
+            Organization.objects.select_for_update(no_key=True)
+            .filter(id=organization_id)
+            .values("id")
+        )
         head = (
             AuditEntry.objects.filter(organization_id=organization_id)
             .order_by("-seq")

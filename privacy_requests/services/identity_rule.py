@@ -32,7 +32,13 @@ def identity_links_from_set(*, project: Project, actor: Actor, rule: str) -> boo
         # Ingestion reads the rule under this lock: a batch in flight finishes under the old
         # rule, every later one sees the new.
         identity_writes_lock(project_id=project.pk)
-        locked = Project.objects.select_for_update().only("identity_links_from").get(pk=project.pk)
+        # FOR NO KEY UPDATE, as submission's: it changes no key, so it must not block the
+        # key-share lock every commit of a row referencing the project takes (issue 16).
+        locked = (
+            Project.objects.select_for_update(no_key=True)
+            .only("identity_links_from")
+            .get(pk=project.pk)
+        )
         previous = locked.identity_links_from
         if previous == rule:
             project.identity_links_from = rule

@@ -4,10 +4,13 @@ reached, and how each id came in."""
 
 import json
 import re
+import threading
 from http import HTTPStatus
 
 import pytest
+from django.db import connection, connections, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.actors import OPERATOR, Actor, service_account_actor
 from accounts.models import Role
@@ -224,3 +227,57 @@ def test_the_manifest_says_how_each_id_came_in_including_one_a_person_included(
         "other_id": "alice",
     }
     assert json.dumps(notes).count("owner") == 0  # who decided stays in the audit trail
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changing_the_rule_does_not_wait_for_a_transaction_that_references_the_project(
+    owner, project
+):
+    # FOR UPDATE on the project waited for (and could deadlock with) any open transaction that
+    # inserted a row pointing at it, such as an export being submitted: FOR NO KEY UPDATE
+    # does not conflict with that row's key-share lock.
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite locks the whole file")
+    actor = Actor(user=owner, via="web")
+    inserted, release = threading.Event(), threading.Event()
+
+    def hold_a_reference() -> None:
+        try:
+            with transaction.atomic():
+                # Django's foreign keys are checked at commit: checked now instead, the lock
+                # a committing transaction takes is held while the other one runs.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                PrivacyRequest.objects.create(
+                    organization_id=project.organization_id,
+                    project=project,
+                    requested_by="test",
+                    kind="export",
+                    compliance="gdpr",
+                    channel="api",
+                    received_at=timezone.now(),
+                    due_at=timezone.now(),
+                    not_before=timezone.now(),
+                )
+                inserted.set()
+                release.wait(timeout=30)
+                transaction.set_rollback(True)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_a_reference)
+    holder.start()
+    try:
+        assert inserted.wait(timeout=10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        try:
+            assert identity_links_from_set(project=project, actor=actor, rule="authenticated")
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = 0")
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    project.refresh_from_db()
+    assert project.identity_links_from == "authenticated"
