@@ -6,6 +6,8 @@ PRIVACY_WORKER_MAINTENANCE_INTERVAL seconds, a minute by default, where RQ waits
 server that restarted empty has lost the booked sweep and the scheduler's lock. Each sweep books
 the next one.
 
+Started while Redis is down, it waits for Redis instead of exiting.
+
 While it works (not in burst mode) a thread writes its heartbeat to the database every
 PRIVACY_WORKER_HEARTBEAT_INTERVAL seconds, and at once when a job starts or ends; a clean stop
 removes it. /readyz and the pages' "no worker" banner read these rows.
@@ -15,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -35,6 +38,24 @@ def sweep_chain_alive(queue) -> bool:
     ids = [job_id for registry in registries for job_id in registry.get_job_ids()]
     ids += queue.get_job_ids()
     return any(job_id.startswith(SWEEP_JOB_PREFIX) for job_id in ids)
+
+
+def redis_wait(connection) -> None:
+    """A worker started while Redis is down waits for it (logged once) instead of exiting, so
+    it needs no supervisor to outlive a Redis outage."""
+    delay = 0.5
+    while True:
+        try:
+            connection.ping()
+        except RedisError as exc:
+            if delay == 0.5:
+                logger.warning("Redis does not answer (%s); waiting for it.", exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        else:
+            if delay > 0.5:
+                logger.warning("Redis answers again; the worker starts.")
+            return
 
 
 class Heartbeat(threading.Thread):
@@ -100,6 +121,8 @@ class PrivacyWorker(Worker):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", settings.PRIVACY_WORKER_MAINTENANCE_INTERVAL)
+        if kwargs.get("connection") is not None:
+            redis_wait(kwargs["connection"])  # RQ's __init__ talks to Redis already
         super().__init__(*args, **kwargs)
 
     @property

@@ -672,3 +672,31 @@ def test_a_running_worker_books_the_sweep_and_restarts_its_scheduler_soon_after_
     )
     assert time.monotonic() - lost_at < 15
     assert worker.process.poll() is None
+
+
+def test_a_worker_started_while_redis_is_down_waits_for_it_then_works(
+    engine_env, spawn, redis_server, owner, project
+):
+    # It used to print the connection error and exit, so a worker (re)started during a Redis
+    # outage stayed down until something restarted it.
+    redis_server.stop()
+    persons, _ = seed_people(project, people=2)
+    worker = spawn("rqworker", QUEUE, env={**engine_env, "PRIVACY_SWEEP_INTERVAL": "1"})
+    worker.wait_for_line(r"Redis does not answer .*; waiting for it", timeout=15)
+    # Submitted meanwhile: stored, its enqueue failed; the sweep will find it.
+    request = privacy_request_submit(
+        project=project,
+        actor=Actor(user=owner, via="api"),
+        channel="api",
+        kind="export",
+        compliance="gdpr",
+        distinct_ids=persons,
+    )
+    time.sleep(2)
+    assert worker.process.poll() is None
+
+    redis_server.start()
+    worker.wait_for_line(r"Redis answers again; the worker starts", timeout=15)
+    final = wait_until_final(request.tracking_id, timeout=30, processes=[worker])
+    assert final.status == Status.SUCCESS, final.error
+    assert final.runs == 1
