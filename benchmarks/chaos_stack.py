@@ -93,8 +93,8 @@ class Stack:
         self.worker_starts += 1
 
     def worker_supervise(self) -> None:
-        """Starts the worker again when it exited (rqworker exits when Redis is away as it
-        starts), as systemd or an orchestrator would."""
+        """Starts the worker again when it exited (say, when PostgreSQL was away as it
+        started), as systemd or an orchestrator would."""
         with self.worker_lock:
             if self.worker is not None and self.worker.poll() is not None:
                 self.worker.stop(grace=1)
