@@ -2,7 +2,8 @@
 
 It enqueues PENDING requests that have no live job, STAGING requests past their grace period and
 STARTED requests whose lease ran out (their worker died), and pseudonymizes the subjects of
-requests final for 30 days. Losing Redis or a worker therefore loses no request. It also purges
+requests final for 30 days, and removes the events that projects keep no longer (event retention,
+privacy_requests/retention). Losing Redis or a worker therefore loses no request. It also purges
 what has outlived its use: export files, deletion previews, Idempotency-Keys, old counters of
 refused records. Once a day it writes the audit chains' heads to private storage
 (services/audit_checkpoints.py).
@@ -34,6 +35,7 @@ from privacy_requests.models import (
     SubjectDecision,
 )
 from privacy_requests.notifications import privacy_due_reminders_send
+from privacy_requests.retention.services import retention_sweep
 from privacy_requests.services.approval import approvals_expire
 from privacy_requests.services.audit_checkpoints import audit_checkpoint_write
 from privacy_requests.services.drafts import request_drafts_purge_expired
@@ -65,6 +67,7 @@ class SweepReport:
     callbacks_enqueue_failed: int = 0
     overdue_events: int = 0
     expired_approvals: int = 0
+    expired_events: int = 0
 
     def as_text(self) -> str:
         text = (
@@ -90,6 +93,8 @@ class SweepReport:
             )
         if self.expired_approvals:
             text += f", expired {self.expired_approvals} deletions awaiting approval"
+        if self.expired_events:
+            text += f", removed {self.expired_events} events past their project's retention"
         if self.audit_checkpoint:
             text += f", wrote the audit checkpoint {self.audit_checkpoint}"
         return text
@@ -112,6 +117,7 @@ def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> Swee
     report.callbacks_enqueued, report.callbacks_enqueue_failed = callback_deliveries_requeue(
         now=now
     )
+    report.expired_events = retention_sweep(now=now, actor=actor).events_removed
     report.audit_checkpoint = _checkpoint(now=now)
     return report
 
