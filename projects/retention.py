@@ -12,7 +12,8 @@ way; then it deletes the expired events of the walked ids that have any, with
 `project_id = … AND distinct_id = ANY(…) AND time < cutoff`, the shape every delete of the
 store has (routed to the ids' shards on Citus). At most `max_rows` events go in one statement:
 a chunk over the cap is halved, and one id over it alone is cut in time slices. The caller
-keeps `resume_after` (every id up to it is done) to resume after a crash.
+keeps `resume_after` (every id up to it is done) to resume after a crash. On Citus the walk,
+a recursive CTE, runs in single-shard queries only (docs/design.md, "Event retention").
 """
 
 import calendar
