@@ -11,7 +11,7 @@ the project, the cutoff and the counts, never a distinct_id.
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -66,6 +66,11 @@ class RetentionReport:
     batches: int = 0
 
 
+# Finished runs are kept this long for the settings page; the audit chain keeps what each
+# removed for good.
+RUNS_KEPT = timedelta(days=90)
+
+
 def retention_sweep(*, now: datetime, actor: Actor = SYSTEM) -> RetentionReport:
     """The sweep's part: goes on with each project's run, or starts the day's, until
     PRIVACY_RETENTION_SECONDS are spent; the next sweep takes up where this one stopped."""
@@ -100,6 +105,9 @@ def _run_for(*, project_id: int, now: datetime) -> RetentionRun | None:
         return None  # today's (or a later cutoff's) run is done: nothing new has expired
     try:
         with transaction.atomic():
+            RetentionRun.objects.filter(
+                project_id=project_id, finished_at__lt=now - RUNS_KEPT
+            ).delete()
             return RetentionRun.objects.create(
                 project_id=project_id, keep_events_months=months, cutoff=cutoff, started_at=now
             )

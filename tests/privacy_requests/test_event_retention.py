@@ -131,6 +131,17 @@ def test_it_runs_once_a_day_and_a_run_that_removes_nothing_is_not_audited(projec
     assert [entry["events_removed"] for entry in retention_entries(project.organization)] == [1]
 
 
+def test_runs_finished_more_than_90_days_ago_go_when_the_next_starts(project, add_events):
+    keep(project, 12)
+    privacy_sweep(now=NOW - timedelta(days=91))
+    privacy_sweep(now=NOW - timedelta(days=89))
+
+    privacy_sweep(now=NOW)
+
+    runs = RetentionRun.objects.filter(project=project).order_by("started_at")
+    assert [run.started_at for run in runs] == [NOW - timedelta(days=89), NOW]
+
+
 def test_projects_without_the_setting_keep_every_event(project, add_events):
     add_events("alice", datetime(2010, 1, 1, tzinfo=UTC))
 
