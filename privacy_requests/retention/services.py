@@ -71,11 +71,14 @@ class RetentionReport:
 RUNS_KEPT = timedelta(days=90)
 
 
-def retention_sweep(*, now: datetime, actor: Actor = SYSTEM) -> RetentionReport:
-    """The sweep's part: goes on with each project's run, or starts the day's, until
-    PRIVACY_RETENTION_SECONDS are spent; the next sweep takes up where this one stopped."""
+def retention_sweep(
+    *, now: datetime, actor: Actor = SYSTEM, seconds: float | None = None
+) -> RetentionReport:
+    """The sweep's part: goes on with each project's run, or starts the day's, until `seconds`
+    (PRIVACY_RETENTION_SECONDS) are spent; the next sweep takes up where this one stopped."""
     report = RetentionReport()
-    deadline = time.monotonic() + settings.PRIVACY_RETENTION_SECONDS
+    budget = settings.PRIVACY_RETENTION_SECONDS if seconds is None else seconds
+    deadline = time.monotonic() + budget
     open_runs = RetentionRun.objects.filter(finished_at__isnull=True).values_list(
         "project_id", flat=True
     )

@@ -100,9 +100,12 @@ class SweepReport:
         return text
 
 
-def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> SweepReport:
+def privacy_sweep(
+    *, now: datetime | None = None, actor: Actor = SYSTEM, retention_seconds: float | None = None
+) -> SweepReport:
     """`actor` is who ran it (the system, or staff from the back office); the audit entries
-    the sweep writes name them."""
+    the sweep writes name them. `retention_seconds` bounds event retention's share (default
+    PRIVACY_RETENTION_SECONDS): a sweep run from a web page keeps it short."""
     now = now or timezone.now()
     report = SweepReport()
     report.expired_approvals = approvals_expire(now=now)
@@ -117,7 +120,9 @@ def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> Swee
     report.callbacks_enqueued, report.callbacks_enqueue_failed = callback_deliveries_requeue(
         now=now
     )
-    report.expired_events = retention_sweep(now=now, actor=actor).events_removed
+    report.expired_events = retention_sweep(
+        now=now, actor=actor, seconds=retention_seconds
+    ).events_removed
     report.audit_checkpoint = _checkpoint(now=now)
     return report
 

@@ -233,3 +233,14 @@ def test_changing_the_setting_is_audited_and_refuses_out_of_range_values(project
         {"project": project.id, "from": None, "to": 13},
         {"project": project.id, "from": 13, "to": None},
     ]
+
+
+def test_a_sweep_with_no_time_left_for_retention_leaves_it_to_the_next(project, add_events):
+    keep(project, 12)
+    add_events("alice", CUTOFF - timedelta(days=1))
+
+    short = privacy_sweep(now=NOW, retention_seconds=0)
+    assert (short.expired_events, RetentionRun.objects.count()) == (0, 0)
+
+    assert privacy_sweep(now=NOW).expired_events == 1
+    assert remaining(project) == []
