@@ -86,6 +86,8 @@ class AuditAction(models.TextChoices):
     APPROVED = "approved", "Approved"
     APPROVAL_REJECTED = "approval_rejected", "Approval rejected"
     APPROVAL_EXPIRED = "approval_expired", "Approval expired"
+    EVENT_RETENTION_CHANGED = "event_retention_changed", "Event retention changed"
+    EXPIRED_EVENTS_REMOVED = "expired_events_removed", "Expired events removed"
 
 
 # Whom a deletion awaiting approval waits for (issue 19), as the API and the emails say it.
@@ -406,3 +408,4 @@ from privacy_requests.callbacks.models import (  # noqa: E402, F401
     CallbackEvent,
     DeliveryStatus,
 )
+from privacy_requests.retention.models import RetentionRun  # noqa: E402, F401

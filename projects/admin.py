@@ -12,11 +12,18 @@ class ProjectAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
 
     Its organization is read-only: moving a project to another organization would hand its end
     users' data to that organization's owners (a staff user moved a customer's project into
-    their own, exported it there and moved it back). Suppression is switched by the
-    organization's owners and admins on the project's settings page, which audits it.
+    their own, exported it there and moved it back). Suppression and event retention are set by
+    the organization's owners and admins on the project's settings page, which audits them.
     """
 
-    list_display = ["name", "organization", "token", "suppress_deleted_ids", "created_at"]
+    list_display = [
+        "name",
+        "organization",
+        "token",
+        "suppress_deleted_ids",
+        "keep_events_months",
+        "created_at",
+    ]
     list_filter = ["suppress_deleted_ids"]
     search_fields = ["name", "token", "organization__name"]
     fields = [
@@ -24,6 +31,7 @@ class ProjectAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
         "organization",
         "token",
         "suppression",
+        "event_retention",
         "api_secret_rotated_at",
         "created_at",
     ]
@@ -31,6 +39,7 @@ class ProjectAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
         "organization",
         "token",
         "suppression",
+        "event_retention",
         "api_secret_rotated_at",
         "created_at",
     ]
@@ -51,5 +60,17 @@ class ProjectAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
             '{} <a href="{}">(changed by the organization\'s owners and admins on the '
             "project's settings page, where it is audited)</a>",
             "On" if obj.suppress_deleted_ids else "Off",
+            reverse("projects:settings", args=[obj.pk]),
+        )
+
+    @admin.display(description="event retention")
+    def event_retention(self, obj):
+        months = obj.keep_events_months
+        return format_html(
+            "{} <a href=\"{}\">(set by the organization's owners and admins on the project's "
+            "settings page, where it is audited)</a>",
+            f"Keeps events for {months} month{'s' if months != 1 else ''}"
+            if months
+            else "Off: events are kept until deleted",
             reverse("projects:settings", args=[obj.pk]),
         )

@@ -44,6 +44,14 @@ class Project(models.Model):
         db_default=IdentityLinksFrom.ANY,
         help_text="Which ingestion's identity links form clusters: any, or authenticated only.",
     )
+    # Storage limitation (issue 20): events that happened more than this many calendar months
+    # ago are removed by the sweep; NULL keeps them until a deletion request. Changed only
+    # through privacy_requests' audited service (keep_events_months_set).
+    keep_events_months = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Remove events older than this many months; empty keeps them.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

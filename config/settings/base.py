@@ -378,7 +378,12 @@ PRIVACY_PSEUDONYMIZE_AFTER_DAYS = 30
 # Subjects per processing step: each step commits and renews the lease.
 PRIVACY_DELETION_BATCH = env_int("PRIVACY_DELETION_BATCH", 5000)  # events per delete transaction
 PRIVACY_SUBJECT_CHUNK = env_int("PRIVACY_SUBJECT_CHUNK", 500)
-# Crash tests only: a pause after each processing step, so a test can kill a worker mid-request.
+# Event retention (issue 20): seconds of each sweep it may spend, and distinct_ids one batch
+# walks (each batch also deletes at most PRIVACY_DELETION_BATCH events).
+PRIVACY_RETENTION_SECONDS = env_int("PRIVACY_RETENTION_SECONDS", 20)
+PRIVACY_RETENTION_WALK_IDS = env_int("PRIVACY_RETENTION_WALK_IDS", 2000)
+# Crash tests only: a pause after each processing step (and each event retention batch), so a
+# test can kill a worker mid-request.
 PRIVACY_STEP_DELAY_SECONDS = float(os.environ.get("PRIVACY_STEP_DELAY_SECONDS", "0") or 0)
 # COMMIT_MODE auto: we choose when to enqueue (transaction.on_commit); a deferred enqueue
 # would raise Redis errors at commit time, outside our handling.

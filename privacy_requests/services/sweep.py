@@ -2,7 +2,8 @@
 
 It enqueues PENDING requests that have no live job, STAGING requests past their grace period and
 STARTED requests whose lease ran out (their worker died), and pseudonymizes the subjects of
-requests final for 30 days. Losing Redis or a worker therefore loses no request. It also purges
+requests final for 30 days, and removes the events that projects keep no longer (event retention,
+privacy_requests/retention). Losing Redis or a worker therefore loses no request. It also purges
 what has outlived its use: export files, deletion previews, Idempotency-Keys, old counters of
 refused records. Once a day it writes the audit chains' heads to private storage
 (services/audit_checkpoints.py).
@@ -34,6 +35,7 @@ from privacy_requests.models import (
     SubjectDecision,
 )
 from privacy_requests.notifications import privacy_due_reminders_send
+from privacy_requests.retention.services import retention_sweep
 from privacy_requests.services.approval import approvals_expire
 from privacy_requests.services.audit_checkpoints import audit_checkpoint_write
 from privacy_requests.services.drafts import request_drafts_purge_expired
@@ -65,6 +67,7 @@ class SweepReport:
     callbacks_enqueue_failed: int = 0
     overdue_events: int = 0
     expired_approvals: int = 0
+    expired_events: int = 0
 
     def as_text(self) -> str:
         text = (
@@ -90,14 +93,19 @@ class SweepReport:
             )
         if self.expired_approvals:
             text += f", expired {self.expired_approvals} deletions awaiting approval"
+        if self.expired_events:
+            text += f", removed {self.expired_events} events past their project's retention"
         if self.audit_checkpoint:
             text += f", wrote the audit checkpoint {self.audit_checkpoint}"
         return text
 
 
-def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> SweepReport:
+def privacy_sweep(
+    *, now: datetime | None = None, actor: Actor = SYSTEM, retention_seconds: float | None = None
+) -> SweepReport:
     """`actor` is who ran it (the system, or staff from the back office); the audit entries
-    the sweep writes name them."""
+    the sweep writes name them. `retention_seconds` bounds event retention's share (default
+    PRIVACY_RETENTION_SECONDS): a sweep run from a web page keeps it short."""
     now = now or timezone.now()
     report = SweepReport()
     report.expired_approvals = approvals_expire(now=now)
@@ -112,6 +120,9 @@ def privacy_sweep(*, now: datetime | None = None, actor: Actor = SYSTEM) -> Swee
     report.callbacks_enqueued, report.callbacks_enqueue_failed = callback_deliveries_requeue(
         now=now
     )
+    report.expired_events = retention_sweep(
+        now=now, actor=actor, seconds=retention_seconds
+    ).events_removed
     report.audit_checkpoint = _checkpoint(now=now)
     return report
 

@@ -28,6 +28,11 @@ urlpatterns = [
         name="identity_links",
     ),
     path(
+        "<int:project_id>/settings/event-retention/",
+        project_settings.project_event_retention,
+        name="event_retention",
+    ),
+    path(
         "<int:project_id>/settings/suppression/lift/",
         project_settings.project_suppression_lift,
         name="suppression_lift",

@@ -526,3 +526,20 @@ def test_staff_who_are_not_superusers_cannot_edit_groups(client, user_manager):
     assert change.status_code == HTTPStatus.FORBIDDEN
     assert list(Group.objects.values_list("name", flat=True)) == ["operators"]
     assert group.permissions.count() == 0
+
+
+def test_staff_see_the_event_retention_but_cannot_change_it_in_the_admin(staff_client, customer):
+    project = customer["project"]
+    project.keep_events_months = 13
+    project.save(update_fields=["keep_events_months"])
+    page = reverse("admin:projects_project_change", args=[project.id])
+
+    form = staff_client.get(page)
+    response = staff_client.post(page, {"name": project.name, "keep_events_months": "1"})
+
+    content = form.content.decode()
+    assert "Keeps events for 13 months" in content
+    assert 'name="keep_events_months"' not in content
+    assert response.status_code == HTTPStatus.FOUND
+    project.refresh_from_db()
+    assert project.keep_events_months == 13

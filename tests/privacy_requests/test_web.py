@@ -628,9 +628,9 @@ def test_every_control_has_a_label(signed_in, owner, organization, project, make
             assert control.get("id") in parser.labelled or control.get("aria-label"), (url, control)
         seen += len(parser.controls)
     # filters 4 (search, project, status, type), export form 10, deletion form 19 (7, and
-    # issue 18's 3 disclosure radios, 8 category boxes, sources), preview 1, project settings 4
-    # (the identity link rule's two radios, issue 14)
-    assert seen == 38
+    # issue 18's 3 disclosure radios, 8 category boxes, sources), preview 1, project settings 6
+    # (the identity link rule's two radios, issue 14; event retention's months and tick, 20)
+    assert seen == 40
 
 
 def test_the_list_polls_only_while_a_listed_request_is_unfinished(

@@ -7,9 +7,9 @@ from privacy_requests.services import privacy_sweep
 
 class Command(BaseCommand):
     help = (
-        "Re-enqueues lost, due and orphaned privacy requests, pseudonymizes old subjects "
-        "and writes the day's audit checkpoint (DESIGN sections 3 and 4). Runs once, or every N "
-        "seconds with --every."
+        "Re-enqueues lost, due and orphaned privacy requests, pseudonymizes old subjects, "
+        "removes events past their project's retention and writes the day's audit checkpoint "
+        "(DESIGN sections 3 and 4). Runs once, or every N seconds with --every."
     )
 
     def add_arguments(self, parser):

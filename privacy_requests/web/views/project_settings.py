@@ -1,7 +1,8 @@
 """A project's settings page (/projects/<id>/settings/): its API secret, which identity links
-join ids, its suppression of deleted ids, and the records ingestion refused lately. The page
-lives here, not in projects, because it changes settings whose changes privacy_requests audits
-(suppression, the identity link rule); its URLs keep the `projects` namespace (config/urls.py)."""
+join ids, its suppression of deleted ids, how long it keeps events, and the records ingestion
+refused lately. The page lives here, not in projects, because it changes settings whose changes
+privacy_requests audits (suppression, the identity link rule, event retention); its URLs keep
+the `projects` namespace (config/urls.py)."""
 
 from http import HTTPStatus
 
@@ -20,8 +21,10 @@ from privacy_requests.deletions.suppression import (
     suppression_set,
 )
 from privacy_requests.errors import PrivacyRequestError
+from privacy_requests.retention.services import keep_events_months_set, retention_last_run
 from privacy_requests.services.identity_rule import identity_links_from_set
 from privacy_requests.web.forms import IdentityLinksFromForm, SuppressionForm, SuppressionLiftForm
+from privacy_requests.web.retention_forms import EventRetentionForm
 from projects.errors import ProjectsError
 from projects.forms import ApiSecretRotateForm
 from projects.models import IdentityLinksFrom, Project, SuppressedId
@@ -51,6 +54,7 @@ def _render_settings(
     *,
     rotate_form=None,
     lift_form=None,
+    retention_form=None,
     status: int = HTTPStatus.OK,
 ) -> HttpResponse:
     refusals = refused_records_recent(project=project)
@@ -67,6 +71,12 @@ def _render_settings(
             "identity_links_form": IdentityLinksFromForm(
                 initial={"identity_links_from": project.identity_links_from}
             ),
+            "retention_form": retention_form
+            or EventRetentionForm(
+                current=project.keep_events_months,
+                initial={"keep_events_months": project.keep_events_months},
+            ),
+            "retention_run": retention_last_run(project=project),
             "suppressed_count": SuppressedId.objects.filter(project=project).count(),
             "suppressed_recent": suppressed_ids_recent(project=project),
             "refusals": refusals,
@@ -222,5 +232,36 @@ def project_identity_links(request: HttpRequest, project_id: int) -> HttpRespons
             request,
             "Every identity link joins ids now, as in Mixpanel, including links sent with the "
             "public project token.",
+        )
+    return redirect("projects:settings", project_id=project.id)
+
+
+@login_required
+@require_http_methods(["POST"])
+def project_event_retention(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _managed_project(request, project_id)
+    if isinstance(project, HttpResponse):
+        return project
+    form = EventRetentionForm(request.POST, current=project.keep_events_months)
+    if not form.is_valid():
+        return _render_settings(request, project, retention_form=form)
+    months = form.cleaned_data["keep_events_months"]
+    try:
+        changed = keep_events_months_set(project=project, actor=web_actor(request), months=months)
+    except PrivacyRequestError as exc:
+        messages.error(request, f"Nothing changed. {exc}")
+        return redirect("projects:settings", project_id=project.id)
+    if not changed:
+        messages.info(request, "Nothing changed: that was already the setting.")
+    elif months is None:
+        messages.success(
+            request, "Retention is off: events are kept until a deletion request removes them."
+        )
+    else:
+        messages.success(
+            request,
+            f"Events are kept for {months} month{'s' if months != 1 else ''}: older ones are "
+            "removed within a day, and each removal is recorded in the organization's audit "
+            "trail.",
         )
     return redirect("projects:settings", project_id=project.id)
