@@ -89,10 +89,11 @@ EVENT_COLUMN_PROPERTIES = ("time", "distinct_id", "$insert_id")
 class Event(models.Model):
     """One tracked event of an end user. Stored UTC; `time` is when it happened.
 
-    On PostgreSQL the primary key is `(distinct_id, id)`, ready for distribution on distinct_id,
-    as are Profile's and IdentityLink's (projects/distribution_keys.py). Django's state keeps
-    `id` as the key: it stays unique through its identity sequence, and a plain index on it
-    serves the lookups by `id` alone.
+    On PostgreSQL the primary key is the dedupe constraint below, which includes distinct_id, as
+    Citus requires to distribute the table on it; Profile's and IdentityLink's are their own
+    unique constraints (projects/distribution_keys.py). Django's state keeps `id` as the key: it
+    stays unique through its identity sequence, and a plain index on it serves the lookups by
+    `id` alone.
     """
 
     # No database foreign key: Citus refuses one from a distributed table (the store: events,
