@@ -12,3 +12,7 @@ class ProjectNameTaken(ProjectsError):
 
 class ServiceAccountProjectsInvalid(ProjectsError):
     pass
+
+
+class ProjectNotDeletable(ProjectsError):
+    pass

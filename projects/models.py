@@ -95,9 +95,22 @@ EVENT_COLUMN_PROPERTIES = ("time", "distinct_id", "$insert_id")
 
 
 class Event(models.Model):
-    """One tracked event of an end user. Stored UTC; `time` is when it happened."""
+    """One tracked event of an end user. Stored UTC; `time` is when it happened.
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    On PostgreSQL the primary key is the dedupe constraint below, which includes distinct_id, as
+    Citus requires to distribute the table on it; Profile's and IdentityLink's are their own
+    unique constraints (projects/distribution_keys.py). Django's state keeps `id` as the key: it
+    stays unique through its identity sequence, and a plain index on it serves the lookups by
+    `id` alone.
+    """
+
+    # No database foreign key: Citus refuses one from a distributed table (the store: events,
+    # profiles, identity links and their records; docs/scaling.md) to a local one. No cascade
+    # either: Django would delete a project's millions of rows in one transaction. A project's
+    # store rows go through projects.services.project_delete, in short batches by distinct_id.
+    project = models.ForeignKey(
+        Project, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
     distinct_id = models.CharField(max_length=255)
     name = models.CharField(max_length=255)
     time = models.DateTimeField()
@@ -124,7 +137,10 @@ class Event(models.Model):
 class Profile(models.Model):
     """An end user's profile (Mixpanel "People"), changed by /engage operations."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # As Event.project: no database foreign key, deleted by project_delete.
+    project = models.ForeignKey(
+        Project, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
     distinct_id = models.CharField(max_length=255)
     properties = models.JSONField(default=dict)
     updated_at = models.DateTimeField()
@@ -195,7 +211,10 @@ class IdentityLinkRecord(models.Model):
     rows that name any of its subjects.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # As Event.project: no database foreign key, deleted by project_delete.
+    project = models.ForeignKey(
+        Project, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
     distinct_id = models.CharField(max_length=255)
     canonical_id = models.CharField(max_length=255)
     kind = models.CharField(max_length=16, choices=IdentityKind.choices)
@@ -242,7 +261,10 @@ class IdentityLink(models.Model):
     of any set of ids takes two indexed queries. The root itself has no row.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # As Event.project: no database foreign key, deleted by project_delete.
+    project = models.ForeignKey(
+        Project, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
     distinct_id = models.CharField(max_length=255)
     canonical_id = models.CharField(max_length=255)
     kind = models.CharField(max_length=16, choices=IdentityKind.choices)
