@@ -124,7 +124,7 @@ def link_records_among(
                 yield record
 
 
-_RECORD_IDS_A_QUERY = 100
+_RECORD_IDS_A_QUERY = 500
 
 
 def _code_point_order() -> F | Collate:
