@@ -6,9 +6,10 @@ level: the cheapest way PostgreSQL and zlib produce those bytes.
 
 import time
 import zlib
+from datetime import datetime
 
 from django.db import connection
-from django.db.models import Max
+from django.utils import timezone
 
 from accounts.actors import OPERATOR
 from benchmarks.errors import BenchRefused
@@ -16,7 +17,6 @@ from benchmarks.privacy_run import PrivacyBench, RunFigures
 from privacy_requests.exports.files import export_file_purge
 from privacy_requests.exports.package import DEFLATE_LEVEL
 from privacy_requests.models import PrivacyRequest
-from projects.models import Event
 from projects.selectors import identity_subject_set
 
 TARGET = 2.0
@@ -74,8 +74,7 @@ def _packages_wait(request: PrivacyRequest, *, timeout: float = 600.0) -> float:
 def raw_copy_of_ids(project, given: list[str]) -> tuple[float, int, int]:
     """The same COPY for the given ids and their identity clusters, all events."""
     subject_ids = identity_subject_set(project_id=project.id, distinct_ids=given)
-    top = Event.objects.filter(project=project).aggregate(top=Max("id"))["top"] or 0
-    return _copy_deflated(project_id=project.id, subject_ids=subject_ids, snapshot=top)
+    return _copy_deflated(project_id=project.id, subject_ids=subject_ids, snapshot=timezone.now())
 
 
 def raw_copy(request: PrivacyRequest) -> tuple[float, int, int]:
@@ -84,12 +83,12 @@ def raw_copy(request: PrivacyRequest) -> tuple[float, int, int]:
     return _copy_deflated(
         project_id=request.project_id,
         subject_ids=list(request.subjects.values_list("distinct_id", flat=True)),
-        snapshot=request.snapshot_max_event_id,
+        snapshot=request.snapshot_at,
     )
 
 
 def _copy_deflated(
-    *, project_id: int, subject_ids: list[str], snapshot: int
+    *, project_id: int, subject_ids: list[str], snapshot: datetime
 ) -> tuple[float, int, int]:
     # A join on the unnested ids rather than `distinct_id = ANY(...)`: the planner then takes
     # the index for each id, where ANY's row estimate leads it to a scan of the whole table.
@@ -97,7 +96,8 @@ def _copy_deflated(
     sql = (
         "COPY (SELECT row_to_json(e) FROM unnest(%s::text[]) AS s(distinct_id) "
         "JOIN projects_event e ON e.project_id = %s AND e.distinct_id = s.distinct_id "
-        'WHERE e.id <= %s ORDER BY e.distinct_id COLLATE "C", e.time, e.id) TO STDOUT'
+        "WHERE e.ingested_at <= %s "
+        'ORDER BY e.distinct_id COLLATE "C", e.time, e.name, e.insert_id) TO STDOUT'
     )
     compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
     raw = deflated = 0

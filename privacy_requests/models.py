@@ -149,7 +149,10 @@ class PrivacyRequest(models.Model):
     )
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=32, blank=True)
-    snapshot_max_event_id = models.BigIntegerField(null=True, blank=True)
+    # The request's snapshot, taken when it first starts: it covers the events whose
+    # `ingested_at` is at or before this moment (privacy_requests.engine.run.snapshot_of).
+    # Not an event id: ids do not grow across the shards of a distributed store (issue 20).
+    snapshot_at = models.DateTimeField(null=True, blank=True)
     progress = models.JSONField(default=dict, blank=True)
     counts = models.JSONField(default=dict, blank=True)
     not_found = models.JSONField(default=list, blank=True)

@@ -187,7 +187,7 @@ def privacy_request_reached_ids(*, request: PrivacyRequest) -> list[str]:
     empty before it finishes. HMACs once its subjects are pseudonymized, as its given ids are."""
     if request.status not in (Status.SUCCESS, Status.FAILURE):
         return []
-    if request.snapshot_max_event_id is None:
+    if request.snapshot_at is None:
         return []
     missing = set(request.not_found or [])
     return [

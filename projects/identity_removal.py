@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Case, CharField, Value, When
 
 from projects.chunking import in_chunks
 from projects.identity import identity_writes_lock
 from projects.models import IdentityLink, IdentityLinkRecord, LinkRecordOutcome
+from projects.store_deletes import any_of, store_rows_delete, store_rows_update
 
 _MOVE_CHUNK = 300
 
@@ -40,16 +40,50 @@ def identity_of_ids_remove(*, project_id: int, distinct_ids: Sequence[str]) -> I
         return IdentityRemoval(links=0, records=0)
     with transaction.atomic():
         identity_writes_lock(project_id=project_id)
-        links, _ = IdentityLink.objects.filter(project_id=project_id, distinct_id__in=ids).delete()
+        links = store_rows_delete(IdentityLink, project_id=project_id, distinct_ids=ids)
         links += _regroup_orphans(project_id=project_id, roots=ids)
-        records, _ = IdentityLinkRecord.objects.filter(
-            project_id=project_id, distinct_id__in=ids
-        ).delete()
-        named, _ = IdentityLinkRecord.objects.filter(
-            project_id=project_id, canonical_id__in=ids
-        ).delete()
+        records = _records_remove(project_id=project_id, ids=ids)
+    return IdentityRemoval(links=links, records=records)
+
+
+def _records_remove(*, project_id: int, ids: list[str]) -> int:
+    """The link records of these ids and those that name them as `canonical_id`. Every
+    statement that changes rows names their distinct_ids (projects.store_deletes): the records
+    that name a subject, and the links that point at a record, are read first."""
+    records = IdentityLinkRecord.objects.filter(project_id=project_id)
+    own = list(records.filter(distinct_id__in=ids).values_list("id", flat=True))
+    named = list(records.filter(canonical_id__in=ids).values_list("id", "distinct_id"))
+    removed = own + [record_id for record_id, _ in named]
+    if not removed:
+        return 0
     # Rows that stay and pointed at a removed record keep no record (SET NULL, not counted).
-    return IdentityRemoval(links=links, records=records + named)
+    pointing = list(
+        IdentityLink.objects.filter(project_id=project_id, record_id__in=removed)
+        .values_list("distinct_id", flat=True)
+        .distinct()
+    )
+    for chunk in in_chunks(pointing):
+        in_removed, removed_params = any_of('"record_id"', removed)
+        store_rows_update(
+            IdentityLink,
+            project_id=project_id,
+            distinct_ids=chunk,
+            assignments='"record_id" = NULL',
+            where=f"AND {in_removed}",
+            params=removed_params,
+        )
+    count = store_rows_delete(IdentityLinkRecord, project_id=project_id, distinct_ids=ids)
+    others = sorted({distinct_id for _, distinct_id in named} - set(ids))
+    for chunk in in_chunks(others):
+        named_sql, named_params = any_of('"canonical_id"', ids)
+        count += store_rows_delete(
+            IdentityLinkRecord,
+            project_id=project_id,
+            distinct_ids=chunk,
+            where=f"AND {named_sql}",
+            params=named_params,
+        )
+    return count
 
 
 def _regroup_orphans(*, project_id: int, roots: list[str]) -> int:
@@ -94,17 +128,14 @@ def _regroup_orphans(*, project_id: int, roots: list[str]) -> int:
     ]
     deleted = 0
     for chunk in in_chunks(rootless):
-        removed, _ = IdentityLink.objects.filter(
-            project_id=project_id, distinct_id__in=chunk
-        ).delete()
-        deleted += removed
+        deleted += store_rows_delete(IdentityLink, project_id=project_id, distinct_ids=chunk)
     for move_chunk in in_chunks(moves, _MOVE_CHUNK):
-        IdentityLink.objects.filter(
-            project_id=project_id, distinct_id__in=[member for member, _ in move_chunk]
-        ).update(
-            canonical_id=Case(
-                *(When(distinct_id=member, then=Value(root)) for member, root in move_chunk),
-                output_field=CharField(),
-            )
+        cases = " ".join(["WHEN %s THEN %s"] * len(move_chunk))
+        store_rows_update(
+            IdentityLink,
+            project_id=project_id,
+            distinct_ids=[member for member, _ in move_chunk],
+            assignments=f'"canonical_id" = CASE "distinct_id" {cases} END',
+            assignment_params=[value for move in move_chunk for value in move],
         )
     return deleted

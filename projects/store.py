@@ -13,31 +13,43 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import F, Max, QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.db.models.functions import Collate
+from django.utils import timezone
 
 from projects.chunking import in_chunks
 from projects.identity_removal import IdentityRemoval, identity_of_ids_remove
 from projects.models import Event, IdentityLink, IdentityLinkRecord, Profile
+from projects.store_deletes import event_counts, store_rows_delete
 
 
-def events_snapshot_bound() -> int:
-    """The highest event id stored now (0 when there is none): a later event has a higher id,
-    so `id <= bound` keeps the events that existed at this moment."""
-    return Event.objects.aggregate(top=Max("id"))["top"] or 0
+def events_snapshot_now() -> datetime:
+    """A request's snapshot: the events with `ingested_at <= snapshot` are the ones it covers.
+
+    Ingestion stamps `ingested_at` with `timezone.now()` of the process that takes the batch
+    (projects.ingestion.events), so the snapshot is read from the same clock, not the
+    database's: app hosts keep their clocks in step (NTP), as for every other time the product
+    shows. Not an event id: ids do not grow across the shards of a distributed store. A later
+    copy of a stored event (same dedupe key) replaces its `ingested_at` with the copy's, so a
+    copy that arrives after the snapshot is past it, like a new event; an event whose batch
+    was stamped before the snapshot but committed after it is inside it (a deletion removes
+    it, an export that reads it after the commit includes it)."""
+    return timezone.now()
 
 
 def events_of_ids(
     *,
     project_id: int,
     distinct_ids: Sequence[str],
-    snapshot_max_event_id: int,
+    snapshot_at: datetime,
     window: tuple[datetime, datetime] | None = None,
 ) -> QuerySet[Event]:
     """The events of these ids up to the snapshot, within `window` (first, last: both
-    included) when given; unordered, for the caller to order, annotate or stream."""
+    included) when given; unordered, for the caller to order, annotate or stream. The
+    snapshot is a filter on the rows the (project, distinct_id, time, …) index finds."""
     events = Event.objects.filter(
-        project_id=project_id, distinct_id__in=distinct_ids, id__lte=snapshot_max_event_id
+        project_id=project_id, distinct_id__in=distinct_ids, ingested_at__lte=snapshot_at
     )
     if window is not None:
         events = events.filter(time__gte=window[0], time__lte=window[1])
@@ -101,12 +113,18 @@ def link_records_among(
 ) -> Iterator[IdentityLinkRecord]:
     """The link records that one chunk of subjects asked for (their distinct_id) and that name
     a subject as the other id: what describes the subject set and no one else."""
-    records = IdentityLinkRecord.objects.filter(
-        project_id=project_id, distinct_id__in=distinct_ids
-    ).order_by(_code_point_order(), "canonical_id", "kind", "first_seen_at", "id")
-    for record in records.iterator(chunk_size=2000):
-        if record.canonical_id in subjects:
-            yield record
+    # A few ids a query, each query's rows fetched at once: memory stays flat without a
+    # server-side cursor (a DECLARE, which a distributed store handles badly).
+    for ids in in_chunks(sorted(set(distinct_ids)), _RECORD_IDS_A_QUERY):
+        records = IdentityLinkRecord.objects.filter(
+            project_id=project_id, distinct_id__in=ids
+        ).order_by(_code_point_order(), "canonical_id", "kind", "first_seen_at", "id")
+        for record in list(records):
+            if record.canonical_id in subjects:
+                yield record
+
+
+_RECORD_IDS_A_QUERY = 500
 
 
 def _code_point_order() -> F | Collate:
@@ -117,18 +135,14 @@ def _code_point_order() -> F | Collate:
 
 
 def ids_with_rows(
-    *, project_id: int, distinct_ids: Sequence[str], snapshot_max_event_id: int
+    *, project_id: int, distinct_ids: Sequence[str], snapshot_at: datetime
 ) -> set[str]:
     """Which of these ids have any event (up to the snapshot), profile, identity link or link
     record."""
     found: set[str] = set()
     for chunk in in_chunks(distinct_ids):
         found.update(
-            _ids_with_events(
-                project_id=project_id,
-                distinct_ids=chunk,
-                snapshot_max_event_id=snapshot_max_event_id,
-            )
+            _ids_with_events(project_id=project_id, distinct_ids=chunk, snapshot_at=snapshot_at)
         )
         found.update(
             profiles_of_ids(project_id=project_id, distinct_ids=chunk).values_list(
@@ -152,7 +166,7 @@ def ids_with_rows(
 
 
 def _ids_with_events(
-    *, project_id: int, distinct_ids: Sequence[str], snapshot_max_event_id: int
+    *, project_id: int, distinct_ids: Sequence[str], snapshot_at: datetime
 ) -> list[str]:
     if connection.vendor == "postgresql":
         # One index probe per id that stops at its first event, where DISTINCT reads them all.
@@ -160,35 +174,18 @@ def _ids_with_events(
             cursor.execute(
                 "SELECT s.distinct_id FROM unnest(%s::text[]) AS s(distinct_id) WHERE EXISTS ("
                 "SELECT 1 FROM projects_event e WHERE e.project_id = %s "
-                "AND e.distinct_id = s.distinct_id AND e.id <= %s)",
-                [list(distinct_ids), project_id, snapshot_max_event_id],
+                "AND e.distinct_id = s.distinct_id AND e.ingested_at <= %s)",
+                [list(distinct_ids), project_id, snapshot_at],
             )
             return [row[0] for row in cursor.fetchall()]
     events = events_of_ids(
-        project_id=project_id,
-        distinct_ids=distinct_ids,
-        snapshot_max_event_id=snapshot_max_event_id,
+        project_id=project_id, distinct_ids=distinct_ids, snapshot_at=snapshot_at
     )
     return list(events.values_list("distinct_id", flat=True).distinct())
 
 
-def events_of_ids_delete_batch(
-    *, project_id: int, distinct_ids: Sequence[str], snapshot_max_event_id: int, size: int
-) -> int:
-    """Deletes at most `size` of these ids' events up to the snapshot; returns how many. One
-    statement, DELETE ... WHERE id IN (SELECT id ... LIMIT size): no id travels to Python."""
-    events = events_of_ids(
-        project_id=project_id,
-        distinct_ids=distinct_ids,
-        snapshot_max_event_id=snapshot_max_event_id,
-    )
-    removed, _ = Event.objects.filter(id__in=events.values("id")[:size]).delete()
-    return removed
-
-
 def profiles_of_ids_delete(*, project_id: int, distinct_ids: Sequence[str]) -> int:
-    removed, _ = profiles_of_ids(project_id=project_id, distinct_ids=distinct_ids).delete()
-    return removed
+    return store_rows_delete(Profile, project_id=project_id, distinct_ids=distinct_ids)
 
 
 def identity_of_ids_delete(*, project_id: int, distinct_ids: Sequence[str]) -> IdentityRemoval:
@@ -213,3 +210,64 @@ def rows_count(*, project_id: int, distinct_ids: Sequence[str]) -> RowCounts:
         profiles += profiles_of_ids(project_id=project_id, distinct_ids=chunk).count()
         links += identity_links_of_ids(project_id=project_id, distinct_ids=chunk).count()
     return RowCounts(events=events, profiles=profiles, identity_links=links)
+
+
+# An event's natural key, the order of its (project, distinct_id, time, name, insert_id) index.
+EVENT_KEY = ("distinct_id", "time", "name", "insert_id")
+
+
+def events_paged(
+    events: QuerySet[Event],
+    *,
+    project_id: int,
+    distinct_ids: Sequence[str],
+    fields: Sequence[str],
+    page: int,
+) -> Iterator[tuple]:
+    """The `fields` of `events` (a filter of these ids' events), a page of about `page` rows
+    per query, so that memory stays flat without a server-side cursor (a DECLARE, which a
+    distributed store handles badly). In code-point order of distinct_id, then by time, name
+    and insert_id. Ids are taken whole, as many a page as their counts allow (an index-only
+    count first); an id with more events than a page is read by keyset on (time, name,
+    insert_id) after the last row, each page an ordered range scan of the index."""
+    ids = sorted(set(distinct_ids))
+    counts = event_counts(project_id=project_id, distinct_ids=ids)
+    group: list[str] = []
+    total = 0
+    for distinct_id in ids:
+        count = counts.get(distinct_id, 0)
+        if not count:
+            continue
+        if group and total + count > page:
+            yield from _rows_of(events, group, fields)
+            group, total = [], 0
+        if count > page:
+            yield from _rows_by_keyset(events, distinct_id, fields, page)
+            continue
+        group.append(distinct_id)
+        total += count
+    if group:
+        yield from _rows_of(events, group, fields)
+
+
+def _rows_of(events: QuerySet[Event], ids: list[str], fields: Sequence[str]) -> list[tuple]:
+    rows = events.filter(distinct_id__in=ids).order_by(_code_point_order(), *EVENT_KEY[1:])
+    return list(rows.values_list(*fields))
+
+
+def _rows_by_keyset(
+    events: QuerySet[Event], distinct_id: str, fields: Sequence[str], page: int
+) -> Iterator[tuple]:
+    key = EVENT_KEY[1:]
+    own = events.filter(distinct_id=distinct_id).order_by(*key)
+    after = None
+    while True:
+        rows = own
+        if after is not None:
+            rows = rows.filter(TupleGreaterThan(Tuple(*(F(name) for name in key)), after))
+        found = list(rows.values_list(*key, *fields)[:page])
+        for row in found:
+            yield row[len(key) :]
+        if len(found) < page:
+            return
+        after = found[-1][: len(key)]

@@ -131,7 +131,7 @@ class PrivacyRequestAdmin(DeclaredLookupsOnly, ReadOnlyAdminMixin, admin.ModelAd
                     "attempts",
                     "runs",
                     "lease_until",
-                    "snapshot_max_event_id",
+                    "snapshot_at",
                     "error_display",
                 ]
             },

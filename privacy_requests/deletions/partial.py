@@ -7,14 +7,19 @@ chosen sources are removed, and the profile when "engage" is chosen. Each functi
 bounded batch, restricted to the project and the given ids, for the processor's short steps.
 """
 
+import json
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.db import connection
+from django.db.models import F
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
 from privacy_requests.deletions.scope import PROFILE_SOURCE
 from privacy_requests.property_categories import property_category
-from projects.models import Event
+from projects.models import Event, Profile
 from projects.store import events_of_ids, profiles_of_ids
+from projects.store_deletes import store_rows_delete, store_rows_update
 
 # Counts keys: "properties:<category>" = property values removed in that category.
 PROPERTY_COUNT_PREFIX = "properties:"
@@ -31,50 +36,67 @@ def _strip(properties: dict, categories: Sequence[str], tally: dict[str, int]) -
     return {name: value for name, value in properties.items() if name not in removed}
 
 
+# An event's natural key, the order of the (project, distinct_id, time, name, insert_id) index:
+# the cursor of the strip batches.
+EVENT_KEY = ("distinct_id", "time", "name", "insert_id")
+EventKey = tuple[str, datetime, str, str]
+
+
 def events_strip_batch(
     *,
     project_id: int,
     distinct_ids: Sequence[str],
-    snapshot_max_event_id: int,
-    after_id: int,
+    snapshot_at: datetime,
+    after: EventKey | None,
     size: int,
     categories: Sequence[str],
     tally: dict[str, int],
-) -> tuple[int | None, int]:
-    """Strips the categories from at most `size` events with id > after_id; returns (the last
-    id read or None when none is left, events changed). Adds removed properties to `tally`."""
-    rows = list(
-        events_of_ids(
-            project_id=project_id,
-            distinct_ids=distinct_ids,
-            snapshot_max_event_id=snapshot_max_event_id,
-        )
-        .filter(id__gt=after_id)
-        .order_by("id")
-        .values_list("id", "properties")[:size]
+) -> tuple[EventKey | None, int]:
+    """Strips the categories from at most `size` events whose key is past `after`; returns
+    (the last key read, or None when none is left; events changed). Adds removed properties
+    to `tally`."""
+    events = events_of_ids(
+        project_id=project_id, distinct_ids=distinct_ids, snapshot_at=snapshot_at
     )
+    if after is not None:
+        events = events.filter(TupleGreaterThan(Tuple(*(F(name) for name in EVENT_KEY)), after))
+    postgresql = connection.vendor == "postgresql"
+    fields = [*EVENT_KEY, "properties"] if postgresql else [*EVENT_KEY, "properties", "pk"]
+    rows = list(events.order_by(*EVENT_KEY).values_list(*fields)[:size])
     if not rows:
         return None, 0
     changed = []
     names: set[str] = set()
-    for event_id, properties in rows:
+    for row in rows:
+        properties = row[4]
         kept = _strip(properties or {}, categories, tally)
         if kept is not None:
-            changed.append(Event(id=event_id, properties=kept))
+            changed.append(row)
             names.update(set(properties) - set(kept))
-    if changed and connection.vendor == "postgresql":
-        # One statement: jsonb minus the names, on these rows only (ids of this project's
-        # subjects, read above); the values never travel back to the database.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                # The table's name is the model's, not input; names and ids are parameters.
-                f"UPDATE {Event._meta.db_table} SET properties = properties - %s::text[] "  # noqa: S608
-                "WHERE id = ANY(%s)",
-                [sorted(names), [event.id for event in changed]],
-            )
-    else:
-        Event.objects.bulk_update(changed, ["properties"], batch_size=500)
-    return rows[-1][0], len(changed)
+    last: EventKey = tuple(rows[-1][:4])
+    if changed and postgresql:
+        # One statement, routed by the changed rows' distinct_ids: jsonb minus the names, on
+        # the rows of this key range that hold one of them (those read above); the values
+        # never travel back to the database.
+        key = "(distinct_id, time, name, insert_id)"
+        where = f"AND ingested_at <= %s AND {key} <= (%s, %s, %s, %s) AND properties ?| %s"
+        params: list = [snapshot_at, *last, sorted(names)]
+        if after is not None:
+            where += f" AND {key} > (%s, %s, %s, %s)"
+            params += list(after)
+        store_rows_update(
+            Event,
+            project_id=project_id,
+            distinct_ids=sorted({row[0] for row in changed}),
+            assignments="properties = properties - %s::text[]",
+            assignment_params=[sorted(names)],
+            where=where,
+            params=params,
+        )
+    elif changed:
+        stripped = [Event(pk=row[5], properties=_strip(row[4], categories, {})) for row in changed]
+        Event.objects.bulk_update(stripped, ["properties"], batch_size=500)
+    return last, len(changed)
 
 
 def profiles_strip(
@@ -82,31 +104,23 @@ def profiles_strip(
 ) -> int:
     """Strips the categories from these ids' profiles; returns how many changed."""
     changed = 0
-    for profile in profiles_of_ids(project_id=project_id, distinct_ids=distinct_ids):
-        kept = _strip(profile.properties or {}, categories, tally)
+    rows = profiles_of_ids(project_id=project_id, distinct_ids=distinct_ids).values_list(
+        "distinct_id", "properties"
+    )
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    for distinct_id, properties in rows:
+        kept = _strip(properties or {}, categories, tally)
         if kept is not None:
-            profile.properties = kept
-            profile.save(update_fields=["properties"])
+            # Routed by the profile's distinct_id (projects.store_deletes), not its row id.
+            store_rows_update(
+                Profile,
+                project_id=project_id,
+                distinct_ids=[distinct_id],
+                assignments=f"properties = %s{cast}",
+                assignment_params=[json.dumps(kept)],
+            )
             changed += 1
     return changed
-
-
-def events_of_sources_delete_batch(
-    *,
-    project_id: int,
-    distinct_ids: Sequence[str],
-    snapshot_max_event_id: int,
-    size: int,
-    sources: Sequence[str],
-) -> int:
-    """Deletes at most `size` of these ids' events that came through `sources`."""
-    events = events_of_ids(
-        project_id=project_id,
-        distinct_ids=distinct_ids,
-        snapshot_max_event_id=snapshot_max_event_id,
-    ).filter(source__in=list(sources))
-    removed, _ = Event.objects.filter(id__in=events.values("id")[:size]).delete()
-    return removed
 
 
 def profiles_of_sources_delete(
@@ -114,5 +128,4 @@ def profiles_of_sources_delete(
 ) -> int:
     if PROFILE_SOURCE not in sources:
         return 0
-    removed, _ = profiles_of_ids(project_id=project_id, distinct_ids=distinct_ids).delete()
-    return removed
+    return store_rows_delete(Profile, project_id=project_id, distinct_ids=distinct_ids)

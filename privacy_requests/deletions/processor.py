@@ -18,7 +18,7 @@ last committed step and the final counts are exact.
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.storage import storages
@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts.actors import SYSTEM
 from privacy_requests.audit import audit_append
+from privacy_requests.deletions.event_batches import EventBatches
 from privacy_requests.deletions.partial_steps import (
     partial_events,
     partial_profiles,
@@ -42,11 +43,8 @@ from privacy_requests.deletions.suppression import suppressed_ids_store
 from privacy_requests.engine.run import LeaseLost, Run, snapshot_of, transition
 from privacy_requests.exports.files import export_files_purge_for_subjects
 from privacy_requests.models import AuditAction, Disclosure, PrivacyRequest, Status
-from projects.store import (
-    events_of_ids_delete_batch,
-    identity_of_ids_delete,
-    profiles_of_ids_delete,
-)
+from projects.store import identity_of_ids_delete, profiles_of_ids_delete
+from projects.store_deletes import events_delete
 
 logger = logging.getLogger(__name__)
 
@@ -234,29 +232,42 @@ def export_files_purge(*, project_id: int, distinct_ids: list[str], actor: str, 
 
 
 def _delete_events(steps: _Steps, progress: Progress) -> Progress:
-    """All events of the subjects up to the snapshot, whatever their time, by batches of ids
-    found through the (project, distinct_id, time, …) index."""
+    """All events of the subjects up to the snapshot, whatever their time, in batches of whole
+    subjects or time slices of one (deletions.event_batches), each one routed statement."""
     run = steps.run
     request = run.request
     subjects = run.subject_ids
-    batch = deletion_batch_size()
+    batches = EventBatches(
+        project_id=request.project_id,
+        subjects=subjects,
+        size=deletion_batch_size(),
+        chunk=_chunk_size(),
+    )
 
     def remove_batch(progress: Progress) -> Progress:
-        chunk = subjects[progress["position"] : progress["position"] + _chunk_size()]
-        removed = events_of_ids_delete_batch(
-            project_id=request.project_id,
-            distinct_ids=chunk,
-            snapshot_max_event_id=snapshot_of(request),
-            size=batch,
+        after = progress.get("after")
+        batch = batches.next(
+            position=progress["position"],
+            after=datetime.fromisoformat(after) if after else None,
         )
-        if removed:
+        if not batch.empty:
+            removed = events_delete(
+                project_id=request.project_id,
+                distinct_ids=batch.distinct_ids,
+                snapshot_at=snapshot_of(request),
+                after=batch.after,
+                through=batch.through,
+            )
             progress["counts"]["events"] += removed
-            progress["batches"] += 1
-        # Fewer than a batch: the chunk has no event left. (Only this request removes these
-        # rows: a second deletion of the same ids is refused while this one is unfinished.)
-        if removed < batch:
-            progress["position"] += len(chunk)
-            progress["done"] += len(chunk)
+            if removed:
+                progress["batches"] += 1
+        # Where the slices of a subject stand; absent between subjects.
+        if batch.through is None:
+            progress.pop("after", None)
+        else:
+            progress["after"] = batch.through.isoformat()
+        progress["position"] += batch.done
+        progress["done"] += batch.done
         if progress["position"] >= len(subjects):
             progress = _next_phase(progress)
         return progress

@@ -10,7 +10,7 @@ from django.db.models import Count
 from privacy_requests.deletions.scope import PROFILE_SOURCE
 from privacy_requests.models import Disclosure
 from privacy_requests.property_categories import CATEGORIES, property_category
-from projects.store import events_of_ids, events_snapshot_bound, profiles_of_ids
+from projects.store import events_of_ids, events_paged, events_snapshot_now, profiles_of_ids
 
 
 @dataclass(frozen=True)
@@ -39,16 +39,21 @@ def deletion_scope_preview(
 
 def _categories(project_id: int, distinct_ids: Sequence[str], chosen: Sequence[str]):
     tally: dict[str, list] = {c.key: [0, 0, 0, set()] for c in CATEGORIES}
-    events = events_of_ids(
+    events = events_paged(
+        events_of_ids(
+            project_id=project_id, distinct_ids=distinct_ids, snapshot_at=events_snapshot_now()
+        ),
         project_id=project_id,
         distinct_ids=distinct_ids,
-        snapshot_max_event_id=events_snapshot_bound(),
-    ).values_list("properties", flat=True)
-    profiles = profiles_of_ids(project_id=project_id, distinct_ids=distinct_ids).values_list(
-        "properties", flat=True
+        fields=["properties"],
+        page=2000,
     )
-    for index, rows in ((0, events.iterator(chunk_size=2000)), (2, profiles.iterator())):
-        for properties in rows:
+    # At most one profile an id: fetched at once, without a server-side cursor.
+    profiles = profiles_of_ids(project_id=project_id, distinct_ids=distinct_ids).values_list(
+        "properties"
+    )
+    for index, rows in ((0, events), (2, iter(list(profiles)))):
+        for (properties,) in rows:
             seen = set()
             for name in properties or {}:
                 key = property_category(name).key
@@ -77,11 +82,11 @@ def _sources(project_id: int, distinct_ids: Sequence[str], chosen: Sequence[str]
         events_of_ids(
             project_id=project_id,
             distinct_ids=distinct_ids,
-            snapshot_max_event_id=events_snapshot_bound(),
+            snapshot_at=events_snapshot_now(),
         )
         .order_by()
         .values_list("source")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
     )
     rows = [
         ScopeRow(key=source, name=source, removed=source in chosen, events=n, values=0, profiles=0)

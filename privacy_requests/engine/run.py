@@ -7,7 +7,7 @@ on the same request cannot both win.
 
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -21,11 +21,12 @@ def transition(request_id: int, *, condition: Q, **changes) -> bool:
     return PrivacyRequest.objects.filter(condition, id=request_id).update(**changes) == 1
 
 
-def snapshot_of(request: PrivacyRequest) -> int:
-    """The snapshot bound a request recorded when it started: its work never reads past it."""
-    if request.snapshot_max_event_id is None:
+def snapshot_of(request: PrivacyRequest) -> datetime:
+    """The snapshot a request recorded when it started (projects.store.events_snapshot_now):
+    its work reads and removes only events ingested at or before it."""
+    if request.snapshot_at is None:
         raise ValueError(f"Request {request.tracking_id} has no snapshot: it never started.")
-    return request.snapshot_max_event_id
+    return request.snapshot_at
 
 
 class LeaseLost(Exception):

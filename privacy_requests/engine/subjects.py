@@ -40,7 +40,7 @@ def subject_events(request: PrivacyRequest, distinct_ids: Sequence[str]) -> Quer
     return events_of_ids(
         project_id=request.project_id,
         distinct_ids=distinct_ids,
-        snapshot_max_event_id=snapshot_of(request),
+        snapshot_at=snapshot_of(request),
         window=event_window(request),
     )
 

@@ -1,10 +1,12 @@
 """What an export package holds, read from the end-user data store in Mixpanel's export shapes.
 
-Every reader takes one chunk of the subject set and streams its rows from the database (events
-with COPY on PostgreSQL, link records with `.iterator()`), so memory does not grow with the
-export; profiles and identity links, at most one a subject, are fetched a chunk at once.
-Chunks are contiguous in code-point order of distinct_id and the database orders by the same
-(the "C" collation on PostgreSQL, SQLite's default), so a whole file is sorted by distinct_id.
+Every reader takes one chunk of the subject set and reads its rows without a server-side cursor
+(a DECLARE, which a distributed store handles badly): events with COPY on PostgreSQL, else a page
+a query (projects.store.events_paged: whole subjects, or one subject's events by keyset); link
+records a few subjects a query; profiles and identity links, at most one a subject, a chunk at
+once. So memory does not grow with the export. Chunks are contiguous in code-point order of
+distinct_id and the database orders by the same (the "C" collation on PostgreSQL, SQLite's
+default), so a whole file is sorted by distinct_id.
 """
 
 import json
@@ -24,7 +26,7 @@ from privacy_requests.engine.subjects import event_window, subject_events
 from privacy_requests.exports.package import iso_utc, json_text
 from privacy_requests.models import PrivacyRequest
 from projects.models import EVENT_COLUMN_PROPERTIES
-from projects.store import identity_links_among, link_records_among, profiles_of_ids
+from projects.store import events_paged, identity_links_among, link_records_among, profiles_of_ids
 
 
 class LineOut(Protocol):
@@ -95,8 +97,8 @@ _EVENT_LINES_SQL = """
                 ELSE ',"$stored_properties":' || r.rest || '}}' END
     FROM projects_event e
     CROSS JOIN LATERAL (SELECT (e.properties - %s::text[])::text AS rest OFFSET 0) r
-    WHERE e.project_id = %s AND e.distinct_id = ANY(%s::text[]) AND e.id <= %s {window}
-    ORDER BY e.distinct_id COLLATE "C", e.time, e.id
+    WHERE e.project_id = %s AND e.distinct_id = ANY(%s::text[]) AND e.ingested_at <= %s {window}
+    ORDER BY e.distinct_id COLLATE "C", e.time, e.name, e.insert_id
 """
 
 
@@ -108,27 +110,45 @@ def event_lines_write(request: PrivacyRequest, chunk: Sequence[str], out: LineOu
         event_lines_copy(
             project_id=request.project_id,
             distinct_ids=chunk,
-            snapshot_max_event_id=snapshot_of(request),
+            snapshot_at=snapshot_of(request),
             window=window,
             out=out,
         )
         return
-    events = subject_events(request, chunk).order_by(_by_distinct_id(), "time", "id")
-    rows = events.values_list(
-        "distinct_id", "name", "time", "insert_id", StoredPropertiesText("properties")
+    rows = events_pages(
+        request,
+        chunk,
+        "distinct_id",
+        "name",
+        "time",
+        "insert_id",
+        StoredPropertiesText("properties"),
     )
-    for distinct_id, name, time, insert_id, rest in rows.iterator(chunk_size=FETCH_ROWS):
+    for distinct_id, name, time, insert_id, rest in rows:
         line = event_line(
             distinct_id=distinct_id, name=name, time=time, insert_id=insert_id, rest=rest
         )
         out.write(line.encode())
 
 
+def events_pages(request: PrivacyRequest, chunk: Sequence[str], *fields) -> Iterator[tuple]:
+    """The subjects' events the request covers, a page of about FETCH_ROWS rows a query."""
+    return events_paged(
+        subject_events(request, chunk).annotate(
+            **{f"f{n}": field for n, field in enumerate(fields) if not isinstance(field, str)}
+        ),
+        project_id=request.project_id,
+        distinct_ids=chunk,
+        fields=[field if isinstance(field, str) else f"f{n}" for n, field in enumerate(fields)],
+        page=FETCH_ROWS,
+    )
+
+
 def event_lines_copy(
     *,
     project_id: int,
     distinct_ids: Sequence[str],
-    snapshot_max_event_id: int,
+    snapshot_at: datetime,
     window: tuple[datetime, datetime] | None,
     out: LineOut,
 ) -> None:
@@ -141,7 +161,7 @@ def event_lines_copy(
     escape them). libpq hands over one row at a time, so a row is never cut between the two
     characters of an escaped backslash."""
     params: list = [list(EVENT_COLUMN_PROPERTIES), project_id, list(distinct_ids)]
-    params.append(snapshot_max_event_id)
+    params.append(snapshot_at)
     sql = _EVENT_LINES_SQL.replace(
         "{window}", "AND e.time >= %s AND e.time <= %s" if window else ""
     )
@@ -229,11 +249,9 @@ class Categories:
     identity_kinds: Counter = field(default_factory=Counter)
 
     def add_events(self, request: PrivacyRequest, chunk: Sequence[str]) -> int:
-        rows = subject_events(request, chunk).values_list(
-            "name", StoredPropertiesText("properties")
-        )
+        rows = events_pages(request, chunk, "name", StoredPropertiesText("properties"))
         added = 0
-        for name, rest in rows.iterator(chunk_size=FETCH_ROWS):
+        for name, rest in rows:
             self.event_names[name] += 1
             # Every exported event record carries these, taken from columns.
             self.event_properties.update(EVENT_COLUMN_PROPERTIES)

@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import IO
 
-from privacy_requests.engine.subjects import subject_events
 from privacy_requests.exports import records
 from privacy_requests.exports.package import PackageWriter, iso_utc
 from privacy_requests.exports.readable import (
@@ -46,10 +45,10 @@ def disclosure_tallies(
     found: dict[int, records.Categories] = defaultdict(records.Categories)
     number_of = groups.number_of
     for chunk in chunks:
-        rows = subject_events(request, chunk).values_list(
-            "distinct_id", "name", records.StoredPropertiesText("properties")
+        rows = records.events_pages(
+            request, chunk, "distinct_id", "name", records.StoredPropertiesText("properties")
         )
-        for distinct_id, name, rest in rows.iterator(chunk_size=records.FETCH_ROWS):
+        for distinct_id, name, rest in rows:
             number = number_of.get(distinct_id)
             if number is None:
                 continue

@@ -38,7 +38,7 @@ from privacy_requests.services.queueing import subject_packages_enqueue
 from privacy_requests.services.subject_rows import request_subjects_add
 from projects.identity_resolution import identity_subject_resolve
 from projects.models import Project
-from projects.store import events_snapshot_bound, ids_with_rows
+from projects.store import events_snapshot_now, ids_with_rows
 
 logger = logging.getLogger(__name__)
 
@@ -112,11 +112,11 @@ def _claim(request: PrivacyRequest) -> Run | None:
         else:
             return None
         request.refresh_from_db()
-        if request.snapshot_max_event_id is None:
+        if request.snapshot_at is None:
             _record_subject_set(request)
         detail = {
             "run": request.runs,
-            "snapshot_max_event_id": request.snapshot_max_event_id,
+            "snapshot_at": request.snapshot_at.isoformat() if request.snapshot_at else None,
             "subjects": request.subjects.count(),
         }
         included = request.subjects.filter(included=True).count()
@@ -148,7 +148,7 @@ def _record_subject_set(request: PrivacyRequest) -> None:
     project's rule links to them, less the linked ids a person left out, plus the refused or
     unverified ids a person included: projects.identity_resolution), and the given ids that
     have no data at all (not_found)."""
-    snapshot = events_snapshot_bound()
+    snapshot = events_snapshot_now()
     given = privacy_request_given_ids(request=request)
     decisions = dict(request.decisions.values_list("distinct_id", "decision"))
     resolution = identity_subject_resolve(
@@ -172,13 +172,11 @@ def _record_subject_set(request: PrivacyRequest) -> None:
     )
     lonely = [distinct_id for distinct_id in given if distinct_id not in resolution.clustered]
     with_rows = ids_with_rows(
-        project_id=request.project_id, distinct_ids=lonely, snapshot_max_event_id=snapshot
+        project_id=request.project_id, distinct_ids=lonely, snapshot_at=snapshot
     )
     not_found = [distinct_id for distinct_id in lonely if distinct_id not in with_rows]
-    PrivacyRequest.objects.filter(id=request.id).update(
-        snapshot_max_event_id=snapshot, not_found=not_found
-    )
-    request.snapshot_max_event_id = snapshot
+    PrivacyRequest.objects.filter(id=request.id).update(snapshot_at=snapshot, not_found=not_found)
+    request.snapshot_at = snapshot
     request.not_found = not_found
 
 

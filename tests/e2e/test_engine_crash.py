@@ -11,10 +11,10 @@ import sys
 import time
 import uuid
 import zipfile
+from datetime import datetime
 
 import pytest
 from django.conf import settings
-from django.db.models import Max
 from django.utils import timezone
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
@@ -146,11 +146,11 @@ def seed_people(project, *, people: int) -> tuple[list[str], list[str]]:
     return persons, sorted(devices)
 
 
-def counts_in_database(*, project, subjects: list[str], snapshot_max_event_id: int) -> dict:
+def counts_in_database(*, project, subjects: list[str], snapshot_at: datetime) -> dict:
     """What the request must find, counted straight from the tables."""
     return {
         "events": Event.objects.filter(
-            project=project, distinct_id__in=subjects, id__lte=snapshot_max_event_id
+            project=project, distinct_id__in=subjects, ingested_at__lte=snapshot_at
         ).count(),
         "profiles": Profile.objects.filter(project=project, distinct_id__in=subjects).count(),
         "identities": IdentityLink.objects.filter(
@@ -273,10 +273,8 @@ def test_worker_killed_mid_deletion_is_resumed_from_its_last_saved_step(
     # the receipt: 15 steps of half a second.
     persons, devices = seed_people(project, people=10)
     subjects = persons + devices
-    top_event_before = Event.objects.aggregate(top=Max("id"))["top"]
-    theirs = counts_in_database(
-        project=project, subjects=subjects, snapshot_max_event_id=top_event_before
-    )
+    seeded_at = timezone.now()
+    theirs = counts_in_database(project=project, subjects=subjects, snapshot_at=seeded_at)
     others = {
         "events": Event.objects.exclude(project=project, distinct_id__in=subjects).count(),
         "profiles": Profile.objects.exclude(project=project, distinct_id__in=subjects).count(),
@@ -293,13 +291,13 @@ def test_worker_killed_mid_deletion_is_resumed_from_its_last_saved_step(
 
     assert crashed.status == Status.STARTED
     assert crashed.runs == 1
-    assert crashed.snapshot_max_event_id == top_event_before
+    assert crashed.snapshot_at > seeded_at
     assert crashed.progress["phase"] in ("profiles", "identities")
     assert 30 <= crashed_at < 60
     assert crashed.progress["counts"]["events"] == 29
     # An event that arrives after the request started lies past its snapshot: left alone.
     late = EventFactory(project=project, distinct_id=persons[-1])
-    assert late.id > crashed.snapshot_max_event_id
+    assert late.ingested_at > crashed.snapshot_at
 
     hand_over_after_lease_expiry(tracking_id, spawn, engine_env)
     second = spawn("rqworker", QUEUE, env=env)
@@ -322,7 +320,7 @@ def test_worker_killed_mid_deletion_is_resumed_from_its_last_saved_step(
     assert theirs == {"events": 29, "profiles": 5, "identities": 10, "identity_evidence": 0}
     assert final.counts == {**theirs, "export_files": 0}
     assert counts_in_database(
-        project=project, subjects=subjects, snapshot_max_event_id=top_event_before
+        project=project, subjects=subjects, snapshot_at=crashed.snapshot_at
     ) == {"events": 0, "profiles": 0, "identities": 0, "identity_evidence": 0}
     assert list(Event.objects.filter(project=project, distinct_id__in=subjects)) == [late]
     assert (
@@ -334,7 +332,7 @@ def test_worker_killed_mid_deletion_is_resumed_from_its_last_saved_step(
         == (others["profiles"])
     )
     assert final.runs == 2
-    assert final.snapshot_max_event_id == top_event_before
+    assert final.snapshot_at == crashed.snapshot_at
     assert final.not_found == []
     assert final.lease_until is None
     assert final.result_file != ""  # the receipt
@@ -352,7 +350,11 @@ def test_worker_killed_mid_deletion_is_resumed_from_its_last_saved_step(
         "succeeded",
     ]
     resumed = AuditEntry.objects.get(request=final, action="resumed")
-    assert resumed.detail == {"run": 2, "snapshot_max_event_id": top_event_before, "subjects": 20}
+    assert resumed.detail == {
+        "run": 2,
+        "snapshot_at": crashed.snapshot_at.isoformat(),
+        "subjects": 20,
+    }
     assert audit_verify(organization_id=project.organization_id) is None
 
 
@@ -363,7 +365,7 @@ def test_worker_killed_mid_export_starts_the_package_over_and_leaves_one_file(
     # progress after each chunk of each file (events, profiles, identities) and before saving.
     persons, devices = seed_people(project, people=5)
     subjects = persons + devices
-    top_event_before = Event.objects.aggregate(top=Max("id"))["top"]
+    seeded_at = timezone.now()
     env = crash_env(engine_env, chunk=5, step_delay=0.5)
     first = spawn("rqworker", QUEUE, env=env)
     tracking_id, _ = submit_in_process_of_its_own(
@@ -393,9 +395,7 @@ def test_worker_killed_mid_export_starts_the_package_over_and_leaves_one_file(
     assert saved_steps[0] == crashed_at
     assert saved_steps[1][0] == "events"
     assert saved_steps[-1] == ("saving", 10)
-    expected = counts_in_database(
-        project=project, subjects=subjects, snapshot_max_event_id=top_event_before
-    )
+    expected = counts_in_database(project=project, subjects=subjects, snapshot_at=seeded_at)
     assert expected == {"events": 14, "profiles": 3, "identities": 5, "identity_evidence": 0}
     assert final.counts == expected
     assert final.runs == 2
@@ -453,7 +453,7 @@ def test_request_submitted_while_redis_is_down_is_processed_once_redis_is_back(
     assert final.counts == counts_in_database(
         project=project,
         subjects=persons + devices,
-        snapshot_max_event_id=final.snapshot_max_event_id,
+        snapshot_at=final.snapshot_at,
     )
     assert final.runs == 1
     assert audit_actions(final) == ["submitted", "staged", "started", "succeeded"]
@@ -555,7 +555,7 @@ def test_two_processes_racing_on_one_request_run_it_exactly_once(
     assert final.counts == counts_in_database(
         project=project,
         subjects=persons + devices,
-        snapshot_max_event_id=final.snapshot_max_event_id,
+        snapshot_at=final.snapshot_at,
     )
     assert audit_verify(organization_id=project.organization_id) is None
 

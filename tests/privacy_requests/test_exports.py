@@ -627,7 +627,7 @@ def test_the_lines_postgresql_makes_are_the_lines_python_makes(project):
     event_lines_copy(
         project_id=project.id,
         distinct_ids=[*tricky[:-1], "plain"],
-        snapshot_max_event_id=max(e.id for e in rows),
+        snapshot_at=max(e.ingested_at for e in rows),
         window=None,
         out=copied,
     )

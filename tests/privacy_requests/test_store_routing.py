@@ -1,0 +1,132 @@
+"""The engine's statements on the end-user data store keep the rules a distributed store
+(Citus, distributed on distinct_id) sets (issue 20): no snapshot by `MAX(id)`, every DELETE and
+UPDATE on events, profiles, identity links and link records routed by `distinct_id = ANY(…)`,
+no server-side cursor on them. Every statement of whole requests is captured, on PostgreSQL,
+where the rules matter (SQLite's IN lists and cursors are another matter)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from privacy_requests.exports import records
+from privacy_requests.models import Status
+from projects.identity import LinkRequest, identity_links_apply
+from projects.models import IdentityKind
+from tests.privacy_requests.deletion_support import T0, events_add, profile_add
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="the routing rules are PostgreSQL's (Citus)"
+    ),
+]
+
+STORE_TABLES = ("projects_event", "projects_profile", "projects_identitylink")
+STORE_TABLES += ("projects_identitylinkrecord",)
+_CHANGES = re.compile(
+    r'^\s*(DELETE\s+FROM|UPDATE)\s+"?(projects_event|projects_profile|projects_identitylink'
+    r'|projects_identitylinkrecord)"?\s',
+    re.IGNORECASE,
+)
+
+
+class Statements:
+    """Every statement the connection runs; a server-side cursor's as "DECLARE <its query>"
+    (psycopg declares it on the wire, so its query is all Django's wrapper sees)."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        server_side = getattr(context["cursor"].cursor, "name", None)
+        self.sql.append(f"DECLARE {sql}" if server_side else sql)
+        return execute(sql, params, many, context)
+
+    def broken_rules(self) -> list[str]:
+        broken = []
+        for sql in self.sql:
+            flat = " ".join(sql.split())
+            if re.search(r"MAX\(\s*\"?(projects_event\"?\.)?\"?id\"?\s*\)", flat, re.IGNORECASE):
+                broken.append(f"snapshot by MAX(id): {flat[:160]}")
+            changed = _CHANGES.match(flat)
+            if changed and not re.search(r'\bdistinct_id"? = ANY\(', flat):
+                broken.append(f"{changed.group(1)} without distinct_id = ANY: {flat[:200]}")
+            if flat.startswith("DECLARE") and any(table in flat for table in STORE_TABLES):
+                broken.append(f"server-side cursor on the store: {flat[:160]}")
+        return broken
+
+
+@pytest.fixture
+def store(project):
+    # Alice's cluster (with link records), many events of hers (more than a batch), Bob's few.
+    identity_links_apply(
+        project=project,
+        links=[
+            LinkRequest("alias-of-alice", "alice", IdentityKind.ALIAS),
+            LinkRequest("$device:phone", "alice", IdentityKind.DEVICE),
+        ],
+    )
+    jane = {"$email": "alice@end-user.test", "$city": "Lisbon", "plan": "pro"}
+    events_add(project, "alice", 9, properties=jane)
+    events_add(project, "alias-of-alice", 3, start=T0 + timedelta(days=1), properties=jane)
+    events_add(project, "$device:phone", 2, properties=jane)
+    events_add(project, "bob", 2)
+    profile_add(project, "alice", dict(jane))
+    profile_add(project, "bob", {"$email": "bob@end-user.test"})
+
+
+def run_captured(submit, **request) -> tuple[Statements, object]:
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        done = submit(run=True, **request)
+    done.refresh_from_db()
+    assert done.status == Status.SUCCESS, done.error
+    return statements, done
+
+
+@pytest.fixture
+def small_batches(settings, monkeypatch):
+    # Batches and pages smaller than a subject's events: time slices and keyset pages run too.
+    settings.PRIVACY_DELETION_BATCH = 2
+    settings.PRIVACY_SUBJECT_CHUNK = 2
+    monkeypatch.setattr(records, "FETCH_ROWS", 2)
+
+
+@pytest.mark.parametrize(
+    "request_kind",
+    [
+        {"kind": "export"},
+        {"kind": "export", "compliance": "CCPA", "disclosure": "Categories"},
+        {"kind": "export", "compliance": "CCPA", "disclosure": "Sources"},
+        {"kind": "deletion"},
+        {
+            "kind": "deletion",
+            "compliance": "CCPA",
+            "disclosure": "Categories",
+            "categories": ["contact"],
+        },
+        {
+            "kind": "deletion",
+            "compliance": "CCPA",
+            "disclosure": "Sources",
+            "sources": ["track/python 5.4.1", "engage"],
+        },
+    ],
+    ids=lambda r: "-".join(str(v) for k, v in r.items() if k not in ("categories", "sources")),
+)
+def test_a_whole_request_keeps_the_rules_of_a_distributed_store(
+    submit, store, small_batches, request_kind
+):
+    statements, done = run_captured(submit, distinct_ids=["alice", "bob"], **request_kind)
+
+    assert statements.broken_rules() == []
+    # The request did its work through those statements.
+    # Bob's events hold no contact details: a deletion of that category leaves them as they are.
+    changed_only_alices = request_kind.get("categories") == ["contact"]
+    assert done.counts["events"] == (14 if changed_only_alices else 16)
+    touched = [sql for sql in statements.sql if "projects_event" in sql]
+    assert touched
+    if request_kind["kind"] == "deletion":
+        assert any(_CHANGES.match(" ".join(sql.split())) for sql in statements.sql)
