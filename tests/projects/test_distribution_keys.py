@@ -18,7 +18,7 @@ from tests.factories import EventFactory, ProjectFactory
 
 ON_POSTGRESQL = connection.vendor == "postgresql"
 DISTRIBUTED = [Event, Profile, IdentityLink]
-# Each table's primary key on PostgreSQL: its unique constraint (migration 0008).
+# Each table's primary key on PostgreSQL: its unique constraint (migration 0009).
 KEYS = {
     Event: (
         "event_dedupe_and_subject_lookup",
