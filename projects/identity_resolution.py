@@ -98,7 +98,7 @@ def authenticated_components(*, project_id: int, given: list[str], members: set[
     for chunk in in_chunks(sorted(members)):
         edges = IdentityLinkRecord.objects.filter(
             project_id=project_id,
-            distinct_id__in=chunk,
+            distinct_id__any=chunk,
             authenticated=True,
             outcome=LinkRecordOutcome.FORMED,
         ).values_list("distinct_id", "canonical_id")

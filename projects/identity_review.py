@@ -225,7 +225,7 @@ def identity_links_how(*, project_id: int, distinct_ids: Sequence[str]) -> dict[
     (`other_id`: the id on the other side of that link). Roots and lone ids are absent."""
     found: dict[str, LinkHow] = {}
     for chunk in in_chunks(distinct_ids):
-        rows = IdentityLink.objects.filter(project_id=project_id, distinct_id__in=chunk).values(
+        rows = IdentityLink.objects.filter(project_id=project_id, distinct_id__any=chunk).values(
             "distinct_id",
             "canonical_id",
             "kind",
@@ -265,7 +265,7 @@ def link_records_touching(
     found: dict[int, IdentityLinkRecord] = {}
     for chunk in in_chunks(distinct_ids):
         for record in IdentityLinkRecord.objects.filter(
-            Q(distinct_id__in=chunk) | Q(canonical_id__in=chunk), project_id=project_id
+            Q(distinct_id__any=chunk) | Q(canonical_id__any=chunk), project_id=project_id
         ):
             found[record.pk] = record
     return sorted(found.values(), key=lambda record: (record.first_seen_at, record.pk))
@@ -293,7 +293,7 @@ def _data_counts(
     counts: dict[str, tuple[int, datetime | None, bool]] = {}
     for chunk in in_chunks(list(dict.fromkeys(distinct_ids))):
         per_id = (
-            Event.objects.filter(project_id=project_id, distinct_id__in=chunk)
+            Event.objects.filter(project_id=project_id, distinct_id__any=chunk)
             .order_by()
             .values("distinct_id")
             .annotate(events=Count("id"), first=Min("time"))
@@ -301,7 +301,7 @@ def _data_counts(
         )
         for distinct_id, events, first in per_id:
             counts[distinct_id] = (events, first, False)
-        profiles = Profile.objects.filter(project_id=project_id, distinct_id__in=chunk)
+        profiles = Profile.objects.filter(project_id=project_id, distinct_id__any=chunk)
         for distinct_id in profiles.values_list("distinct_id", flat=True):
             events, first, _ = counts.get(distinct_id, (0, None, False))
             counts[distinct_id] = (events, first, True)

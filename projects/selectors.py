@@ -89,14 +89,14 @@ def identity_clusters_by_root(
     root_of: dict[str, str] = {}
     for chunk in in_chunks(unique):
         root_of.update(
-            IdentityLink.objects.filter(project_id=project_id, distinct_id__in=chunk).values_list(
+            IdentityLink.objects.filter(project_id=project_id, distinct_id__any=chunk).values_list(
                 "distinct_id", "canonical_id"
             )
         )
     roots = list(dict.fromkeys(root_of.get(distinct_id, distinct_id) for distinct_id in unique))
     members: dict[str, list[str]] = {root: [root] for root in roots}
     for chunk in in_chunks(roots):
-        rows = IdentityLink.objects.filter(project_id=project_id, canonical_id__in=chunk)
+        rows = IdentityLink.objects.filter(project_id=project_id, canonical_id__any=chunk)
         for distinct_id, root in rows.values_list("distinct_id", "canonical_id"):
             members[root].append(distinct_id)
     for cluster in members.values():

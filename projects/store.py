@@ -49,7 +49,7 @@ def events_of_ids(
     included) when given; unordered, for the caller to order, annotate or stream. The
     snapshot is a filter on the rows the (project, distinct_id, time, …) index finds."""
     events = Event.objects.filter(
-        project_id=project_id, distinct_id__in=distinct_ids, ingested_at__lte=snapshot_at
+        project_id=project_id, distinct_id__any=distinct_ids, ingested_at__lte=snapshot_at
     )
     if window is not None:
         events = events.filter(time__gte=window[0], time__lte=window[1])
@@ -57,7 +57,7 @@ def events_of_ids(
 
 
 def profiles_of_ids(*, project_id: int, distinct_ids: Sequence[str]) -> QuerySet[Profile]:
-    return Profile.objects.filter(project_id=project_id, distinct_id__in=distinct_ids)
+    return Profile.objects.filter(project_id=project_id, distinct_id__any=distinct_ids)
 
 
 def identity_links_of_ids(
@@ -65,7 +65,7 @@ def identity_links_of_ids(
 ) -> QuerySet[IdentityLink]:
     """The links whose distinct_id is one of these ids. For a set of whole clusters these are
     all its links: a cluster's root has no row of its own."""
-    return IdentityLink.objects.filter(project_id=project_id, distinct_id__in=distinct_ids)
+    return IdentityLink.objects.filter(project_id=project_id, distinct_id__any=distinct_ids)
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def link_records_among(
     # server-side cursor (a DECLARE, which a distributed store handles badly).
     for ids in in_chunks(sorted(set(distinct_ids)), _RECORD_IDS_A_QUERY):
         records = IdentityLinkRecord.objects.filter(
-            project_id=project_id, distinct_id__in=ids
+            project_id=project_id, distinct_id__any=ids
         ).order_by(_code_point_order(), "canonical_id", "kind", "first_seen_at", "id")
         for record in list(records):
             if record.canonical_id in subjects:
@@ -139,11 +139,14 @@ def ids_with_rows(
 ) -> set[str]:
     """Which of these ids have any event (up to the snapshot), profile, identity link or link
     record."""
+    if connection.vendor == "postgresql":
+        return _ids_with_rows_probed(
+            project_id=project_id, distinct_ids=distinct_ids, snapshot_at=snapshot_at
+        )
     found: set[str] = set()
     for chunk in in_chunks(distinct_ids):
-        found.update(
-            _ids_with_events(project_id=project_id, distinct_ids=chunk, snapshot_at=snapshot_at)
-        )
+        events = events_of_ids(project_id=project_id, distinct_ids=chunk, snapshot_at=snapshot_at)
+        found.update(events.values_list("distinct_id", flat=True).distinct())
         found.update(
             profiles_of_ids(project_id=project_id, distinct_ids=chunk).values_list(
                 "distinct_id", flat=True
@@ -165,23 +168,37 @@ def ids_with_rows(
     return found
 
 
-def _ids_with_events(
+# One statement for every id: an index probe per id and table that stops at the first row,
+# the tables in the order that finds most ids soonest (OR stops at the first EXISTS that holds).
+_IDS_WITH_ROWS_SQL = """
+    SELECT s.id FROM unnest(%(ids)s::text[]) AS s(id) WHERE
+    EXISTS (SELECT 1 FROM projects_event e WHERE e.project_id = %(project)s
+            AND e.distinct_id = s.id AND e.ingested_at <= %(snapshot)s)
+    OR EXISTS (SELECT 1 FROM projects_profile p WHERE p.project_id = %(project)s
+               AND p.distinct_id = s.id)
+    OR EXISTS (SELECT 1 FROM projects_identitylink l WHERE l.project_id = %(project)s
+               AND l.distinct_id = s.id)
+    OR EXISTS (SELECT 1 FROM projects_identitylink l WHERE l.project_id = %(project)s
+               AND l.canonical_id = s.id)
+    OR EXISTS (SELECT 1 FROM projects_identitylinkrecord r WHERE r.project_id = %(project)s
+               AND r.distinct_id = s.id)
+    OR EXISTS (SELECT 1 FROM projects_identitylinkrecord r WHERE r.project_id = %(project)s
+               AND r.canonical_id = s.id)
+"""
+
+
+def _ids_with_rows_probed(
     *, project_id: int, distinct_ids: Sequence[str], snapshot_at: datetime
-) -> list[str]:
-    if connection.vendor == "postgresql":
-        # One index probe per id that stops at its first event, where DISTINCT reads them all.
-        with connection.cursor() as cursor:
+) -> set[str]:
+    found: set[str] = set()
+    with connection.cursor() as cursor:
+        for chunk in in_chunks(list(dict.fromkeys(distinct_ids))):
             cursor.execute(
-                "SELECT s.distinct_id FROM unnest(%s::text[]) AS s(distinct_id) WHERE EXISTS ("
-                "SELECT 1 FROM projects_event e WHERE e.project_id = %s "
-                "AND e.distinct_id = s.distinct_id AND e.ingested_at <= %s)",
-                [list(distinct_ids), project_id, snapshot_at],
+                _IDS_WITH_ROWS_SQL,
+                {"ids": list(chunk), "project": project_id, "snapshot": snapshot_at},
             )
-            return [row[0] for row in cursor.fetchall()]
-    events = events_of_ids(
-        project_id=project_id, distinct_ids=distinct_ids, snapshot_at=snapshot_at
-    )
-    return list(events.values_list("distinct_id", flat=True).distinct())
+            found.update(row[0] for row in cursor.fetchall())
+    return found
 
 
 def profiles_of_ids_delete(*, project_id: int, distinct_ids: Sequence[str]) -> int:
@@ -206,7 +223,7 @@ def rows_count(*, project_id: int, distinct_ids: Sequence[str]) -> RowCounts:
     ids have now."""
     events = profiles = links = 0
     for chunk in in_chunks(distinct_ids):
-        events += Event.objects.filter(project_id=project_id, distinct_id__in=chunk).count()
+        events += Event.objects.filter(project_id=project_id, distinct_id__any=chunk).count()
         profiles += profiles_of_ids(project_id=project_id, distinct_ids=chunk).count()
         links += identity_links_of_ids(project_id=project_id, distinct_ids=chunk).count()
     return RowCounts(events=events, profiles=profiles, identity_links=links)
@@ -251,7 +268,7 @@ def events_paged(
 
 
 def _rows_of(events: QuerySet[Event], ids: list[str], fields: Sequence[str]) -> list[tuple]:
-    rows = events.filter(distinct_id__in=ids).order_by(_code_point_order(), *EVENT_KEY[1:])
+    rows = events.filter(distinct_id__any=ids).order_by(_code_point_order(), *EVENT_KEY[1:])
     return list(rows.values_list(*fields))
 
 
