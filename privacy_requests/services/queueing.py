@@ -81,6 +81,14 @@ def _job_delete(job_id: str) -> None:
         return
     queue = get_queue()
     try:
-        Job.fetch(job_id, connection=queue.connection).delete()
+        job = Job.fetch(job_id, connection=queue.connection)
     except NoSuchJobError:
-        pass
+        return
+    try:
+        job.delete()
+    except ValueError:
+        # RQ 3.0: a job whose work-horse was killed can keep the id of an execution whose hash
+        # is gone, and delete() raises on it (found by `chaos`): forget the dead executions,
+        # then delete the job.
+        queue.connection.delete(job.execution_registry.key)
+        job.delete()

@@ -23,7 +23,7 @@ from accounts.actors import Actor
 from privacy_requests.audit import audit_verify
 from privacy_requests.models import AuditEntry, PrivacyRequest, RequestSubject, Status
 from privacy_requests.services import privacy_request_submit
-from privacy_requests.services.queueing import job_id_for
+from privacy_requests.services.queueing import job_id_for, privacy_request_enqueue
 from privacy_requests.worker import PrivacyWorker
 from projects.models import Event, IdentityKind, IdentityLink, IdentityLinkRecord, Profile
 from tests.e2e.conftest import poll_until, result_files_in, without_checkpoint
@@ -700,3 +700,22 @@ def test_a_worker_started_while_redis_is_down_waits_for_it_then_works(
     final = wait_until_final(request.tracking_id, timeout=30, processes=[worker])
     assert final.status == Status.SUCCESS, final.error
     assert final.runs == 1
+
+
+def test_the_sweep_replaces_a_job_whose_killed_execution_left_a_dangling_id(redis_server, settings):
+    # Found by `chaos`: after a work-horse was SIGKILLed, its job's execution registry named an
+    # execution whose hash had expired, and RQ's Job.delete() raised ValueError on it, so the
+    # sweep's re-enqueue (which replaces the job) crashed.
+    settings.JOBS_SYNC = False
+    settings.RQ_QUEUES = {QUEUE: {"URL": redis_server.url, "DEFAULT_TIMEOUT": 900}}
+    redis = redis_server.client()
+    tracking_id = uuid.uuid4().hex
+    job_id = job_id_for(tracking_id)
+    assert privacy_request_enqueue(tracking_id=tracking_id)
+    job = Job.fetch(job_id, connection=redis)
+    redis.zadd(job.execution_registry.key, {"dead-execution": time.time() + 3600})
+
+    assert privacy_request_enqueue(tracking_id=tracking_id, replace=True)
+
+    assert Job.fetch(job_id, connection=redis).get_status() == JobStatus.QUEUED
+    assert not redis.exists(job.execution_registry.key)
