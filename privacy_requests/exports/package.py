@@ -1,13 +1,19 @@
 """The export package: one unencrypted ZIP, written entry by entry into a local file.
 
-Entries are deflated as they are written, so memory holds one buffer of text, never an entry;
-the sha256 and size of each entry are computed on the way, for the manifest.
+Entries are deflated as they are written, so memory holds a few buffers of text, never an
+entry; the sha256 and size of each entry are computed on the way, for the manifest. A large
+entry (the events) is deflated on a thread of its own while the next rows are read: zlib,
+hashlib and file writes release the GIL, so on two cores the compression overlaps the COPY
+that feeds it instead of following it.
 """
 
 import hashlib
 import json
 import zipfile
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import IO
 
@@ -16,6 +22,8 @@ from typing import IO
 DEFLATE_LEVEL = 6
 # Text is handed to the compressor in blocks of about this many bytes.
 WRITE_BLOCK = 256 * 1024
+# Blocks a large entry may have waiting for its compressing thread (memory stays bounded).
+PENDING_BLOCKS = 4
 
 
 def json_text(value: object) -> str:
@@ -29,14 +37,18 @@ def iso_utc(moment: datetime) -> str:
 
 
 class EntryWriter:
-    """An open entry of the package: takes text (or UTF-8 bytes), keeps its sha256 and size."""
+    """An open entry of the package: takes text (or UTF-8 bytes), keeps its sha256 and size.
+    With `background`, blocks are hashed and deflated in order on one thread of their own;
+    `close` waits for them and raises what failed there."""
 
-    def __init__(self, stream: IO[bytes]):
+    def __init__(self, stream: IO[bytes], *, background: bool = False):
         self._stream = stream
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._sha256 = hashlib.sha256()
         self.size = 0
+        self._pool = ThreadPoolExecutor(max_workers=1) if background else None
+        self._queued: deque[Future] = deque()
 
     def write(self, text: str) -> None:
         self.write_bytes(text.encode())
@@ -53,8 +65,33 @@ class EntryWriter:
         block = b"".join(self._pending)
         self._pending.clear()
         self._pending_bytes = 0
-        self._sha256.update(block)
         self.size += len(block)
+        if self._pool is None:
+            self._store(block)
+            return
+        while len(self._queued) >= PENDING_BLOCKS:
+            self._queued.popleft().result()
+        self._queued.append(self._pool.submit(self._store, block))
+
+    def close(self) -> None:
+        """Writes what is left and waits for the thread; raises what failed there."""
+        try:
+            self.flush()
+        finally:
+            self._drain()
+
+    def _drain(self) -> None:
+        if self._pool is None:
+            return
+        try:
+            while self._queued:
+                self._queued.popleft().result()
+        finally:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _store(self, block: bytes) -> None:
+        self._sha256.update(block)
         self._stream.write(block)
 
     @property
@@ -120,12 +157,17 @@ class _Entry:
     def __enter__(self) -> EntryWriter:
         # force_zip64: an entry may pass 2 GiB, which zipfile must know before writing it.
         self._stream = self._package._zip.open(self._info, "w", force_zip64=self._large)
-        self._writer = EntryWriter(self._stream)
+        self._writer = EntryWriter(self._stream, background=self._large)
         return self._writer
 
     def __exit__(self, exc_type, *exc_info) -> None:
-        if exc_type is None:
-            self._writer.flush()
-        self._stream.close()
+        try:
+            if exc_type is None:
+                self._writer.close()
+            else:
+                with suppress(Exception):  # the error already raised is the one to report
+                    self._writer._drain()
+        finally:
+            self._stream.close()
         if exc_type is None:
             self._package._recorded(self._info.filename, self._writer)
