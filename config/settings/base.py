@@ -378,6 +378,8 @@ PRIVACY_PSEUDONYMIZE_AFTER_DAYS = 30
 # Subjects per processing step: each step commits and renews the lease.
 PRIVACY_DELETION_BATCH = env_int("PRIVACY_DELETION_BATCH", 5000)  # events per delete transaction
 PRIVACY_SUBJECT_CHUNK = env_int("PRIVACY_SUBJECT_CHUNK", 500)
+# Seconds between two saves of an export's progress (each also renews the lease).
+PRIVACY_PROGRESS_INTERVAL = float(os.environ.get("PRIVACY_PROGRESS_INTERVAL", "0.5") or 0.5)
 # Event retention (issue 20): seconds of each sweep it may spend, and distinct_ids one batch
 # walks (each batch also deletes at most PRIVACY_DELETION_BATCH events).
 PRIVACY_RETENTION_SECONDS = env_int("PRIVACY_RETENTION_SECONDS", 20)

@@ -56,14 +56,14 @@ def export_process(run: Run) -> dict:
         subject_files_delete(request.result_file)
     name = result_file_name(request, extension="zip")
     progress = Progress(run, file=name)
-    progress.save(step="events", done=0)
+    progress.save(step="events", done=0, force=True)
     _result_record(run, **RESULT_CLEARED)
 
     with tempfile.TemporaryFile(prefix="privacy-export-") as spool:
         counts = _package_write(run, spool, progress)
         size = spool.seek(0, 2)
         sha256 = _file_sha256(spool)
-        progress.save(step="saving", done=progress.total)
+        progress.save(step="saving", done=progress.total, force=True)
         spool.seek(0)
         result_file_save(name, spool)
     # Issue 17: one package per subject too, written by a job of its own once this request is

@@ -1,8 +1,10 @@
 """An export's progress as it saves it (checkpoints renew the lease and show how far it got),
 and the checkpoints taken while a chunk's events stream in."""
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import connection, connections
 
 from privacy_requests.engine.run import Run
@@ -19,9 +21,23 @@ class Progress:
         self.file = file
         self.total = len(run.subject_ids)
         self.rows = 0
+        self._saved_at: float | None = None
 
-    def save(self, *, step: str, done: int) -> None:
+    def save(self, *, step: str, done: int, force: bool = False) -> None:
+        """Saves progress and renews the lease, at most every PRIVACY_PROGRESS_INTERVAL
+        seconds unless `force`d: the page polls once a second and the lease lasts a minute,
+        while a small export would spend a tenth of its time on a save a chunk and file. (The
+        crash tests' pause after each step makes every step a save.)"""
+        now = time.monotonic()
+        if (
+            not force
+            and not settings.PRIVACY_STEP_DELAY_SECONDS
+            and self._saved_at is not None
+            and now - self._saved_at < settings.PRIVACY_PROGRESS_INTERVAL
+        ):
+            return
         self.run.checkpoint(self.as_saved(step=step, done=done))
+        self._saved_at = time.monotonic()
 
     def as_saved(self, *, step: str, done: int) -> dict:
         return {

@@ -175,20 +175,24 @@ def _save_and_close(file_name: str, spool: IO[bytes]) -> None:
 def subject_packages_record(request: PrivacyRequest, groups: SubjectGroups) -> None:
     """Which package holds each subject id, for the API's subject_results and the pages."""
     subjects = RequestSubject.objects.filter(request_id=request.id)
-    subjects.update(package=None)
     if connection.vendor != "postgresql":
+        subjects.update(package=None)
         rows = list(subjects.only("id", "distinct_id"))
         for row in rows:
             row.package = groups.number_of.get(row.distinct_id)
         RequestSubject.objects.bulk_update(rows, ["package"], batch_size=500)
         return
-    # One statement: bulk_update's CASE is quadratic in the batch on PostgreSQL.
+    # One statement that sets every subject's number (NULL for one in no package) and writes
+    # only the rows it changes: bulk_update's CASE is quadratic in the batch on PostgreSQL, and
+    # clearing them all first wrote every row twice.
     pairs = list(groups.number_of.items())
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE privacy_requests_requestsubject AS s SET package = v.package "
-            "FROM unnest(%s::text[], %s::integer[]) AS v(distinct_id, package) "
-            "WHERE s.request_id = %s AND s.distinct_id = v.distinct_id",
+            "FROM privacy_requests_requestsubject AS t "
+            "LEFT JOIN unnest(%s::text[], %s::integer[]) AS v(distinct_id, package) "
+            "ON v.distinct_id = t.distinct_id "
+            "WHERE t.request_id = %s AND s.id = t.id AND s.package IS DISTINCT FROM v.package",
             [[p[0] for p in pairs], [p[1] for p in pairs], request.id],
         )
 

@@ -477,8 +477,38 @@ def test_ids_without_data_are_listed_as_not_found_and_the_request_succeeds(proje
     assert request.counts == {"events": 0, "profiles": 0, "identities": 0, "identity_evidence": 0}
 
 
+def saved_progress(monkeypatch) -> list[tuple[str, int, int]]:
+    saved: list[tuple[str, int, int]] = []
+    from privacy_requests.engine.run import Run
+
+    real_checkpoint = Run.checkpoint
+
+    def record(run, progress):
+        saved.append((progress["step"], progress["done"], progress["rows"]))
+        real_checkpoint(run, progress)
+
+    monkeypatch.setattr(Run, "checkpoint", record)
+    return saved
+
+
+def test_progress_is_saved_at_most_every_interval_but_always_at_start_and_end(
+    project, submit, settings, monkeypatch
+):
+    settings.PRIVACY_SUBJECT_CHUNK = 2
+    settings.PRIVACY_PROGRESS_INTERVAL = 60
+    for distinct_id in ("user1", "user2", "user3"):
+        event(project, distinct_id, insert_id=f"{distinct_id}-1")
+    saved = saved_progress(monkeypatch)
+
+    request = reload(submit(distinct_ids=["user1", "user2", "user3"], run=True))
+
+    assert request.status == Status.SUCCESS
+    assert saved == [("events", 0, 0), ("saving", 3, 3)]
+
+
 def test_progress_is_checkpointed_per_chunk_of_subjects(project, submit, settings, monkeypatch):
     settings.PRIVACY_SUBJECT_CHUNK = 2
+    settings.PRIVACY_PROGRESS_INTERVAL = 0
     ids = [f"user{n}" for n in range(5)]
     for distinct_id in ids:
         event(project, distinct_id, insert_id=f"{distinct_id}-1")
