@@ -377,7 +377,9 @@ PRIVACY_WORKER_MAINTENANCE_INTERVAL = env_int("PRIVACY_WORKER_MAINTENANCE_INTERV
 PRIVACY_PSEUDONYMIZE_AFTER_DAYS = 30
 # Subjects per processing step: each step commits and renews the lease.
 PRIVACY_DELETION_BATCH = env_int("PRIVACY_DELETION_BATCH", 5000)  # events per delete transaction
-PRIVACY_SUBJECT_CHUNK = env_int("PRIVACY_SUBJECT_CHUNK", 500)
+# 1,000: an export of 2,000 users took 0.66 s in chunks of 500 and 0.58 s in chunks of 1,000
+# (fewer statements; its COPY keeps to the index and sorts in memory whatever the chunk).
+PRIVACY_SUBJECT_CHUNK = env_int("PRIVACY_SUBJECT_CHUNK", 1000)
 # Seconds between two saves of an export's progress (each also renews the lease).
 PRIVACY_PROGRESS_INTERVAL = float(os.environ.get("PRIVACY_PROGRESS_INTERVAL", "0.5") or 0.5)
 # Event retention (issue 20): seconds of each sweep it may spend, and distinct_ids one batch

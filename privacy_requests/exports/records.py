@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from django.db import NotSupportedError, connection
+from django.db import NotSupportedError, connection, transaction
 from django.db.models import Count, F, Func, Max, Min, TextField
 from django.db.models.functions import Collate
 
@@ -35,6 +35,9 @@ class LineOut(Protocol):
 
 # Rows fetched from the cursor at a time.
 FETCH_ROWS = 2000
+# PostgreSQL's work_mem for the sort of one chunk's events (a chunk of 500 subjects here
+# sorted 13 MB; the server default is 4 MB).
+EXPORT_SORT_MEMORY = "64MB"
 
 
 def _by_distinct_id():
@@ -167,7 +170,13 @@ def event_lines_copy(
     )
     if window:
         params += list(window)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # For this statement only: the ids' index, whatever the planner guesses (its per-id
+        # estimate is several times the truth, and past about 1,000 ids of this store it
+        # chose a scan of the whole table, 1.3 s instead of 0.2 s), and a sort in memory
+        # (the chunk's rows sorted on disk otherwise: 13 MB for 500 subjects).
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"SET LOCAL work_mem = '{EXPORT_SORT_MEMORY}'")
         with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
             for row in copy:
                 out.write(bytes(row).replace(b"\\\\", b"\\"))
