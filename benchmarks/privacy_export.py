@@ -8,7 +8,7 @@ import time
 import zlib
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.actors import OPERATOR
@@ -16,6 +16,7 @@ from benchmarks.errors import BenchRefused
 from benchmarks.privacy_run import PrivacyBench, RunFigures
 from privacy_requests.exports.files import export_file_purge
 from privacy_requests.exports.package import DEFLATE_LEVEL
+from privacy_requests.exports.records import EXPORT_SORT_MEMORY
 from privacy_requests.models import PrivacyRequest
 from projects.selectors import identity_subject_set
 
@@ -101,7 +102,9 @@ def _copy_deflated(
     )
     compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
     raw = deflated = 0
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The sort in memory, as the export's own COPY has it (records.EXPORT_SORT_MEMORY).
+        cursor.execute(f"SET LOCAL work_mem = '{EXPORT_SORT_MEMORY}'")
         started = time.perf_counter()
         with cursor.cursor.copy(sql, [subject_ids, project_id, snapshot]) as copy:
             for block in copy:
