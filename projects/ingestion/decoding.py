@@ -22,6 +22,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from django.http import HttpRequest
 
 from projects.ingestion import limits
@@ -44,6 +45,18 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # goes, a character keeps its UTF-8 size), and a float grows at most 4.5 times, from 1e15 to
 # 1000000000000000.0 (the longest repr of the shortest literals).
 _MAX_GROWTH = 5
+# orjson reads an integer past 64 bits as a float: a text where a number of 19 digits or more
+# may stand takes the standard parser, which keeps every integer exact. Found as runs of zeros
+# in the text's bytes with every digit made a zero (bytes.translate and find run at memory
+# speed; a regular expression took longer than parsing).
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+_BEFORE_NUMBER = frozenset(b":,[")
+_JSON_WHITESPACE_BYTES = frozenset(b" \t\n\r")
+# The standard library's compact JSON of a record against orjson's: the same but for a float's
+# exponent, which it writes with two digits at least: 1e-07 against 1e-7, at most 5 characters
+# for 4. Records past the limit by that bound get the full check, which decides.
+_FAST_GROWTH = 1.25
 
 
 class PayloadError(Exception):
@@ -199,10 +212,13 @@ def _reject_constant(name: str) -> None:
 class _Parsed:
     """The records of one JSON text, and what the text shows of their encoding."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, growth: float = _MAX_GROWTH) -> None:
         self.text = text
         self.records: list[Any] = []
-        self.lengths: list[int] = []  # each record's characters of JSON text
+        # Each record's characters of JSON text, or the bytes of its compact JSON; either
+        # times `growth` bounds its compact JSON's bytes.
+        self.lengths: list[int] = []
+        self.growth = growth
         self._infinite = False
         # One decoder a text, to note a number too large for a float (1e400) as it is parsed.
         self.decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=self._float)
@@ -220,7 +236,7 @@ class _Parsed:
     def encodable(self) -> list[bool]:
         if self._infinite or _NUL_ESCAPE in self.text or _SURROGATE_ESCAPE.search(self.text):
             return []
-        return [length * _MAX_GROWTH <= limits.MAX_RECORD_BYTES for length in self.lengths]
+        return [length * self.growth <= limits.MAX_RECORD_BYTES for length in self.lengths]
 
 
 class _TextAfterDocument(PayloadError):
@@ -261,6 +277,9 @@ def _data_field_parse(data: str) -> _Parsed:
 def _json_text_parse(text: str, *, what: str) -> _Parsed:
     """One JSON object, or an array of records read element by element, so that an array
     longer than the record limit is refused without building it."""
+    fast = _fast_parse(text)
+    if fast is not None:
+        return fast
     parsed = _Parsed(text)
     position = _skip_whitespace(text, 0)
     try:
@@ -294,17 +313,83 @@ def _json_text_parse(text: str, *, what: str) -> _Parsed:
     return parsed
 
 
+def _fast_parse(text: str) -> _Parsed | None:
+    """The text read by orjson, 2-3 times faster than the standard library on a batch, when
+    it reads it to the same values; None for anything else (not JSON, NaN or 1e400, lone
+    surrogates, text after the document, integers past 64 bits), which the standard parser
+    then reads or refuses with its own message. The whole document is built before the record
+    limit applies: no larger than what one record of the same body could already build."""
+    if _long_integer_may_stand(text):
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if value.__class__ is list:
+        if len(value) > limits.MAX_RECORDS:
+            raise _too_many_records()
+        records = value
+    elif value.__class__ is dict:
+        records = [value]
+    else:
+        return None
+    parsed = _Parsed(text, growth=_FAST_GROWTH)
+    parsed.records = records
+    if len(text) * _MAX_GROWTH <= limits.MAX_RECORD_BYTES or (
+        len(orjson.dumps(records)) * _FAST_GROWTH <= limits.MAX_RECORD_BYTES
+    ):
+        # No record of a text this short can pass the limit: none to measure one by one.
+        parsed.lengths = [0] * len(records)
+    else:
+        parsed.lengths = [len(orjson.dumps(record)) for record in records]
+    return parsed
+
+
 def _ndjson_parse(text: str) -> _Parsed:
     lines = [(number, line) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
     if len(lines) > limits.MAX_RECORDS:
         raise _too_many_records()
     parsed = _Parsed(text)
+    fast = not _long_integer_may_stand(text)
     for number, line in lines:
         try:
-            parsed.add(parsed.decoder.decode(line), len(line))
+            parsed.add(_line_decode(parsed, line, fast=fast), len(line))
         except (ValueError, RecursionError):
             parsed.add(UnreadableLine(line=number), len(line))
     return parsed
+
+
+def _long_integer_may_stand(text: str) -> bool:
+    """Whether a run of 19 or more digits stands where a JSON number may start (after ':', ','
+    or '[', a '-' and whitespace): an integer orjson would read as a float. A run inside a
+    string after one of those characters answers True too, which only costs the slower parse;
+    runs inside strings otherwise (hex ids) or after a decimal point answer False."""
+    data = text.encode().translate(_DIGITS_AS_ZEROS)
+    start = data.find(_LONG_RUN)
+    while start != -1:
+        before = start - 1
+        while before >= 0 and data[before] == 0x30:  # the run's earlier digits
+            before -= 1
+        if before >= 0 and data[before] == 0x2D:  # '-'
+            before -= 1
+        while before >= 0 and data[before] in _JSON_WHITESPACE_BYTES:
+            before -= 1
+        if before >= 0 and data[before] in _BEFORE_NUMBER:
+            return True
+        end = start + len(_LONG_RUN)
+        while end < len(data) and data[end] == 0x30:
+            end += 1
+        start = data.find(_LONG_RUN, end)
+    return False
+
+
+def _line_decode(parsed: _Parsed, line: str, *, fast: bool) -> Any:
+    if fast:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass  # the standard parser reads it (1e400, a lone surrogate) or refuses it
+    return parsed.decoder.decode(line)
 
 
 def _skip_whitespace(text: str, position: int) -> int:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.db import connection, transaction
 
 from projects.chunking import in_chunks
@@ -134,12 +135,21 @@ def _copy_lines(rows: list[tuple[Any, ...]]) -> str:
             stamp = stamps[ingested] = ingested.isoformat()
         # JSON text holds no raw tab or line break (control characters are escaped), so of
         # COPY's special characters only its backslashes need escaping.
-        document = _JSON.encode(properties).replace("\\", "\\\\")
+        document = _json_text(properties).replace("\\", "\\\\")
         lines.append(
             f"{project_id}\t{text[distinct_id]}\t{text[name]}\t{time.isoformat()}\t"
             f"{_copy_text(insert_id)}\t{document}\t{text[source]}\t{stamp}\t{position}\n"
         )
     return "".join(lines)
+
+
+def _json_text(value: Any) -> str:
+    """Compact JSON: orjson's (a fifth of the standard library's time), or the standard
+    library's for what orjson refuses (an integer past 64 bits, read by the standard parser)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return _JSON.encode(value)
 
 
 def _copy_text(value: str) -> str:
