@@ -51,8 +51,8 @@ def _records_remove(*, project_id: int, ids: list[str]) -> int:
     statement that changes rows names their distinct_ids (projects.store_deletes): the records
     that name a subject, and the links that point at a record, are read first."""
     records = IdentityLinkRecord.objects.filter(project_id=project_id)
-    own = list(records.filter(distinct_id__in=ids).values_list("id", flat=True))
-    named = list(records.filter(canonical_id__in=ids).values_list("id", "distinct_id"))
+    own = list(records.filter(distinct_id__any=ids).values_list("id", flat=True))
+    named = list(records.filter(canonical_id__any=ids).values_list("id", "distinct_id"))
     removed = own + [record_id for record_id, _ in named]
     if not removed:
         return 0
@@ -89,7 +89,7 @@ def _records_remove(*, project_id: int, ids: list[str]) -> int:
 def _regroup_orphans(*, project_id: int, roots: list[str]) -> int:
     """Regroups the ids whose root is being removed; returns how many rows it deleted."""
     orphans = list(
-        IdentityLink.objects.filter(project_id=project_id, canonical_id__in=roots).values_list(
+        IdentityLink.objects.filter(project_id=project_id, canonical_id__any=roots).values_list(
             "distinct_id", "canonical_id"
         )
     )
@@ -106,7 +106,7 @@ def _regroup_orphans(*, project_id: int, roots: list[str]) -> int:
 
     for chunk in in_chunks(list(old_root)):
         edges = IdentityLinkRecord.objects.filter(
-            project_id=project_id, outcome=LinkRecordOutcome.FORMED, distinct_id__in=chunk
+            project_id=project_id, outcome=LinkRecordOutcome.FORMED, distinct_id__any=chunk
         ).values_list("distinct_id", "canonical_id")
         for first, second in edges:
             # Only links between two ids that stay, of the same old cluster.

@@ -86,7 +86,7 @@ def event_counts(*, project_id: int, distinct_ids: Sequence[str]) -> dict[str, i
     `ingested_at`: the columns are all in the (project, distinct_id, time, …) index, so
     PostgreSQL counts them with an index-only scan. For sizing batches, not for reporting."""
     rows = (
-        Event.objects.filter(project_id=project_id, distinct_id__in=distinct_ids)
+        Event.objects.filter(project_id=project_id, distinct_id__any=distinct_ids)
         .order_by()
         .values("distinct_id")
         .annotate(events=Count("*"))
