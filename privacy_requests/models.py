@@ -88,6 +88,7 @@ class AuditAction(models.TextChoices):
     APPROVAL_EXPIRED = "approval_expired", "Approval expired"
     EVENT_RETENTION_CHANGED = "event_retention_changed", "Event retention changed"
     EXPIRED_EVENTS_REMOVED = "expired_events_removed", "Expired events removed"
+    PROJECT_DELETED = "project_deleted", "Project deleted"
 
 
 # Whom a deletion awaiting approval waits for (issue 19), as the API and the emails say it.

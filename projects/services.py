@@ -19,6 +19,7 @@ from accounts.models import Organization, ServiceAccount, ServiceAccountRole
 from accounts.selectors import MANAGER_ROLES, membership_get
 from accounts.service_accounts import service_account_create
 from accounts.tokens import token_generate, token_hash, token_lookup, token_matches
+from projects.deletion_record import ProjectDeleted, project_deletion_record
 from projects.errors import (
     NotAllowed,
     ProjectNameTaken,
@@ -113,6 +114,16 @@ def project_delete(
         _require_deletable(project)
         project_id = project.pk
         project.delete()
+        # In the organization's audit chain, committed with the deletion or not at all.
+        project_deletion_record(
+            actor=actor,
+            deleted=ProjectDeleted(
+                organization_id=project.organization_id,
+                project_id=project_id,
+                name=project.name,
+                removed=dict(removed),
+            ),
+        )
     # What ingestion already in flight wrote after its table was emptied.
     for model in STORE_MODELS:
         removed[model._meta.db_table] += _store_rows_delete(model, project_id, batch)

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from accounts.actors import OPERATOR, Actor
 from accounts.models import Role
-from privacy_requests.models import PrivacyRequest, RequestKind
+from privacy_requests.audit import audit_verify
+from privacy_requests.models import AuditAction, AuditEntry, PrivacyRequest, RequestKind
 from privacy_requests.services import privacy_request_submit
 from projects.errors import NotAllowed, ProjectNotDeletable
 from projects.models import (
@@ -182,6 +183,41 @@ def test_staff_delete_a_project_from_the_admin_after_typing_its_name(
     ]
     assert not Project.objects.filter(pk=project.pk).exists()
     assert rows_of(project.pk) == {model.__name__: 0 for model in STORE}
+    entry = AuditEntry.objects.get(action=AuditAction.PROJECT_DELETED)
+    assert entry.organization_id == project.organization_id
+    assert entry.actor == Actor(user=done.wsgi_request.user, via="staff").text
+    assert entry.detail == {
+        "project_id": project.pk,
+        "project": "Old app",
+        "removed": {
+            "projects_event": 6,
+            "projects_profile": 2,
+            "projects_identitylink": 2,
+            "projects_identitylinkrecord": 2,
+        },
+    }
+    assert audit_verify(organization_id=project.organization_id) is None
+
+
+def test_a_deletion_that_cannot_be_recorded_keeps_the_project(monkeypatch):
+    project = ProjectFactory(name="unrecorded")
+    project_id = project.pk
+    end_user_data(project, users=1)
+
+    def chain_down(**kwargs):
+        raise RuntimeError("the audit chain cannot be written")
+
+    monkeypatch.setattr("privacy_requests.services.project_deletions.audit_append", chain_down)
+    with pytest.raises(RuntimeError):
+        project_delete(actor=OPERATOR, project=project)
+
+    # The store rows went first (a second run finishes), the project and its record did not.
+    assert Project.objects.filter(pk=project_id).exists()
+    assert not AuditEntry.objects.filter(action=AuditAction.PROJECT_DELETED).exists()
+    monkeypatch.undo()
+    project_delete(actor=OPERATOR, project=Project.objects.get(pk=project_id))
+    assert not Project.objects.filter(pk=project_id).exists()
+    assert AuditEntry.objects.get(action=AuditAction.PROJECT_DELETED).actor == OPERATOR.text
 
 
 def test_the_admin_offers_the_deletion_to_superusers_only(client):
