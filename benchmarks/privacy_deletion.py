@@ -45,6 +45,7 @@ def deletion_measure(bench: PrivacyBench, given: list[str], *, label: str) -> Ru
         raw=raw_seconds,
         stages=stages,
         horse_peak_rss_kb=report["peak_rss_kb"],
+        planned=planned_seconds,
     )
     batch_ms = request.progress.get("longest_transaction_ms", 0.0)
     figures.lines = [

@@ -64,6 +64,8 @@ class RunFigures:
     stages: dict[str, float]
     horse_peak_rss_kb: int
     lines: list[str] = field(default_factory=list)
+    # Deletion: the same raw statement as the planner runs it alone, when that differs.
+    planned: float | None = None
 
     @property
     def end_to_end(self) -> float:
@@ -99,11 +101,21 @@ def summary_line(kind: str, runs: list[RunFigures], target: float) -> str:
         min(run.end_to_end / run.raw for run in runs),
         max(run.end_to_end / run.raw for run in runs),
     )
-    return (
+    line = (
         f"  {kind}: end to end {e2e:.3f} s, job {job:.3f} s, raw {raw:.3f} s; "
         f"end-to-end/raw {e2e_ratio:.2f}× (runs {spread[0]:.2f}×–{spread[1]:.2f}×, "
         f"target ≤ {target:g}×), job/raw {job_ratio:.2f}×"
     )
+    planned = [run for run in runs if run.planned]
+    if planned:
+        ratios = [run.end_to_end / run.planned for run in planned if run.planned]
+        line += (
+            f"\n    against the raw statement as PostgreSQL plans it alone "
+            f"({median(run.planned for run in planned if run.planned):.3f} s): end-to-end "
+            f"{median(ratios):.2f}× (runs {min(ratios):.2f}×–{max(ratios):.2f}×, "
+            f"target ≤ {target:g}×)"
+        )
+    return line
 
 
 class PrivacyBench:
