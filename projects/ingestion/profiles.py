@@ -12,11 +12,13 @@ happens without it too.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from projects.chunking import in_chunks
 from projects.ingestion.authentication import projects_by_token
 from projects.ingestion.outcome import BatchOutcome, RecordFailure
 from projects.ingestion.profile_operations import (
@@ -34,9 +36,12 @@ from projects.ingestion.validation import (
     record_encoding_problem,
 )
 from projects.models import GroupProfile, Profile, Project
+from projects.store_deletes import store_rows_delete, store_rows_update
 
 # A concurrent batch may insert a profile this one also creates; the retry finds it and locks it.
 _ATTEMPTS = 3
+# Profiles a routed UPDATE rewrites at most (two parameters each, in a CASE).
+_UPDATE_CHUNK = 300
 
 ProfileKey = tuple[str, ...]
 
@@ -163,18 +168,54 @@ def _updates_apply_once(
                     )
                 )
         elif properties is None:
-            deleted.append(row.pk)
+            deleted.append(row)
         elif properties != row.properties:
             row.properties = properties
             row.updated_at = now
             changed.append(row)
+    if model is Profile:
+        _profiles_write(project=project, deleted=deleted, created=created, changed=changed, now=now)
+        return outcome
     if deleted:
-        model.objects.filter(pk__in=deleted).delete()
+        model.objects.filter(pk__in=[row.pk for row in deleted]).delete()
     if created:
         model.objects.bulk_create(created)
     if changed:
         model.objects.bulk_update(changed, ["properties", "updated_at"])
     return outcome
+
+
+def _profiles_write(
+    *, project: Project, deleted: list, created: list, changed: list, now: datetime
+) -> None:
+    """People's profiles are store rows: every DELETE and UPDATE names their distinct_ids
+    (projects.store_deletes), never their primary keys, so that a store distributed on
+    distinct_id routes it (issue 20). Group profiles are not distributed."""
+    store_rows_delete(
+        Profile, project_id=project.pk, distinct_ids=[row.distinct_id for row in deleted]
+    )
+    if created:
+        Profile.objects.bulk_create(created)
+    field = Profile._meta.get_field("properties")
+    for chunk in in_chunks(changed, _UPDATE_CHUNK):
+        cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+        store_rows_update(
+            Profile,
+            project_id=project.pk,
+            distinct_ids=[row.distinct_id for row in chunk],
+            assignments=f'"properties" = CASE "distinct_id" {cases} END, "updated_at" = %s',
+            assignment_params=[
+                *(
+                    value
+                    for row in chunk
+                    for value in (
+                        row.distinct_id,
+                        field.get_db_prep_save(row.properties, connection),
+                    )
+                ),
+                connection.ops.adapt_datetimefield_value(now),
+            ],
+        )
 
 
 def _rows_lock(

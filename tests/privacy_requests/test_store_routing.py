@@ -9,12 +9,14 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from privacy_requests.exports import records
 from privacy_requests.models import Status
 from projects.identity import LinkRequest, identity_links_apply
-from projects.models import IdentityKind
+from projects.models import IdentityKind, Profile
 from tests.privacy_requests.deletion_support import T0, events_add, profile_add
+from tests.projects.ingestion_support import post_data
 
 pytestmark = [
     pytest.mark.django_db,
@@ -130,3 +132,32 @@ def test_a_whole_request_keeps_the_rules_of_a_distributed_store(
     assert touched
     if request_kind["kind"] == "deletion":
         assert any(_CHANGES.match(" ".join(sql.split())) for sql in statements.sql)
+
+
+def test_profile_ingestion_keeps_the_rules_of_a_distributed_store(client, project):
+    # Issue 20's rule for ingestion: profiles updated and deleted by their distinct_ids.
+    now = timezone.now()
+    for distinct_id, properties in (("carol", {"plan": "free"}), ("dave", {"x": 1})):
+        Profile.objects.create(
+            project=project, distinct_id=distinct_id, properties=properties, updated_at=now
+        )
+    token = project.token
+    records = [
+        {"$token": token, "$distinct_id": "carol", "$set": {"plan": "pro", "note": "it's"}},
+        {"$token": token, "$distinct_id": "dave", "$delete": ""},
+        {"$token": token, "$distinct_id": "erin", "$set": {"a": 1}},
+    ]
+    statements = Statements()
+
+    with connection.execute_wrapper(statements):
+        response = post_data(client, "/engage", records, verbose=1)
+
+    assert response.json() == {"status": 1, "error": None}
+    assert statements.broken_rules() == []
+    assert sorted(Profile.objects.values_list("distinct_id", "properties")) == [
+        ("carol", {"plan": "pro", "note": "it's"}),
+        ("erin", {"a": 1}),
+    ]
+    assert Profile.objects.get(distinct_id="carol").updated_at > now
+    changes = [sql for sql in statements.sql if _CHANGES.match(" ".join(sql.split()))]
+    assert [sql.split()[0] for sql in changes] == ["DELETE", "UPDATE"]
