@@ -14,7 +14,7 @@ from django.utils import timezone
 from privacy_requests.exports import records
 from privacy_requests.models import Status
 from projects.identity import LinkRequest, identity_links_apply
-from projects.models import IdentityKind, Profile
+from projects.models import IdentityKind, IdentityLink, Profile
 from tests.privacy_requests.deletion_support import T0, events_add, profile_add
 from tests.projects.ingestion_support import post_data
 
@@ -161,3 +161,27 @@ def test_profile_ingestion_keeps_the_rules_of_a_distributed_store(client, projec
     assert Profile.objects.get(distinct_id="carol").updated_at > now
     changes = [sql for sql in statements.sql if _CHANGES.match(" ".join(sql.split()))]
     assert [sql.split()[0] for sql in changes] == ["DELETE", "UPDATE"]
+
+
+def test_a_merge_moves_a_clusters_rows_by_their_distinct_ids(project):
+    # Two stored clusters; the merge moves the rows of one root to the other's.
+    identity_links_apply(
+        project=project,
+        links=[
+            LinkRequest("alias-1-of-a", "a", IdentityKind.ALIAS),
+            LinkRequest("alias-2-of-a", "a", IdentityKind.ALIAS),
+            LinkRequest("alias-of-b", "b", IdentityKind.ALIAS),
+        ],
+    )
+    statements = Statements()
+
+    with connection.execute_wrapper(statements):
+        identity_links_apply(project=project, links=[LinkRequest("a", "b", IdentityKind.MERGE)])
+
+    assert statements.broken_rules() == []
+    assert sorted(IdentityLink.objects.values_list("distinct_id", "canonical_id")) == [
+        ("a", "b"),
+        ("alias-1-of-a", "b"),
+        ("alias-2-of-a", "b"),
+        ("alias-of-b", "b"),
+    ]
