@@ -378,9 +378,9 @@ class _Clusters:
         # The rows of a merged-away root move to the new root, changed by their own
         # distinct_ids (projects.store_deletes: what a store distributed on distinct_id
         # routes), read first by their root; the project's identity lock keeps them as read.
-        new_root = dict(moves)
+        moved_to = dict(moves)
         members: list[tuple[str, str]] = []
-        for roots in in_chunks(list(new_root)):
+        for roots in in_chunks(list(moved_to)):
             members += IdentityLink.objects.filter(
                 project_id=project_id, canonical_id__any=roots
             ).values_list("distinct_id", "canonical_id")
@@ -392,7 +392,7 @@ class _Clusters:
                 distinct_ids=[distinct_id for distinct_id, _ in chunk],
                 assignments=f'"canonical_id" = CASE "distinct_id" {cases} END',
                 assignment_params=[
-                    value for member, root in chunk for value in (member, new_root[root])
+                    value for member, root in chunk for value in (member, moved_to[root])
                 ],
             )
         identity_links_insert(
