@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from projects.ingestion.event_store import events_store
 from projects.models import Event
@@ -86,6 +86,39 @@ def test_two_batches_in_one_transaction_store_each_batch_once(project):
     assert sorted(Event.objects.values_list("distinct_id", "properties")) == [
         ("alice", {"plan": "changed since"}),
         ("bob", {"plan": "free"}),
+    ]
+
+
+def _stage_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('pg_temp.ingestion_event_stage') IS NOT NULL")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY paths are PostgreSQL's")
+def test_new_records_are_copied_straight_and_a_stored_key_goes_the_staged_way(project):
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.ingestion_event_stage")
+    at = datetime.fromtimestamp(T0, tz=UTC)
+    now = datetime.now(tz=UTC)
+    alice = (project.pk, "alice", "Signed up", at, "id-1", {"plan": "free"}, "import", now)
+    bob = (project.pk, "bob", "Signed up", at, "id-2", {"plan": "free"}, "import", now)
+    carol = (project.pk, "carol", "Signed up", at, "id-3", {"plan": "free"}, "import", now)
+
+    assert events_store(rows=[alice, bob]) == 2
+    assert not _stage_exists()
+    # Bob's later copy replaces his row, Carol's is new: the COPY fails on Bob's key, rolls
+    # back to its savepoint (Carol's row with it), and the staged INSERT decides per record.
+    later_bob = (*bob[:5], {"plan": "pro"}, *bob[6:])
+    assert events_store(rows=[carol, later_bob]) == 2
+    assert _stage_exists()
+    # The same batch again writes nothing: identical copies are skipped.
+    assert events_store(rows=[carol, later_bob]) == 0
+
+    assert sorted(Event.objects.values_list("distinct_id", "properties")) == [
+        ("alice", {"plan": "free"}),
+        ("bob", {"plan": "pro"}),
+        ("carol", {"plan": "free"}),
     ]
 
 
