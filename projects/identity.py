@@ -19,7 +19,11 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from projects.chunking import in_chunks
-from projects.link_records import identity_links_insert, link_records_upsert
+from projects.link_records import (
+    identity_links_insert,
+    identity_roots_move,
+    link_records_upsert,
+)
 from projects.models import (
     IdentityKind,
     IdentityLink,
@@ -28,16 +32,12 @@ from projects.models import (
     LinkRefusal,
     Project,
 )
-from projects.store_deletes import store_rows_update
 
 # Mixpanel's limit; read at call time so tests can lower it.
 IDENTITY_CLUSTER_MAX_IDS = 500
 DISTINCT_ID_MAX_LENGTH = 255
 
 # Ids per IN list; well under the bind-variable limits of SQLite (32,766) and PostgreSQL (65,535).
-# Rows a root move rewrites per UPDATE ... CASE (two bind variables each): a whole cluster (at
-# most IDENTITY_CLUSTER_MAX_IDS ids) in one statement.
-_MOVE_CHUNK = 500
 # The two-key form of PostgreSQL's advisory locks; this first key names identity writes, so the
 # lock never collides with another feature's lock on the same project id.
 _ADVISORY_LOCK_NAMESPACE = 0x49445400
@@ -375,26 +375,7 @@ class _Clusters:
             for old_root in self._stored_roots
             if (new_root := self.root(old_root)) != old_root
         ]
-        # The rows of a merged-away root move to the new root, changed by their own
-        # distinct_ids (projects.store_deletes: what a store distributed on distinct_id
-        # routes), read first by their root; the project's identity lock keeps them as read.
-        moved_to = dict(moves)
-        members: list[tuple[str, str]] = []
-        for roots in in_chunks(list(moved_to)):
-            members += IdentityLink.objects.filter(
-                project_id=project_id, canonical_id__any=roots
-            ).values_list("distinct_id", "canonical_id")
-        for chunk in in_chunks(members, _MOVE_CHUNK):
-            cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
-            store_rows_update(
-                IdentityLink,
-                project_id=project_id,
-                distinct_ids=[distinct_id for distinct_id, _ in chunk],
-                assignments=f'"canonical_id" = CASE "distinct_id" {cases} END',
-                assignment_params=[
-                    value for member, root in chunk for value in (member, moved_to[root])
-                ],
-            )
+        identity_roots_move(project_id=project_id, moves=moves)
         identity_links_insert(
             project_id=project_id,
             authenticated=provenance.authenticated,

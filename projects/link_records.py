@@ -26,6 +26,7 @@ from django.db.models import Field, Model
 
 from projects.chunking import in_chunks
 from projects.models import IdentityLink, IdentityLinkRecord, LinkRecordOutcome
+from projects.store_deletes import store_rows_update
 
 # One link as a call records it: (distinct_id, canonical_id, kind, outcome, reason, insert_id).
 RecordRow = tuple[str, str, str, str, str, str]
@@ -49,6 +50,9 @@ _COLUMNS = (
 )
 _KEY_COLUMNS = ("project", "distinct_id", "canonical_id", "kind", "authenticated", "outcome")
 _FORMED = str(LinkRecordOutcome.FORMED)
+# Rows a root move rewrites per UPDATE ... CASE (two bind variables each): a whole cluster (at
+# most 500 ids, identity.IDENTITY_CLUSTER_MAX_IDS) in one statement.
+_MOVE_CHUNK = 500
 # An `unchanged` record (a link already in place, asked for again: an SDK repeats its device
 # link with every event) is written at most once in this interval: repeats within it of its
 # last recorded sight cost an index probe, not a row version. Its `count` and `last_seen_at`
@@ -234,3 +238,26 @@ def identity_links_insert(
     document = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
     with connection.cursor() as cursor:
         cursor.execute(head + select, [project_id, created_at, authenticated, document])
+
+
+def identity_roots_move(*, project_id: int, moves: list[tuple[str, str]]) -> None:
+    """Moves the rows of each merged-away root (old, new) to its new root, changed by their own
+    distinct_ids (projects.store_deletes: what a store distributed on distinct_id routes), read
+    first by their root; the caller's identity lock keeps them as read."""
+    moved_to = dict(moves)
+    members: list[tuple[str, str]] = []
+    for roots in in_chunks(list(moved_to)):
+        members += IdentityLink.objects.filter(
+            project_id=project_id, canonical_id__any=roots
+        ).values_list("distinct_id", "canonical_id")
+    for chunk in in_chunks(members, _MOVE_CHUNK):
+        cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+        store_rows_update(
+            IdentityLink,
+            project_id=project_id,
+            distinct_ids=[distinct_id for distinct_id, _ in chunk],
+            assignments=f'"canonical_id" = CASE "distinct_id" {cases} END',
+            assignment_params=[
+                value for member, root in chunk for value in (member, moved_to[root])
+            ],
+        )
