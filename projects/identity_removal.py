@@ -20,10 +20,9 @@ from django.db import transaction
 
 from projects.chunking import in_chunks
 from projects.identity import identity_writes_lock
+from projects.link_records import identity_links_repoint
 from projects.models import IdentityLink, IdentityLinkRecord, LinkRecordOutcome
 from projects.store_deletes import any_of, store_rows_delete, store_rows_update
-
-_MOVE_CHUNK = 300
 
 
 @dataclass(frozen=True)
@@ -129,13 +128,5 @@ def _regroup_orphans(*, project_id: int, roots: list[str]) -> int:
     deleted = 0
     for chunk in in_chunks(rootless):
         deleted += store_rows_delete(IdentityLink, project_id=project_id, distinct_ids=chunk)
-    for move_chunk in in_chunks(moves, _MOVE_CHUNK):
-        cases = " ".join(["WHEN %s THEN %s"] * len(move_chunk))
-        store_rows_update(
-            IdentityLink,
-            project_id=project_id,
-            distinct_ids=[member for member, _ in move_chunk],
-            assignments=f'"canonical_id" = CASE "distinct_id" {cases} END',
-            assignment_params=[value for move in move_chunk for value in move],
-        )
+    identity_links_repoint(project_id=project_id, roots=moves)
     return deleted

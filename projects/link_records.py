@@ -241,23 +241,28 @@ def identity_links_insert(
 
 
 def identity_roots_move(*, project_id: int, moves: list[tuple[str, str]]) -> None:
-    """Moves the rows of each merged-away root (old, new) to its new root, changed by their own
-    distinct_ids (projects.store_deletes: what a store distributed on distinct_id routes), read
-    first by their root; the caller's identity lock keeps them as read."""
+    """Moves the rows of each merged-away root (old, new) to its new root, read first by their
+    root; the caller's identity lock keeps them as read."""
     moved_to = dict(moves)
     members: list[tuple[str, str]] = []
     for roots in in_chunks(list(moved_to)):
         members += IdentityLink.objects.filter(
             project_id=project_id, canonical_id__any=roots
         ).values_list("distinct_id", "canonical_id")
-    for chunk in in_chunks(members, _MOVE_CHUNK):
+    identity_links_repoint(
+        project_id=project_id, roots=[(member, moved_to[root]) for member, root in members]
+    )
+
+
+def identity_links_repoint(*, project_id: int, roots: list[tuple[str, str]]) -> None:
+    """Points each (distinct_id, root) row at its new root, changed by its own distinct_id
+    (projects.store_deletes: what a store distributed on distinct_id routes)."""
+    for chunk in in_chunks(roots, _MOVE_CHUNK):
         cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
         store_rows_update(
             IdentityLink,
             project_id=project_id,
             distinct_ids=[distinct_id for distinct_id, _ in chunk],
             assignments=f'"canonical_id" = CASE "distinct_id" {cases} END',
-            assignment_params=[
-                value for member, root in chunk for value in (member, moved_to[root])
-            ],
+            assignment_params=[value for pair in chunk for value in pair],
         )
