@@ -4,6 +4,7 @@ while newer events and another project's old ones stay."""
 
 from datetime import timedelta
 
+import pytest
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
@@ -15,6 +16,8 @@ from projects.models import Event
 from projects.retention import retention_cutoff
 from tests.e2e.conftest import poll_until, without_checkpoint
 from tests.factories import ProjectFactory
+
+pytestmark = pytest.mark.e2e
 
 SUBJECTS = 300
 
