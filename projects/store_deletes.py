@@ -16,7 +16,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Model
 
-from projects.models import Event
+from projects.chunking import in_chunks
+from projects.models import Event, Profile
 
 _SQL = str
 _Params = list[Any]
@@ -79,6 +80,39 @@ def store_rows_update(
             [*assignment_params, project_id, *ids_params, *params],
         )
         return max(cursor.rowcount, 0)
+
+
+def profiles_properties_set(
+    *,
+    project_id: int,
+    properties: Sequence[tuple[str, Any]],
+    updated_at: datetime | None = None,
+    chunk: int = 300,
+) -> int:
+    """Sets the properties of these people's profiles, (distinct_id, properties) each, by one
+    UPDATE per `chunk` profiles (a CASE on distinct_id) that names their distinct_ids; with
+    `updated_at`, sets it too. Returns the rows changed."""
+    field = Profile._meta.get_field("properties")
+    changed = 0
+    for rows in in_chunks(list(properties), chunk):
+        cases = " ".join(["WHEN %s THEN %s"] * len(rows))
+        assignments = f'"properties" = CASE "distinct_id" {cases} END'
+        values = [
+            value
+            for distinct_id, kept in rows
+            for value in (distinct_id, field.get_db_prep_save(kept, connection))
+        ]
+        if updated_at is not None:
+            assignments += ', "updated_at" = %s'
+            values.append(_moment(updated_at))
+        changed += store_rows_update(
+            Profile,
+            project_id=project_id,
+            distinct_ids=[distinct_id for distinct_id, _ in rows],
+            assignments=assignments,
+            assignment_params=values,
+        )
+    return changed
 
 
 def event_counts(*, project_id: int, distinct_ids: Sequence[str]) -> dict[str, int]:

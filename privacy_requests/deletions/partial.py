@@ -7,7 +7,6 @@ chosen sources are removed, and the profile when "engage" is chosen. Each functi
 bounded batch, restricted to the project and the given ids, for the processor's short steps.
 """
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -19,7 +18,7 @@ from privacy_requests.deletions.scope import PROFILE_SOURCE
 from privacy_requests.property_categories import property_category
 from projects.models import Event, Profile
 from projects.store import events_of_ids, profiles_of_ids
-from projects.store_deletes import store_rows_delete, store_rows_update
+from projects.store_deletes import profiles_properties_set, store_rows_delete, store_rows_update
 
 # Counts keys: "properties:<category>" = property values removed in that category.
 PROPERTY_COUNT_PREFIX = "properties:"
@@ -103,24 +102,16 @@ def profiles_strip(
     *, project_id: int, distinct_ids: Sequence[str], categories: Sequence[str], tally: dict
 ) -> int:
     """Strips the categories from these ids' profiles; returns how many changed."""
-    changed = 0
     rows = profiles_of_ids(project_id=project_id, distinct_ids=distinct_ids).values_list(
         "distinct_id", "properties"
     )
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    stripped = []
     for distinct_id, properties in rows:
         kept = _strip(properties or {}, categories, tally)
         if kept is not None:
-            # Routed by the profile's distinct_id (projects.store_deletes), not its row id.
-            store_rows_update(
-                Profile,
-                project_id=project_id,
-                distinct_ids=[distinct_id],
-                assignments=f"properties = %s{cast}",
-                assignment_params=[json.dumps(kept)],
-            )
-            changed += 1
-    return changed
+            stripped.append((distinct_id, kept))
+    # One UPDATE per 300 profiles, routed by their distinct_ids (projects.store_deletes).
+    return profiles_properties_set(project_id=project_id, properties=stripped)
 
 
 def profiles_of_sources_delete(

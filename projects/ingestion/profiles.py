@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from projects.chunking import in_chunks
 from projects.ingestion.authentication import projects_by_token
 from projects.ingestion.outcome import BatchOutcome, RecordFailure
 from projects.ingestion.profile_operations import (
@@ -36,7 +35,7 @@ from projects.ingestion.validation import (
     record_encoding_problem,
 )
 from projects.models import GroupProfile, Profile, Project
-from projects.store_deletes import store_rows_delete, store_rows_update
+from projects.store_deletes import profiles_properties_set, store_rows_delete
 
 # A concurrent batch may insert a profile this one also creates; the retry finds it and locks it.
 _ATTEMPTS = 3
@@ -196,26 +195,12 @@ def _profiles_write(
     )
     if created:
         Profile.objects.bulk_create(created)
-    field = Profile._meta.get_field("properties")
-    for chunk in in_chunks(changed, _UPDATE_CHUNK):
-        cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
-        store_rows_update(
-            Profile,
-            project_id=project.pk,
-            distinct_ids=[row.distinct_id for row in chunk],
-            assignments=f'"properties" = CASE "distinct_id" {cases} END, "updated_at" = %s',
-            assignment_params=[
-                *(
-                    value
-                    for row in chunk
-                    for value in (
-                        row.distinct_id,
-                        field.get_db_prep_save(row.properties, connection),
-                    )
-                ),
-                connection.ops.adapt_datetimefield_value(now),
-            ],
-        )
+    profiles_properties_set(
+        project_id=project.pk,
+        properties=[(row.distinct_id, row.properties) for row in changed],
+        updated_at=now,
+        chunk=_UPDATE_CHUNK,
+    )
 
 
 def _rows_lock(

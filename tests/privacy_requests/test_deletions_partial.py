@@ -1,6 +1,8 @@
 """CCPA deletions by Categories or Sources (issue 18): what goes, what stays, exact counts."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from privacy_requests.deletions.receipts import receipt_read
@@ -234,3 +236,34 @@ def test_a_crash_at_any_step_of_a_categories_deletion_resumes_with_exact_counts(
     events = Event.objects.filter(project=project, distinct_id=JANE)
     assert all(event.properties == {"$browser": "Firefox", "plan": "pro"} for event in events)
     assert others(store_rows(), project) == others(before, project)
+
+
+def test_categories_strip_many_profiles_with_one_update_per_300(submit, project):
+    people = [f"person-{n:03d}@end-user.test" for n in range(301)]
+    for distinct_id in people:
+        profile_add(project, distinct_id, {"$email": distinct_id, "plan": "pro"})
+    profile_add(project, "bob@end-user.test", {"$email": "bob@x.test", "plan": "free"})
+
+    with CaptureQueriesContext(connection) as queries:
+        request = submit(
+            kind="deletion",
+            compliance="CCPA",
+            disclosure="Categories",
+            categories=["contact"],
+            distinct_ids=people,
+            run=True,
+        )
+
+    request.refresh_from_db()
+    assert request.status == Status.SUCCESS, request.error
+    assert request.counts["profiles"] == 301
+    assert dict(Profile.objects.values_list("distinct_id", "properties")) == {
+        **{distinct_id: {"plan": "pro"} for distinct_id in people},
+        "bob@end-user.test": {"$email": "bob@x.test", "plan": "free"},
+    }
+    updates = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].lstrip().upper().startswith('UPDATE "PROJECTS_PROFILE"')
+    ]
+    assert len(updates) == 2  # 300 profiles, then 1 (one statement a profile before)
