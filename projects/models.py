@@ -273,8 +273,16 @@ class IdentityLink(models.Model):
     # `authenticated` rule and its cap count), and the record of that link. Rows older than
     # provenance have no record and count as public.
     authenticated = models.BooleanField(default=False, db_default=False)
+    # No database constraint (migration 0010): a link row lives on its own distinct_id's shard
+    # and its record on the requesting id's, which a distributed store cannot check. What
+    # deletes records clears the links that point at them first (identity_removal).
     record = models.ForeignKey(
-        IdentityLinkRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        IdentityLinkRecord,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
 
     class Meta:
